@@ -1,0 +1,141 @@
+"""The `journeys` command: validate, build, synth. Exit 0 ok, 1 invalid data or config, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from journeys.config import load_config
+from journeys.errors import JourneysError
+from journeys.pipeline import BuildResult, run_pipeline
+from journeys.stages import load_stage_model
+
+
+def _date(text: str) -> dt.date:
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"'{text}' is not a date: write it as 2024-03-31 or 31/03/2024")
+
+
+def _progress(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+def _inputs_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="the authority's pathway config (YAML)")
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="SSDA903 episodes/header or local extract files (CSV, XLSX, parquet)")
+    parser.add_argument("--extract-date", type=_date, help="censoring date (default: the return's 31 March)")
+    parser.add_argument("--year", type=int, help="collection year of every input: the year of its 31 March")
+    parser.add_argument("--stage-model", type=Path, help="stage model YAML (default: the shipped one)")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the docs test)."""
+    parser = argparse.ArgumentParser(prog="journeys", description="Care Journeys: children's journeys through "
+                                     "social care, built on this machine from SSDA903 and local extracts.")
+    parser.add_argument("--debug", action="store_true", help="show the full error for unexpected failures")
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="check inputs and print the report (exit 1 if rows quarantined)")
+    _inputs_parser(validate)
+    validate.add_argument("--format", choices=["text", "json"], default="text")
+    build = sub.add_parser("build", help="build episodes, spells, transitions and report.json")
+    _inputs_parser(build)
+    build.add_argument("--out", required=True, type=Path, help="folder to write the outputs to")
+    synth = sub.add_parser("synth", help="write the synthetic sample authorities")
+    synth.add_argument("--out", required=True, type=Path)
+    synth.add_argument("--seed", type=int, default=1)
+    synth.add_argument("--scale", type=float, default=1.0, help="size multiplier (1.0: ~500 to ~5,000 children)")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> BuildResult:
+    stage_model = load_stage_model(args.stage_model)
+    config = load_config(args.config, stage_model)
+    return run_pipeline(args.inputs, config, stage_model=stage_model, extract_date=args.extract_date,
+                        return_year=args.year, progress=(lambda _: None) if args.quiet else _progress)
+
+
+def format_report(report: dict[str, object]) -> str:
+    """The report as text for a terminal: accounting first, then issues by code with examples."""
+    lines = [f"Authority {report['authority']}, extract date {report['extract_date']}"
+             f"{' (inferred)' if report.get('extract_date_inferred') else ''}",
+             f"Rows read {report['rows_read']:,}: used {report['rows_used']:,}, superseded "
+             f"{report['rows_superseded']:,}, ignored {report['rows_ignored']:,}, quarantined "
+             f"{report['rows_quarantined']:,}"]
+    for entry in report["inputs"]:  # type: ignore[attr-defined]
+        lines.append(f"  {entry['file']} ({entry['table']}): read {entry['rows_read']:,}, used "
+                     f"{entry['rows_used']:,}, superseded {entry['rows_superseded']:,}, ignored "
+                     f"{entry['rows_ignored']:,}, quarantined {entry['rows_quarantined']:,}")
+    for name, key in (("Ignored by rule", "ignored_by_rule"), ("Quarantined by reason", "quarantined_by_reason")):
+        if report[key]:
+            lines.append(f"{name}:")
+            lines += [f"  {k}: {v:,}" for k, v in report[key].items()]  # type: ignore[attr-defined]
+    for issue in report["issues"]:  # type: ignore[attr-defined]
+        lines.append(f"{issue['severity'].upper()} {issue['code']} ({issue['count']:,}): {issue['title']}")
+        lines += [f"  {m}" for m in issue["examples"][:5]]
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    result = _run(args)
+    if args.format == "json":
+        print(json.dumps(result.report, indent=2, default=str))
+    else:
+        print(format_report(result.report))
+    return 1 if result.report["rows_quarantined"] else 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    result = _run(args)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    result.episodes.to_parquet(out / "episodes.parquet", index=False)
+    result.spells.to_parquet(out / "spells.parquet", index=False)
+    result.transitions.to_parquet(out / "transitions.parquet", index=False)
+    result.issues.to_csv(out / "issues.csv", index=False)
+    (out / "report.json").write_text(json.dumps(result.report, indent=2, default=str), encoding="utf-8")
+    if not args.quiet:
+        print(format_report(result.report))
+        print(f"Wrote episodes.parquet, spells.parquet, transitions.parquet, report.json and issues.csv to {out}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from journeys.synth import write_samples
+    written = write_samples(args.out, seed=args.seed, scale=args.scale)
+    for authority, files in written.items():
+        print(f"{authority}: {len(files)} files in {args.out / authority} "
+              f"(config: pathway_configs/{authority}.yaml)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `journeys` console script."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    handler = {"validate": cmd_validate, "build": cmd_build, "synth": cmd_synth}[args.command]
+    try:
+        return handler(args)
+    except JourneysError as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user; --debug shows it
+        if args.debug:
+            raise
+        print(f"\nSomething unexpected went wrong: {type(exc).__name__}: {exc}\n"
+              "This is a fault in Care Journeys, not in your data. Run again with --debug and send the "
+              "output (it contains no child data) to the maintainers.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Pathway configs: how one authority's codes map onto the shared stage model (typed, with a JSON Schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from journeys.errors import ConfigError
+from journeys.stages import StageModel, load_stage_model
+from journeys.yamlio import load_model
+
+#: SSDA903 episode columns and the canonical column each becomes.
+SSDA903_EPISODE_COLUMNS = {
+    "CHILD": "person_id", "DECOM": "start", "RNE": "rne", "LS": "legal_status", "CIN": "need_code",
+    "PLACE": "code", "PLACE_PROVIDER": "place_provider", "DEC": "end", "REC": "exit_code",
+    "REASON_PLACE_CHANGE": "reason_place_change", "HOME_POST": "home_post", "PL_POST": "pl_post",
+    "URN": "urn",
+}
+SSDA903_HEADER_COLUMNS = {"CHILD": "person_id", "SEX": "sex", "DOB": "birth_date", "ETHNIC": "ethnicity",
+                          "UPN": "upn", "MOTHER": "mother", "MC_DOB": "mc_dob"}
+
+
+def _as_list(value: str | list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else value
+
+
+class LocalColumns(BaseModel):
+    """Which column of a local extract holds each canonical field."""
+
+    model_config = ConfigDict(extra="forbid")
+    person_id: str
+    start: str
+    end: str
+    code: str
+    exit_code: str | None = None
+    sex: str | None = None
+    birth_date: str | None = None
+    ethnicity: str | None = None
+    legal_status: str | None = None
+    need_code: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict,
+                                       description="Further cohort attributes: canonical name -> column.")
+
+    def mapping(self) -> dict[str, str]:
+        """Source column -> canonical name, for the columns that are named."""
+        named = {k: v for k, v in self.model_dump(exclude={"attributes"}).items() if v}
+        out = {v: k for k, v in named.items()}
+        out.update({col: name for name, col in self.attributes.items()})
+        return out
+
+
+class NewPeriod(BaseModel):
+    """A column whose values mark the start of a new period (SSDA903: RNE = S)."""
+
+    model_config = ConfigDict(extra="forbid")
+    column: str
+    values: list[str]
+
+
+class Source(BaseModel):
+    """Where the data comes from and how to read it."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["ssda903", "local"]
+    date_format: str = Field("%d/%m/%Y", description="strptime format; ISO dates are also accepted.")
+    extract_date: dt.date | None = Field(None, description="Censoring date; else the return's 31 March.")
+    return_year: int | None = Field(None, description="Collection year (the year of its 31 March) of "
+                                                      "every file; else inferred per file.")
+    columns: LocalColumns | None = Field(None, description="Required for local extracts.")
+    new_period: NewPeriod | None = None
+    continuation_codes: list[str] = Field(default_factory=lambda: ["X1"],
+                                          description="End reasons meaning 'a new episode starts the same day'.")
+    data_start: dt.date | None = Field(None, description="Journeys whose first episode starts before this "
+                                                         "date are treated as already under way.")
+
+    @model_validator(mode="after")
+    def _columns_for_local(self) -> Source:
+        if self.format == "local" and self.columns is None:
+            raise ValueError("a local extract needs 'columns' naming its person_id, start, end and code columns")
+        if self.format == "ssda903" and self.new_period is None:
+            self.new_period = NewPeriod(column="RNE", values=["S"])
+        return self
+
+
+class Rule(BaseModel):
+    """Match one column by value, prefix or glob; then map to a stage or outcome, absorb, or ignore."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, description="Shown in reports, e.g. in ignored_by_rule.")
+    column: str
+    equals: list[str] | None = None
+    prefix: list[str] | None = None
+    glob: list[str] | None = None
+    stage: str | None = None
+    outcome: str | None = None
+    detail: str | None = Field(None, description="Outcome detail kept apart, e.g. planned/unplanned.")
+    absorb: bool = Field(False, description="The episode continues the stage before it (temporary moves).")
+    ignore: bool = Field(False, description="Leave the episode out of journeys (e.g. short breaks).")
+
+    @field_validator("equals", "prefix", "glob", mode="before")
+    @classmethod
+    def _normalise(cls, value: str | list[str] | None) -> list[str] | None:
+        """Codes are compared trimmed and in capitals, as the loaders normalise them."""
+        values = _as_list(value)
+        return None if values is None else [str(v).strip().upper() for v in values]
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> Rule:
+        matchers = [m for m in ("equals", "prefix", "glob") if getattr(self, m) is not None]
+        if len(matchers) != 1:
+            raise ValueError("a rule needs exactly one of 'equals', 'prefix' or 'glob'")
+        actions = [a for a in ("stage", "outcome") if getattr(self, a)] + \
+                  [a for a in ("absorb", "ignore") if getattr(self, a)]
+        if len(actions) != 1:
+            raise ValueError("a rule needs exactly one of 'stage', 'outcome', 'absorb: true' or 'ignore: true'")
+        return self
+
+    @property
+    def action(self) -> str:
+        """stage, outcome, absorb or ignore."""
+        return "stage" if self.stage else "outcome" if self.outcome else "absorb" if self.absorb else "ignore"
+
+    @property
+    def label(self) -> str:
+        """The rule's name, or a description made from its match."""
+        if self.name:
+            return self.name
+        kind = "equals" if self.equals else "prefix" if self.prefix else "glob"
+        values = self.equals or self.prefix or self.glob or []
+        return f"{self.column} {kind} {', '.join(values)}"
+
+    def matches(self, value: str) -> bool:
+        """Whether one (normalised) value matches; the pipeline applies this to distinct values only."""
+        if self.equals is not None:
+            return value in self.equals
+        if self.prefix is not None:
+            return any(value.startswith(p) for p in self.prefix)
+        return any(fnmatch.fnmatchcase(value, g) for g in self.glob or [])
+
+
+class PathwayConfig(BaseModel):
+    """One authority's pathway config (pathway_configs/<authority>.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+    authority: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str | None = None
+    config_version: str
+    stage_model_version: str
+    source: Source
+    merge_gap_days: int = Field(1, ge=0, description="Gaps between episodes up to this many days do "
+                                                     "not break a journey.")
+    rules: list[Rule]
+    cohort_attributes: list[str] = Field(default_factory=lambda: ["sex", "ethnicity", "legal_status",
+                                                                  "need_code"])
+
+    def column_names(self) -> dict[str, str]:
+        """Source column name -> canonical name, for this config's format."""
+        if self.source.format == "ssda903":
+            return dict(SSDA903_EPISODE_COLUMNS)
+        assert self.source.columns is not None
+        return self.source.columns.mapping()
+
+    def canonical(self, column: str) -> str:
+        """The canonical name of a column a rule names (source names and canonical names both work)."""
+        names = self.column_names()
+        if column in names:
+            return names[column]
+        upper = {k.upper(): v for k, v in names.items()}
+        return upper.get(column.upper(), column)
+
+
+def check_against_stage_model(config: PathwayConfig, model: StageModel, where: str) -> None:
+    """Every stage and outcome a rule names must exist in the stage model, with the right kind."""
+    kinds = {s.id: s.kind for s in model.stages}
+    problems = []
+    if config.stage_model_version != model.version:
+        problems.append(f"the config was written for stage model version {config.stage_model_version}, "
+                        f"but the stage model is version {model.version}")
+    for i, rule in enumerate(config.rules):
+        target = rule.stage or rule.outcome
+        want = "stage" if rule.stage else "outcome"
+        if target is None:
+            continue
+        if target not in kinds:
+            problems.append(f"rules[{i}] ({rule.label}) maps to '{target}', which the stage model does not "
+                            f"define; known {want}s: {', '.join(model.of_kind(want))}")
+        elif kinds[target] != want:
+            problems.append(f"rules[{i}] ({rule.label}) uses '{target}' as {'a' if want == 'stage' else 'an'} "
+                            f"{want}, but it is {'a' if kinds[target] == 'stage' else 'an'} {kinds[target]}")
+    if problems:
+        raise ConfigError("the config does not fit the stage model:\n  " + "\n  ".join(problems), where=where,
+                          fix="use stage ids from pathway_configs/stage_model.yaml.")
+
+
+def load_config(path: Path, stage_model: StageModel | None = None) -> PathwayConfig:
+    """Load a pathway config and check it against the stage model."""
+    config = load_model(path, PathwayConfig, "pathway config")
+    check_against_stage_model(config, stage_model or load_stage_model(), str(path))
+    return config

@@ -1,0 +1,167 @@
+"""Data problems as values: a catalogue of stable kebab-case codes, and the table of Issues found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+Severity = Literal["error", "warning"]
+
+#: Columns of the issues table (one row per problem found).
+ISSUE_COLUMNS = ["code", "severity", "file", "table", "row", "column", "value", "detail"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One kind of problem: `error` quarantines the row, `warning` keeps it but asks for a fix."""
+
+    code: str
+    severity: Severity
+    title: str
+    explain: str  # may use {value} and {detail}
+    fix: str
+
+
+_CATALOGUE = [
+    Problem("missing-column", "error", "A required column is missing",
+            "the file has no {value} column{detail}, so none of its rows can be used",
+            "export the file again with the columns the format needs, or name the column in the config"),
+    Problem("unreadable-file", "error", "A file could not be read as a table",
+            "{detail}", "save the file as CSV (UTF-8) or XLSX with one header row and try again"),
+    Problem("missing-child-id", "error", "No child id",
+            "the child id is blank, so the row cannot be joined to a child",
+            "fill in the child id in the case system and export again"),
+    Problem("missing-start-date", "error", "No start date",
+            "the start date is blank, so the episode cannot be placed in time",
+            "record when the episode started and export again"),
+    Problem("unparseable-date", "error", "A date that cannot be read",
+            "'{value}' is not a date{detail}",
+            "correct the date (dd/mm/yyyy, or yyyy-mm-dd) and export again"),
+    Problem("end-before-start", "error", "Episode ends before it starts",
+            "the episode ends on {value}, before it starts{detail}",
+            "correct the start or end date"),
+    Problem("start-after-extract-date", "error", "Episode starts after the extract date",
+            "the episode starts on {value}, after the extract date {detail}",
+            "check the extract date (--extract-date or source.extract_date in the config) or the start date"),
+    Problem("duplicate-episode", "error", "The same episode twice in one return",
+            "the child already has an episode starting {value} in this return{detail}; this row is left out",
+            "remove the repeated row from the return"),
+    Problem("duplicate-header", "error", "The same child twice in one header table",
+            "the child already has a header row in this file{detail}; this row is left out",
+            "keep one header row per child"),
+    Problem("unknown-service-code", "error", "A code no rule maps",
+            "no rule of the pathway config maps {detail} '{value}'",
+            "add a rule for this code to the pathway config (map it to a stage, absorb or ignore it)"),
+    Problem("unknown-exit-code", "error", "An end reason no rule maps",
+            "no outcome rule of the pathway config maps the end reason '{value}'",
+            "add an outcome rule for this code, or list it under source.continuation_codes"),
+    Problem("absorbed-only-journey", "error", "A journey made only of temporary moves",
+            "every episode of this journey is absorbed (e.g. temporary moves), so it has no stage",
+            "map the code '{value}' to a stage if such journeys should count"),
+    Problem("header-without-episodes", "error", "A child in the header with no episodes",
+            "the child has a header row but no episode in any episodes file given",
+            "check that every year's episodes file was given, or remove the child from the header"),
+    Problem("overlapping-episode", "warning", "Episodes that overlap",
+            "the episode runs until {value} but the child's next episode starts {detail}; "
+            "it is taken to end when the next one starts",
+            "correct the end date so episodes do not overlap"),
+    Problem("rec-without-dec", "warning", "End reason on an open episode",
+            "the episode has the end reason '{value}' but no end date; it is taken as still open",
+            "add the end date, or clear the end reason"),
+    Problem("missing-end-reason", "warning", "Episode ended without a reason",
+            "the episode ends on {value} with no end reason{detail}",
+            "record why the episode ended"),
+    Problem("journey-gap", "warning", "A gap inside a journey",
+            "the episode ends {value} and the next starts {detail} later without an end reason; "
+            "the journey is ended with unknown_exit",
+            "add the missing episode, or record the end reason"),
+    Problem("left-truncated-journey", "warning", "Journey already under way when the data begins",
+            "the child's first episode here does not start a period of care ({detail}), so earlier "
+            "episodes are missing; the journey starts from 'before_data'",
+            "include earlier returns if you have them; nothing to fix otherwise"),
+    Problem("end-after-extract-date", "warning", "Episode ends after the extract date",
+            "the episode ends on {value}, after the extract date {detail}; it is treated as open",
+            "check the extract date or the end date"),
+    Problem("code-outside-years", "warning", "A code used outside the years it is valid",
+            "'{value}' is not valid in the {detail} collection",
+            "use the code list of that collection year"),
+    Problem("invalid-code", "warning", "A value not in the code list",
+            "'{value}' is not a valid {detail} code",
+            "use a code from the DfE code list"),
+    Problem("missing-header", "warning", "Child with episodes but no header row",
+            "the child has episodes but no header row, so sex, birth date and ethnicity are unknown",
+            "include the header table of the same returns"),
+    Problem("inferred-return-year", "warning", "Collection year inferred",
+            "the file names no collection year; it is taken as the return for the year to 31 March {value}",
+            "give --year or source.return_year if this is wrong"),
+    Problem("inferred-extract-date", "warning", "Extract date inferred",
+            "no extract date was given; journeys still open are censored at {value}",
+            "give --extract-date or source.extract_date if this is wrong"),
+]
+PROBLEMS: dict[str, Problem] = {p.code: p for p in _CATALOGUE}
+
+
+def issue_frame(code: str, file: object, table: object, row: object = None, column: str | None = None,
+                value: object = None, detail: object = None) -> pd.DataFrame:
+    """Issues of one code as a table; arguments may be scalars or aligned Series/arrays."""
+    if code not in PROBLEMS:
+        raise KeyError(f"unknown problem code {code!r}")
+    data: dict[str, Any] = {"row": row, "file": file, "table": table, "value": value, "detail": detail}
+    lengths = [len(v) for v in data.values() if hasattr(v, "__len__") and not isinstance(v, str)]
+    n = max(lengths) if lengths else 1
+    frame = pd.DataFrame({k: (list(v) if hasattr(v, "__len__") and not isinstance(v, str) else [v] * n)
+                          for k, v in data.items()})
+    frame["code"] = code
+    frame["severity"] = PROBLEMS[code].severity
+    frame["column"] = column
+    frame["row"] = frame["row"].astype("Int64")
+    for col in ("file", "table", "value", "detail", "column"):
+        frame[col] = frame[col].astype("object")
+    return frame[ISSUE_COLUMNS]
+
+
+def empty_issues() -> pd.DataFrame:
+    """An issues table with no rows."""
+    return issue_frame("missing-column", [], [], [], None, [], [])
+
+
+def combine_issues(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack issue tables in a stable order: by file, row, then code."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_issues()
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["file", "row", "code"], kind="stable", na_position="first").reset_index(drop=True)
+
+
+def render_message(issue: dict[str, object]) -> str:
+    """One issue as a sentence: where, what, and how to fix it."""
+    problem = PROBLEMS[str(issue["code"])]
+    where = str(issue.get("file") or "")
+    row = issue.get("row")
+    if row is not None and not pd.isna(row):  # type: ignore[call-overload]
+        where += f" row {row}"
+    if issue.get("column"):
+        where += f", column {issue['column']}"
+
+    def text(v: object) -> str:
+        return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+
+    what = problem.explain.format(value=text(issue.get("value")), detail=text(issue.get("detail")))
+    fix = problem.fix.format(value=text(issue.get("value")))
+    return f"{where}: {what}. To fix this: {fix}."
+
+
+def summarise_issues(issues: pd.DataFrame, examples: int = 20) -> list[dict[str, object]]:
+    """Per code: severity, title, how many, and the first few messages (for report.json and the CLI)."""
+    out: list[dict[str, object]] = []
+    for code, group in issues.groupby("code", sort=True):
+        problem = PROBLEMS[str(code)]
+        out.append({
+            "code": code, "severity": problem.severity, "title": problem.title, "count": int(len(group)),
+            "examples": [render_message(r) for r in group.head(examples).to_dict("records")],
+        })
+    out.sort(key=lambda d: (d["severity"] != "error", -int(str(d["count"]))))
+    return out

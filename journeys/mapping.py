@@ -1,0 +1,76 @@
+"""Apply a pathway config's rules: each episode gets a stage (or is absorbed or ignored), each end an outcome."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from journeys.config import PathwayConfig, Rule
+from journeys.errors import ConfigError
+from journeys.issues import combine_issues, issue_frame
+
+
+def _rule_mask(frame: pd.DataFrame, rule: Rule, column: str) -> np.ndarray:
+    """Rows whose value in `column` matches; rules are evaluated on distinct values only."""
+    values = frame[column]
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("category")
+    matched = [c for c in values.cat.categories if rule.matches(str(c))]
+    return values.isin(matched).to_numpy()
+
+
+def _column_for(frame: pd.DataFrame, config: PathwayConfig, rule: Rule, index: int) -> str:
+    column = config.canonical(rule.column)
+    if column not in frame:
+        raise ConfigError(f"rules[{index}] ({rule.label}) matches the column '{rule.column}', which the "
+                          f"input does not have", where=f"pathway config '{config.authority}'",
+                          fix="name a column of the input (for local extracts, one named in source.columns).")
+    return column
+
+
+def map_episodes(frame: pd.DataFrame, config: PathwayConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add `action`, `stage`, `rule`, `outcome`, `outcome_detail`, `continues`; issues for unmapped codes.
+
+    Episode rules (stage, absorb, ignore) and exit rules (outcome) are each first-match-wins. Rows
+    with an unmapped code or end reason get action `unmapped` / outcome `unmapped`; the caller
+    quarantines them.
+    """
+    n = len(frame)
+    action = np.full(n, None, dtype=object)
+    stage = np.full(n, None, dtype=object)
+    rule_label = np.full(n, None, dtype=object)
+    outcome = np.full(n, None, dtype=object)
+    detail = np.full(n, None, dtype=object)
+    exits = frame["exit_code"]
+    continuation = set(config.source.continuation_codes)
+    continues = exits.isin(continuation).to_numpy()
+    has_exit = (exits.notna() & ~exits.isin(continuation)).to_numpy()
+    for i, rule in enumerate(config.rules):
+        column = _column_for(frame, config, rule, i)
+        if rule.action == "outcome":
+            todo = has_exit & (outcome == None)  # noqa: E711 - elementwise on an object array
+            hit = todo & _rule_mask(frame, rule, column)
+            outcome[hit] = rule.outcome
+            detail[hit] = rule.detail
+        else:
+            todo = action == None  # noqa: E711
+            hit = todo & _rule_mask(frame, rule, column)
+            action[hit] = rule.action
+            stage[hit] = rule.stage
+            rule_label[hit] = rule.label
+    unmapped = action == None  # noqa: E711
+    action[unmapped] = "unmapped"
+    bad_exit = has_exit & (outcome == None) & (action != "ignore")  # noqa: E711
+    outcome[bad_exit] = "unmapped"
+    out = frame.assign(action=action, stage=stage, rule=rule_label, outcome=outcome, outcome_detail=detail,
+                       continues=continues)
+    code_column = next((src for src, canon in config.column_names().items() if canon == "code"), "code")
+    exit_column = next((src for src, canon in config.column_names().items() if canon == "exit_code"), "exit_code")
+    miss, miss_exit = out[unmapped], out[bad_exit]
+    issues = [
+        issue_frame("unknown-service-code", miss["file"], "episodes", miss["row"], code_column,
+                    miss["code"].astype("object").fillna(""), code_column),
+        issue_frame("unknown-exit-code", miss_exit["file"], "episodes", miss_exit["row"], exit_column,
+                    miss_exit["exit_code"]),
+    ]
+    return out, combine_issues(issues)

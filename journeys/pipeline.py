@@ -1,0 +1,220 @@
+"""The one orchestrator: inputs + config -> episodes, spells, transitions, issues and the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from journeys.accounting import RowLedger
+from journeys.codes import SEX
+from journeys.config import PathwayConfig
+from journeys.errors import BuildError
+from journeys.issues import combine_issues, issue_frame, summarise_issues
+from journeys.mapping import map_episodes
+from journeys.pseudonymise import load_key, pseudonymise
+from journeys.readers import read_tables
+from journeys.sources import CanonicalTables, canonicalise
+from journeys.spells import JourneyRules, absorb_stages, build_spells, mark_journeys, resolve_overlaps
+from journeys.stacking import stack_episodes, stack_header
+from journeys.stages import StageModel, load_stage_model
+from journeys.transitions import build_transitions, transition_graph
+from journeys.validate import check_episodes, check_header
+
+Progress = Callable[[str], None]
+EPISODE_COLUMNS = ["authority", "person_id", "start", "end", "code", "exit_code", "source", "row_ref",
+                   "return_year", "sex", "birth_month", "ethnicity", "legal_status", "need_code", "stage",
+                   "journey_no"]
+_OPTIONAL = ["end", "end_text", "exit_code", "rne", "legal_status", "need_code", "sex", "ethnicity"]
+
+
+@dataclass
+class BuildResult:
+    """Everything one build produces; `graph()` derives the networkx graph on demand."""
+
+    episodes: pd.DataFrame
+    spells: pd.DataFrame
+    transitions: pd.DataFrame
+    issues: pd.DataFrame
+    report: dict[str, object]
+    stage_model: StageModel = field(repr=False)
+
+    def graph(self) -> nx.DiGraph:
+        """The stage -> stage graph with `count` and `median_days` per edge."""
+        return transition_graph(self.transitions, self.stage_model)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row_id"])
+    for col in columns:
+        if col not in frame:
+            frame[col] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    if "end" in columns and not pd.api.types.is_datetime64_any_dtype(frame["end"]):
+        frame["end"] = pd.to_datetime(frame["end"]).astype("datetime64[us]")
+    return frame
+
+
+def decide_extract_date(config: PathwayConfig, episodes: pd.DataFrame, given: dt.date | None) -> tuple[
+        dt.date, bool]:
+    """The censoring date: given, else the config's, else the latest return's 31 March (or latest date)."""
+    if given or config.source.extract_date:
+        return (given or config.source.extract_date), False  # type: ignore[return-value]
+    if config.source.format == "ssda903" and (episodes["return_year"] > 0).any():
+        return dt.date(int(episodes["return_year"].max()), 3, 31), True
+    dates = pd.concat([episodes["start"], episodes["end"]]).dropna()
+    if dates.empty:
+        raise BuildError("no episode has a readable date, so there is nothing to build",
+                         fix="check the date columns and the date_format in the config.")
+    return dates.max().date(), True
+
+
+def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: StageModel | None = None,
+                 extract_date: dt.date | None = None, return_year: int | None = None, key: str | None = None,
+                 progress: Progress = _quiet) -> BuildResult:
+    """Load, validate, map and build; every input row is accounted for in the report."""
+    stage_model = stage_model or load_stage_model()
+    ledger, tables = RowLedger(), CanonicalTables()
+    for path in inputs:
+        progress(f"Reading {path.name}")
+        for raw in read_tables(Path(path)):
+            canonicalise(raw, config, ledger, tables, return_year)
+    issues = list(tables.issues)
+    episodes = _concat(tables.episodes, ["person_id", "start", "start_text", *_OPTIONAL])
+    header = _concat(tables.header, ["person_id", "sex", "birth_date", "ethnicity"])
+    progress(f"Checking {len(episodes):,} episodes")
+    key = key or load_key()
+    episodes["person_id"] = pseudonymise(episodes["person_id"], key)
+    header["person_id"] = pseudonymise(header["person_id"], key)
+    seen = episodes["person_id"].dropna().unique()  # every child with an episode row, used or not
+    if episodes.empty:
+        raise BuildError("no episodes could be read from the inputs", fix="see the issues above.")
+    when, inferred = decide_extract_date(config, episodes, extract_date)
+    if inferred:
+        issues.append(issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}"))
+
+    found, errors = check_episodes(episodes, when)
+    issues.append(found)
+    ledger.quarantine(episodes.loc[errors.index, "row_id"], errors.to_numpy())
+    episodes = episodes.drop(index=errors.index)
+    open_now = episodes["end"].isna() | (episodes["end"] > pd.Timestamp(when))
+    episodes.loc[open_now, ["end", "exit_code"]] = [pd.NaT, pd.NA]
+
+    episodes, found, superseded, repeats = stack_episodes(episodes)
+    issues.append(found)
+    ledger.supersede(superseded)
+    ledger.quarantine(repeats, "duplicate-episode")
+
+    progress("Mapping codes to stages")
+    episodes, found = map_episodes(episodes.reset_index(drop=True), config)
+    ignored = episodes["action"] == "ignore"
+    ledger.ignore(episodes.loc[ignored, "row_id"], episodes.loc[ignored, "rule"])
+    unmapped = ~ignored & ((episodes["action"] == "unmapped") | (episodes["outcome"] == "unmapped"))
+    codes = np.where(episodes.loc[unmapped, "action"] == "unmapped", "unknown-service-code", "unknown-exit-code")
+    ledger.quarantine(episodes.loc[unmapped, "row_id"], codes)
+    issues.append(found)
+    episodes = episodes[~ignored & ~unmapped].reset_index(drop=True)
+
+    progress("Building journeys and spells")
+    episodes, found = resolve_overlaps(episodes)
+    issues.append(found)
+    new_period = config.source.new_period
+    rules = JourneyRules(config.merge_gap_days, when,
+                         config.canonical(new_period.column) if new_period else None,
+                         tuple(new_period.values) if new_period else (), config.source.data_start)
+    episodes, found = mark_journeys(episodes, rules)
+    issues.append(found)
+    episodes, absorbed_only = absorb_stages(episodes)
+    if absorbed_only.any():
+        bad = episodes[absorbed_only]
+        issues.append(issue_frame("absorbed-only-journey", bad["file"], "episodes", bad["row"], None, bad["code"]))
+        ledger.quarantine(bad["row_id"], "absorbed-only-journey")
+        episodes = episodes[~absorbed_only].copy()
+        episodes["journey_no"] = episodes.groupby("person_id")["journey_id"].rank(method="dense").astype(np.int32)
+
+    header, found = _settle_header(header, seen, ledger)
+    issues.append(found)
+    episodes, found = _attach_header(episodes, header, config)
+    issues.append(found)
+
+    spells = build_spells(episodes, config.authority, when)
+    transitions = build_transitions(spells)
+    all_issues = combine_issues(issues)
+    names = {canon: src for src, canon in config.column_names().items()}
+    all_issues["column"] = all_issues["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
+    report = _report(ledger, all_issues, tables, config, when, inferred)
+    return BuildResult(_episodes_out(episodes, config), spells, transitions, all_issues, report, stage_model)
+
+
+def _settle_header(header: pd.DataFrame, seen: pd.Series,
+                   ledger: RowLedger) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check and stack header rows; a child with no episode row at all is quarantined."""
+    if header.empty:
+        return header, combine_issues([])
+    found, missing = check_header(header)
+    ledger.quarantine(header.loc[missing, "row_id"], "missing-child-id")
+    header = header.drop(index=missing)
+    header, dupes, superseded, repeats = stack_header(header)
+    ledger.supersede(superseded)
+    ledger.quarantine(repeats, "duplicate-header")
+    lonely = ~header["person_id"].isin(seen)
+    bad = header[lonely]
+    ledger.quarantine(bad["row_id"], "header-without-episodes")
+    issues = [found, dupes, issue_frame("header-without-episodes", bad["file"], "header", bad["row"], "CHILD")]
+    return header[~lonely], combine_issues(issues)
+
+
+def _attach_header(episodes: pd.DataFrame, header: pd.DataFrame,
+                   config: PathwayConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SSDA903: sex, birth month and ethnicity from the header; a child without one gets a warning."""
+    if config.source.format != "ssda903":
+        return episodes, combine_issues([])
+    attrs = header.set_index("person_id")[["sex", "birth_date", "ethnicity"]] if len(header) else \
+        pd.DataFrame(columns=["sex", "birth_date", "ethnicity"])
+    for col in ("sex", "birth_date", "ethnicity"):
+        episodes[col] = episodes["person_id"].map(attrs[col]) if len(attrs) else pd.NA
+    firsts = episodes.drop_duplicates("person_id")
+    lacking = firsts[~firsts["person_id"].isin(attrs.index)]
+    found = issue_frame("missing-header", lacking["file"], "episodes", lacking["row"], "CHILD") \
+        if len(header) else combine_issues([])
+    return episodes, combine_issues([found])
+
+
+def _episodes_out(episodes: pd.DataFrame, config: PathwayConfig) -> pd.DataFrame:
+    """The canonical episodes table (DESIGN 2), pseudonymised, with the stage and journey each is in."""
+    out = episodes.copy()
+    out["authority"] = config.authority
+    out["row_ref"] = out["file"].astype("str") + ":" + out["row"].astype("str")
+    if "sex" in out:
+        out["sex"] = out["sex"].map(SEX).astype("str")
+    birth = pd.to_datetime(out["birth_date"]) if "birth_date" in out else pd.Series(pd.NaT, index=out.index)
+    out["birth_month"] = birth.dt.to_period("M").dt.start_time.astype("datetime64[us]")
+    for col in EPISODE_COLUMNS:
+        if col not in out:
+            out[col] = pd.NA
+    extra = [c for c in config.cohort_attributes if c in out and c not in EPISODE_COLUMNS]
+    return out[EPISODE_COLUMNS + extra].reset_index(drop=True)
+
+
+def _report(ledger: RowLedger, issues: pd.DataFrame, tables: CanonicalTables, config: PathwayConfig,
+            when: dt.date, inferred: bool) -> dict[str, object]:
+    """report.json: the accounting keys of DESIGN 8, per input too, and the issues by code."""
+    counts = ledger.counts()
+    for entry, info in zip(counts["inputs"], tables.inputs):  # type: ignore[call-overload]
+        entry.update({k: v for k, v in info.items() if k not in entry and k != "rows"})
+    report: dict[str, object] = {
+        "authority": config.authority, "config_version": config.config_version,
+        "stage_model_version": config.stage_model_version,
+        "extract_date": when.isoformat(), "extract_date_inferred": inferred,
+    }
+    report.update(counts)
+    report["issues"] = summarise_issues(issues)
+    return report

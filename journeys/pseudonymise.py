@@ -1,0 +1,60 @@
+"""Pseudonymise child ids at load with a keyed hash whose key stays on the council's machine.
+
+The hash is SipHash-2-4 (a keyed pseudo-random function) as pandas implements it in C, so ids
+of a whole country hash in a second; the 128-bit key lives in a file outside the repo and outside
+configs (`$JOURNEYS_KEY_FILE`, else `~/.config/care-journeys/pseudonymisation.key`), created on
+first use with permissions for its owner only. The same key gives the same pseudonym across
+sources, which is what links a child's SSDA903 and CIN records.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+KEY_ENV = "JOURNEYS_KEY_FILE"
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def key_path() -> Path:
+    """Where the pseudonymisation key is kept."""
+    env = os.environ.get(KEY_ENV)
+    return Path(env) if env else Path.home() / ".config" / "care-journeys" / "pseudonymisation.key"
+
+
+def load_key(path: Path | None = None) -> str:
+    """The 16-character key, created at random (about 95 bits) the first time."""
+    path = path or key_path()
+    if path.exists():
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) == 16:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def pseudonymise(ids: pd.Series, key: str) -> pd.Series:
+    """Keyed hash of each id as 16 hex characters; <NA> stays <NA>. Equal ids get equal pseudonyms."""
+    present = ids.notna()
+    codes, uniques = pd.factorize(ids[present].astype("str"))
+    hashed = pd.util.hash_array(uniques.to_numpy(dtype=object), hash_key=key, categorize=False)
+    out = pd.Series(pd.NA, index=ids.index, dtype="str")
+    out[present] = _hex(hashed)[codes]
+    return out
+
+
+def _hex(values: np.ndarray) -> np.ndarray:
+    """uint64 -> 16 lowercase hex characters, vectorised (no loop over children)."""
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    nibbles = ((values[:, None] >> shifts) & np.uint64(15)).astype(np.uint8)
+    chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
+    return np.ascontiguousarray(chars).view("S16").ravel().astype(str)

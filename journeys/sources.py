@@ -1,0 +1,140 @@
+"""Turn raw tables into canonical episode and header tables: recognise each table, rename, parse."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from journeys.accounting import RowLedger
+from journeys.config import SSDA903_EPISODE_COLUMNS, SSDA903_HEADER_COLUMNS, PathwayConfig
+from journeys.issues import issue_frame
+from journeys.readers import RawTable
+
+DATE_DTYPE = "datetime64[us]"
+SSDA903_EPISODES_REQUIRED = ["CHILD", "DECOM", "RNE", "LS", "PLACE", "DEC", "REC"]
+SSDA903_HEADER_REQUIRED = ["CHILD", "SEX", "DOB"]
+#: Canonical text columns whose values are codes: trimmed and put in capitals.
+CODE_COLUMNS = ["code", "exit_code", "rne", "legal_status", "need_code", "sex", "ethnicity"]
+
+
+@dataclass
+class CanonicalTables:
+    """Canonical episodes and header rows with their ledger ids, and the issues found on the way."""
+
+    episodes: list[pd.DataFrame] = field(default_factory=list)
+    header: list[pd.DataFrame] = field(default_factory=list)
+    issues: list[pd.DataFrame] = field(default_factory=list)
+    inputs: list[dict[str, object]] = field(default_factory=list)
+
+
+def _find(columns: list[str], wanted: str) -> str | None:
+    """The column matching `wanted`, ignoring case."""
+    for col in columns:
+        if col.upper() == wanted.upper():
+            return col
+    return None
+
+
+def classify(raw: RawTable, config: PathwayConfig) -> tuple[str, dict[str, str], list[str]]:
+    """Which table this is (episodes or header), source -> canonical renames, and missing columns."""
+    cols = [c for c in raw.frame.columns if c != "_row"]
+    if config.source.format == "local":
+        mapping = config.column_names()
+        required = [c for c in ("person_id", "start", "end", "code") if c in mapping.values()]
+        wanted = {src: canon for src, canon in mapping.items()}
+        kind = "episodes"
+        required_src = [src for src, canon in mapping.items() if canon in required]
+    else:
+        upper = {c.upper() for c in cols}
+        if "DECOM" in upper or "DOB" not in upper and "SEX" not in upper:
+            kind, wanted, required_src = "episodes", SSDA903_EPISODE_COLUMNS, SSDA903_EPISODES_REQUIRED
+        else:
+            kind, wanted, required_src = "header", SSDA903_HEADER_COLUMNS, SSDA903_HEADER_REQUIRED
+    renames = {}
+    for src, canon in wanted.items():
+        found = _find(cols, src)
+        if found is not None:
+            renames[found] = canon
+    missing = [src for src in required_src if _find(cols, src) is None]
+    return kind, renames, missing
+
+
+def parse_dates(raw: pd.Series, date_format: str) -> pd.Series:
+    """Dates in the config's format, else ISO 8601; unreadable text becomes NaT (the caller reports it)."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.astype(DATE_DTYPE).dt.normalize()
+    text = raw.astype("str")
+    parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+    retry = parsed.isna() & text.notna()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], format="ISO8601", errors="coerce")
+    return parsed.astype(DATE_DTYPE).dt.normalize()
+
+
+def infer_return_year(frame: pd.DataFrame) -> int | None:
+    """The collection whose 31 March follows the latest date in the table (year of that 31 March)."""
+    dates = [frame[c].max() for c in ("start", "end") if c in frame and frame[c].notna().any()]
+    if not dates:
+        return None
+    latest = max(dates)
+    return int(latest.year + (1 if (latest.month, latest.day) > (3, 31) else 0))
+
+
+def year_in_name(name: str) -> int | None:
+    """A collection year written in a file name: '2016-17' or '2016_17' -> 2017, a lone '2017' -> 2017."""
+    match = re.search(r"(20\d\d)[-_ ]?(\d\d)(?!\d)", name)
+    if match and (int(match.group(1)) + 1) % 100 == int(match.group(2)):
+        return int(match.group(1)) + 1
+    match = re.search(r"(?<!\d)(20\d\d)(?!\d)", name)
+    return int(match.group(1)) if match else None
+
+
+def canonicalise(raw: RawTable, config: PathwayConfig, ledger: RowLedger, tables: CanonicalTables,
+                 return_year: int | None) -> None:
+    """Add one raw table to `tables` in canonical form, registering its rows in the ledger."""
+    kind, renames, missing = classify(raw, config)
+    row_ids = ledger.add_table(raw.name, kind, len(raw.frame))
+    entry: dict[str, object] = {"file": raw.name, "table": kind, "encoding": raw.encoding,
+                                "rows": len(raw.frame)}
+    tables.inputs.append(entry)
+    if missing:
+        present = [c for c in raw.frame.columns if c != "_row"]
+        hints = []
+        for col in missing:
+            close = difflib.get_close_matches(col, present, n=1, cutoff=0.6)
+            hints.append(f" (is '{close[0]}' meant to be {col}?)" if close else "")
+        tables.issues.append(issue_frame("missing-column", raw.name, kind, None, None, missing,
+                                         [h or f" (found: {', '.join(present[:15])})" for h in hints]))
+        ledger.quarantine(row_ids, "missing-column")
+        return
+    frame = raw.frame.rename(columns=renames)
+    keep = list(dict.fromkeys(renames.values()))
+    out = frame[keep].copy()
+    out.insert(0, "row_id", row_ids)
+    out.insert(1, "file", raw.name)
+    out.insert(2, "row", frame["_row"].to_numpy())
+    for col in CODE_COLUMNS:
+        if col in out and not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].str.upper()
+    date_cols = ["start", "end"] if kind == "episodes" else ["birth_date"]
+    for col in date_cols:
+        if col in out:
+            out[col + "_text"] = out[col].astype("str")
+            out[col] = parse_dates(out[col], config.source.date_format)
+    year = return_year or config.source.return_year
+    if kind == "episodes" and config.source.format == "ssda903":
+        if year is None:
+            year = infer_return_year(out)
+            if year is not None:
+                tables.issues.append(issue_frame("inferred-return-year", raw.name, kind, value=str(year)))
+                entry["return_year_inferred"] = True
+    if kind == "header" and year is None:
+        year = year_in_name(raw.name)
+    entry["return_year"] = year
+    out["return_year"] = np.int32(year or 0)
+    out["source"] = "ssda903" if config.source.format == "ssda903" else "local"
+    (tables.episodes if kind == "episodes" else tables.header).append(out)

@@ -1,0 +1,129 @@
+"""Row checks on canonical tables: pandera schemas declare them, each check named by its issue code."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pandera.pandas as pa
+
+from journeys import codes
+from journeys.issues import PROBLEMS, combine_issues, issue_frame
+
+#: Display names of canonical columns in SSDA903 terms, for messages an analyst recognises.
+SSDA903_NAMES = {"person_id": "CHILD", "start": "DECOM", "end": "DEC", "code": "PLACE", "exit_code": "REC",
+                 "rne": "RNE", "legal_status": "LS", "birth_date": "DOB", "sex": "SEX"}
+
+
+def episode_schema(ssda903: bool, extract_date: dt.date | None) -> pa.DataFrameSchema:
+    """The checks on canonical episodes; errors quarantine the row, warnings only report it."""
+    columns: dict[str, list[pa.Check]] = {
+        "person_id": [pa.Check(lambda s: s.notna(), name="missing-child-id")],
+        "start_text": [pa.Check(lambda s: s.notna(), name="missing-start-date")],
+    }
+    frame_checks = [
+        pa.Check(lambda df: df["start_text"].isna() | df["start"].notna(), name="unparseable-date:start"),
+        pa.Check(lambda df: df["end_text"].isna() | df["end"].notna(), name="unparseable-date:end"),
+        pa.Check(lambda df: ~(df["end"] < df["start"]).fillna(False), name="end-before-start"),
+        pa.Check(lambda df: ~(df["exit_code"].notna() & df["end"].isna() & df["end_text"].isna()),
+                 name="rec-without-dec"),
+    ]
+    if extract_date is not None:
+        limit = pd.Timestamp(extract_date)
+        frame_checks += [
+            pa.Check(lambda df: ~(df["start"] > limit).fillna(False), name="start-after-extract-date"),
+            pa.Check(lambda df: ~(df["end"] > limit).fillna(False), name="end-after-extract-date"),
+        ]
+    if ssda903:
+        columns.setdefault("rne", []).append(pa.Check(lambda s: s.isna() | s.isin(codes.RNE),
+                                                      name="invalid-code:RNE"))
+        columns.setdefault("legal_status", []).append(pa.Check(lambda s: s.isna() | s.isin(codes.LS),
+                                                               name="invalid-code:LS"))
+        frame_checks.append(pa.Check(_place_in_year, name="code-outside-years"))
+    return pa.DataFrameSchema({c: pa.Column(nullable=True, checks=ch, required=False)
+                               for c, ch in columns.items()}, checks=frame_checks)
+
+
+def _place_in_year(df: pd.DataFrame) -> pd.Series:
+    ok = pd.Series(True, index=df.index)
+    known = df["code"].isin(codes.PLACE)
+    for year in df["return_year"].unique():
+        in_year = (df["return_year"] == year) & known
+        ok[in_year] = df.loc[in_year, "code"].isin(codes.valid_places(int(year)))
+    return ok
+
+
+def failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Run a schema lazily; one row per failing (row index, check name)."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()]
+        return pd.DataFrame({"index": cases["index"].astype("int64").to_numpy(),
+                             "check": cases["check"].astype("str").to_numpy()})
+    return pd.DataFrame({"index": pd.Series(dtype="int64"), "check": pd.Series(dtype="str")})
+
+
+def _issue_for(frame: pd.DataFrame, rows: pd.Index, check: str, extract_date: dt.date | None) -> pd.DataFrame:
+    code, _, part = check.partition(":")
+    sub = frame.loc[rows]
+    names = SSDA903_NAMES if (sub["source"] == "ssda903").all() else {}
+
+    def name(col: str) -> str:
+        return names.get(col, col)
+
+    def when(col: str) -> pd.Series:
+        return sub[col].dt.strftime("%d/%m/%Y")
+
+    args: dict[str, object]
+    if code == "unparseable-date":
+        col = "start" if part == "start" else "end"
+        args = {"column": name(col), "value": sub[col + "_text"], "detail": ""}
+    elif code == "end-before-start":
+        args = {"column": name("end"), "value": when("end"), "detail": " (" + when("start") + ")"}
+    elif code in ("start-after-extract-date", "end-after-extract-date"):
+        col = "start" if code.startswith("start") else "end"
+        args = {"column": name(col), "value": when(col), "detail": f"{extract_date:%d/%m/%Y}"}
+    elif code == "rec-without-dec":
+        args = {"column": name("exit_code"), "value": sub["exit_code"]}
+    elif code == "invalid-code":
+        col = {"RNE": "rne", "LS": "legal_status"}[part]
+        args = {"column": part, "value": sub[col], "detail": part}
+    elif code == "code-outside-years":
+        args = {"column": name("code"), "value": sub["code"],
+                "detail": sub["return_year"].map(lambda y: codes.collection_label(int(y)))}
+    else:
+        column = {"missing-child-id": "person_id", "missing-start-date": "start"}.get(code, "")
+        args = {"column": name(column) if column else None}
+    return issue_frame(code, sub["file"], "episodes", sub["row"], **args)  # type: ignore[arg-type]
+
+
+def check_episodes(frame: pd.DataFrame, extract_date: dt.date | None) -> tuple[pd.DataFrame, pd.Series]:
+    """Issues found on canonical episodes, and the first error code of each row to quarantine."""
+    ssda903 = bool((frame["source"] == "ssda903").any())
+    found = failures(frame, episode_schema(ssda903, extract_date))
+    issues = []
+    for check, group in found.groupby("check", sort=True):
+        issues.append(_issue_for(frame, pd.Index(group["index"].unique()), str(check), extract_date))
+    found["code"] = found["check"].str.split(":").str[0]
+    errors = found[found["code"].map(lambda c: PROBLEMS[c].severity == "error").astype(bool)]
+    first_error = errors.drop_duplicates("index").set_index("index")["code"]
+    return combine_issues(issues), first_error
+
+
+def check_header(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
+    """Issues on canonical header rows: no child id is an error; bad DOB or SEX codes are warnings."""
+    issues = []
+    missing = frame.index[frame["person_id"].isna()]
+    issues.append(issue_frame("missing-child-id", frame.loc[missing, "file"], "header",
+                              frame.loc[missing, "row"], "CHILD"))
+    if "birth_date_text" in frame:
+        bad = frame["birth_date_text"].notna() & frame["birth_date"].isna()
+        issues.append(issue_frame("unparseable-date", frame.loc[bad, "file"], "header", frame.loc[bad, "row"],
+                                  "DOB", frame.loc[bad, "birth_date_text"], ""))
+    if "sex" in frame:
+        bad = frame["sex"].notna() & ~frame["sex"].isin(list(codes.SEX))
+        issues.append(issue_frame("invalid-code", frame.loc[bad, "file"], "header", frame.loc[bad, "row"],
+                                  "SEX", frame.loc[bad, "sex"], "SEX"))
+    return combine_issues(issues), missing
