@@ -53,7 +53,10 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"this is not valid YAML: {exc.problem}", where=f"{path}{line}",
+        context = exc.context_mark
+        started = (f" ({exc.context} that starts on line {context.line + 1})"
+                   if context and exc.context and context.line != (mark.line if mark else -1) else "")
+        raise ConfigError(f"this is not valid YAML: {exc.problem}{started}", where=f"{path}{line}",
                           fix="check the indentation and that every list item starts with '- ' "
                               "and every key is followed by ': '.") from None
     except yaml.YAMLError as exc:  # pragma: no cover - all PyYAML parse errors are marked
