@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 Severity = Literal["error", "warning"]
@@ -103,22 +104,25 @@ _CATALOGUE = [
 PROBLEMS: dict[str, Problem] = {p.code: p for p in _CATALOGUE}
 
 
-def issue_frame(code: str, file: object, table: object, row: object = None, column: str | None = None,
+def issue_frame(code: str, file: object, table: object, row: object = None, column_name: str | None = None,
                 value: object = None, detail: object = None) -> pd.DataFrame:
     """Issues of one code as a table; arguments may be scalars or aligned Series/arrays."""
     if code not in PROBLEMS:
         raise KeyError(f"unknown problem code {code!r}")
     data: dict[str, Any] = {"row": row, "file": file, "table": table, "value": value, "detail": detail}
-    lengths = [len(v) for v in data.values() if hasattr(v, "__len__") and not isinstance(v, str)]
-    n = max(lengths) if lengths else 1
-    frame = pd.DataFrame({k: (list(v) if hasattr(v, "__len__") and not isinstance(v, str) else [v] * n)
-                          for k, v in data.items()})
+    sized = [v for v in data.values() if hasattr(v, "__len__") and not isinstance(v, str)]
+    n = len(sized[0]) if sized else 1
+
+    def column(v: Any) -> np.ndarray:
+        if hasattr(v, "__len__") and not isinstance(v, str):
+            return v.to_numpy(dtype=object) if hasattr(v, "to_numpy") else np.asarray(v, dtype=object)
+        return np.full(n, v, dtype=object)
+
+    frame = pd.DataFrame({k: column(v) for k, v in data.items()})
     frame["code"] = code
     frame["severity"] = PROBLEMS[code].severity
-    frame["column"] = column
-    frame["row"] = frame["row"].astype("Int64")
-    for col in ("file", "table", "value", "detail", "column"):
-        frame[col] = frame[col].astype("object")
+    frame["column"] = np.full(n, column_name, dtype=object)
+    frame["row"] = pd.array(frame["row"].to_numpy(), dtype="Int64")
     return frame[ISSUE_COLUMNS]
 
 

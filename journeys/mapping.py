@@ -10,13 +10,11 @@ from journeys.errors import ConfigError
 from journeys.issues import combine_issues, issue_frame
 
 
-def _rule_mask(frame: pd.DataFrame, rule: Rule, column: str) -> np.ndarray:
-    """Rows whose value in `column` matches; rules are evaluated on distinct values only."""
-    values = frame[column]
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.astype("category")
-    matched = [c for c in values.cat.categories if rule.matches(str(c))]
-    return values.isin(matched).to_numpy()
+def _rule_mask(codes: tuple[np.ndarray, pd.Index], rule: Rule) -> np.ndarray:
+    """Rows whose value matches; the rule is evaluated once per distinct value, not per row."""
+    row_codes, distinct = codes
+    hit = np.array([rule.matches(str(v)) for v in distinct] + [False], dtype=bool)  # last: blank cells
+    return hit[row_codes]
 
 
 def _column_for(frame: pd.DataFrame, config: PathwayConfig, rule: Rule, index: int) -> str:
@@ -45,16 +43,20 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig) -> tuple[pd.DataFra
     continuation = set(config.source.continuation_codes)
     continues = exits.isin(continuation).to_numpy()
     has_exit = (exits.notna() & ~exits.isin(continuation)).to_numpy()
+    factorized: dict[str, tuple[np.ndarray, pd.Index]] = {}
     for i, rule in enumerate(config.rules):
         column = _column_for(frame, config, rule, i)
+        if column not in factorized:
+            factorized[column] = pd.factorize(frame[column], use_na_sentinel=True)
+        codes = factorized[column]
         if rule.action == "outcome":
             todo = has_exit & (outcome == None)  # noqa: E711 - elementwise on an object array
-            hit = todo & _rule_mask(frame, rule, column)
+            hit = todo & _rule_mask(codes, rule)
             outcome[hit] = rule.outcome
             detail[hit] = rule.detail
         else:
             todo = action == None  # noqa: E711
-            hit = todo & _rule_mask(frame, rule, column)
+            hit = todo & _rule_mask(codes, rule)
             action[hit] = rule.action
             stage[hit] = rule.stage
             rule_label[hit] = rule.label

@@ -17,7 +17,7 @@ from journeys.config import PathwayConfig
 from journeys.errors import BuildError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
 from journeys.mapping import map_episodes
-from journeys.pseudonymise import load_key, pseudonymise
+from journeys.pseudonymise import load_key, pseudonym_text, pseudonymise_keys
 from journeys.readers import read_tables
 from journeys.sources import CanonicalTables, canonicalise
 from journeys.spells import JourneyRules, absorb_stages, build_spells, mark_journeys, resolve_overlaps
@@ -92,8 +92,8 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     header = _concat(tables.header, ["person_id", "sex", "birth_date", "ethnicity"])
     progress(f"Checking {len(episodes):,} episodes")
     key = key or load_key()
-    episodes["person_id"] = pseudonymise(episodes["person_id"], key)
-    header["person_id"] = pseudonymise(header["person_id"], key)
+    episodes["person_id"] = pseudonymise_keys(episodes["person_id"], key)
+    header["person_id"] = pseudonymise_keys(header["person_id"], key)
     seen = episodes["person_id"].dropna().unique()  # every child with an episode row, used or not
     if episodes.empty:
         raise BuildError("no episodes could be read from the inputs", fix="see the issues above.")
@@ -151,6 +151,8 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     names = {canon: src for src, canon in config.column_names().items()}
     all_issues["column"] = all_issues["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
     report = _report(ledger, all_issues, tables, config, when, inferred)
+    for table in (spells, transitions):
+        table["person_id"] = pseudonym_text(table["person_id"])
     return BuildResult(_episodes_out(episodes, config), spells, transitions, all_issues, report, stage_model)
 
 
@@ -192,6 +194,7 @@ def _episodes_out(episodes: pd.DataFrame, config: PathwayConfig) -> pd.DataFrame
     """The canonical episodes table (DESIGN 2), pseudonymised, with the stage and journey each is in."""
     out = episodes.copy()
     out["authority"] = config.authority
+    out["person_id"] = pseudonym_text(out["person_id"])
     out["row_ref"] = out["file"].astype("str") + ":" + out["row"].astype("str")
     if "sex" in out:
         out["sex"] = out["sex"].map(SEX).astype("str")

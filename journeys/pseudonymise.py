@@ -42,14 +42,27 @@ def load_key(path: Path | None = None) -> str:
     return key
 
 
+def pseudonymise_keys(ids: pd.Series, key: str) -> pd.Series:
+    """Keyed hash of each id as an unsigned 64-bit number (fast to sort and join); <NA> stays <NA>."""
+    present = ids.notna().to_numpy()
+    codes, uniques = pd.factorize(ids[present].astype("str"))
+    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object), hash_key=key, categorize=False)
+    values = np.zeros(len(ids), dtype=np.uint64)
+    values[present] = hashed[codes]
+    return pd.Series(pd.arrays.IntegerArray(values, ~present), index=ids.index, dtype="UInt64")
+
+
+def pseudonym_text(keys: pd.Series) -> pd.Series:
+    """The pseudonym as written in outputs: 16 hex characters."""
+    present = keys.notna().to_numpy()
+    out = pd.Series(pd.NA, index=keys.index, dtype="str")
+    out[present] = _hex(keys[present].to_numpy(dtype=np.uint64))
+    return out
+
+
 def pseudonymise(ids: pd.Series, key: str) -> pd.Series:
     """Keyed hash of each id as 16 hex characters; <NA> stays <NA>. Equal ids get equal pseudonyms."""
-    present = ids.notna()
-    codes, uniques = pd.factorize(ids[present].astype("str"))
-    hashed = pd.util.hash_array(uniques.to_numpy(dtype=object), hash_key=key, categorize=False)
-    out = pd.Series(pd.NA, index=ids.index, dtype="str")
-    out[present] = _hex(hashed)[codes]
-    return out
+    return pseudonym_text(pseudonymise_keys(ids, key))
 
 
 def _hex(values: np.ndarray) -> np.ndarray:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from journeys.errors import InputError
 
@@ -47,21 +53,23 @@ def decode_bytes(data: bytes, file: str) -> tuple[str, str]:
                          where=file, fix="save the file as CSV UTF-8 from Excel or your case system.") from None
 
 
-def tidy_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Trim every text cell and column name; blank cells become <NA>."""
-    out = {}
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_numeric_dtype(s) and not \
-                pd.api.types.is_bool_dtype(s):
-            out[str(col).strip()] = s
-            continue
-        s = s.astype("str").str.strip() if s.dtype != "str" else s.str.strip()
-        out[str(col).strip()] = s.mask(s.isna() | (s == "") | (s == "nan") | (s == "None"))
-    return pd.DataFrame(out, index=frame.index)
+def tidy_table(table: pa.Table) -> pd.DataFrame:
+    """Trim every text cell and column name (in Arrow, vectorised); blank cells become <NA>."""
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            trimmed = pc.utf8_trim_whitespace(column)
+            column = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
+        columns[str(name).strip()] = column
+    return pa.table(columns).to_pandas()
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+def _header(text: str) -> list[str]:
+    first = text.split("\n", 1)[0]
+    return [h.strip() for h in next(csv.reader([first]))]
+
+
+def _read_csv(path: Path) -> tuple[pa.Table, str]:
     data = path.read_bytes()
     if not data.strip():
         raise InputError("the file is empty", where=path.name, fix="export the data again.")
@@ -69,12 +77,47 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
         raise InputError("the file is not text (it looks like a binary file with a .csv name)",
                          where=path.name, fix="export the data as CSV or XLSX.")
     text, encoding = decode_bytes(data, path.name)
+    names = _header(text)
+    ragged: list[int] = []
+
+    def note_ragged(row: pacsv.InvalidRow) -> str:
+        ragged.append(row.number or 0)
+        return "skip"
+
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"the file is not a valid CSV table: {exc}", where=path.name,
-                         fix="check for unbalanced quotes or rows with extra commas.") from None
-    return frame, encoding
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8") if encoding != "utf-8" else data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
+                                           block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        ragged.append(0)
+    if ragged:  # rare: rows with too many or too few values; read them one by one to say which
+        return _read_ragged_csv(text, names, path.name), encoding
+    return table, encoding
+
+
+def _read_ragged_csv(text: str, names: list[str], file: str) -> pa.Table:
+    """Rows with missing trailing values are padded, blank extra values (trailing commas) dropped;
+    anything else is an error naming the line."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    start = reader.line_num + 1
+    for record in reader:
+        if len(record) > len(names):
+            extra = record[len(names):]
+            if any(v.strip() for v in extra):
+                raise InputError(f"line {start} has {len(record)} values but the header has {len(names)} "
+                                 f"columns", where=file,
+                                 fix="check that line for an unbalanced quote or a comma inside a value.")
+            record = record[:len(names)]
+        rows.append(record + [""] * (len(names) - len(record)))
+        start = reader.line_num + 1
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    return pa.table({n: pa.array(list(c), type=pa.string()) for n, c in zip(names, columns)})
 
 
 def read_tables(path: Path) -> list[RawTable]:
@@ -86,24 +129,25 @@ def read_tables(path: Path) -> list[RawTable]:
                          fix="name the files inside it, e.g. folder/*.csv.")
     suffix = path.suffix.lower()
     try:
+        read: list[tuple[pa.Table, str, str | None]]
         if suffix in (".xlsx", ".xlsm"):
             sheets = pd.read_excel(path, sheet_name=None, dtype=str)
-            tables = [RawTable(path.name, path, frame, "xlsx", str(name)) for name, frame in sheets.items()
-                      if len(frame.columns)]
+            read = [(pa.Table.from_pandas(frame.astype("str"), preserve_index=False), "xlsx", str(name))
+                    for name, frame in sheets.items() if len(frame.columns)]
         elif suffix == ".parquet":
-            tables = [RawTable(path.name, path, pd.read_parquet(path), "parquet")]
+            read = [(pq.read_table(path), "parquet", None)]
         else:
-            frame, encoding = _read_csv(path)
-            tables = [RawTable(path.name, path, frame, encoding)]
+            table, encoding = _read_csv(path)
+            read = [(table, encoding, None)]
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes one readable message
         raise InputError(f"the file could not be read as {suffix.lstrip('.') or 'a table'}: {exc}",
                          where=path.name, fix="open it in Excel and save it again as CSV or XLSX.") from None
     first = 1 if suffix == ".parquet" else FIRST_DATA_ROW
-    for table in tables:
-        table.frame = tidy_text(table.frame).reset_index(drop=True)
-        table.frame["_row"] = pd.RangeIndex(first, first + len(table.frame))
-        if len(table.sheet or "") and len(tables) == 1:
-            table.sheet = None
+    tables = []
+    for arrow, encoding, sheet in read:
+        frame = tidy_table(arrow)
+        frame["_row"] = np.arange(first, first + len(frame), dtype=np.int64)
+        tables.append(RawTable(path.name, path, frame, encoding, sheet if len(read) > 1 else None))
     return tables

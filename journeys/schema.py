@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from journeys.config import PathwayConfig
 from journeys.stages import StageModel
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "pathway_configs"
-SCHEMAS = {"pathway_config.schema.json": PathwayConfig, "stage_model.schema.json": StageModel}
+SCHEMAS: dict[str, type[BaseModel]] = {"pathway_config.schema.json": PathwayConfig, "stage_model.schema.json": StageModel}
 
 
 def schema_text(name: str) -> str:

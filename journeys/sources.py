@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from journeys.accounting import RowLedger
 from journeys.config import SSDA903_EPISODE_COLUMNS, SSDA903_HEADER_COLUMNS, PathwayConfig
@@ -63,16 +65,56 @@ def classify(raw: RawTable, config: PathwayConfig) -> tuple[str, dict[str, str],
     return kind, renames, missing
 
 
+_DATE_PARTS = {"%d": r"(?P<day>\d{1,2})", "%m": r"(?P<month>\d{1,2})", "%Y": r"(?P<year>\d{4})"}
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _date_regex(date_format: str) -> str | None:
+    """A regular expression for formats made of %d, %m and %Y (the usual ones); None for others."""
+    tokens = [t for t in re.split(r"(%.)", date_format) if t]
+    if any(t.startswith("%") and t not in _DATE_PARTS for t in tokens) or len(set(tokens) & set(_DATE_PARTS)) != 3:
+        return None
+    return "^" + "".join(_DATE_PARTS.get(t, re.escape(t)) for t in tokens) + "$"
+
+
+def _parse_parts(raw: pd.Series, pattern: str) -> pd.Series:
+    """Vectorised: pick day, month and year out of the text and keep only real calendar dates."""
+    text = pa.array(raw.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    parts = pc.extract_regex(text, pattern)
+    matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+
+    def field(name: str) -> np.ndarray:
+        return pc.cast(pc.struct_field(parts, name), pa.int64()).to_numpy(zero_copy_only=False)
+
+    year, month, day = (np.nan_to_num(field(n), nan=1).astype(np.int64) for n in ("year", "month", "day"))
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    length = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + (leap & (month == 2))
+    ok = matched & month_ok & (day >= 1) & (day <= length)
+    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    dates = months.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+    return pd.Series(np.where(ok, dates.astype(DATE_DTYPE), np.datetime64("NaT")), index=raw.index,
+                     dtype=DATE_DTYPE)
+
+
 def parse_dates(raw: pd.Series, date_format: str) -> pd.Series:
-    """Dates in the config's format, else ISO 8601; unreadable text becomes NaT (the caller reports it)."""
+    """Dates in the config's format, else ISO 8601; unreadable text becomes NaT (the caller reports it).
+
+    >>> parse_dates(pd.Series(["01/02/2019", "31/02/2019", "1/2/2019", "2019-02-01", None]), "%d/%m/%Y").tolist()
+    [Timestamp('2019-02-01 00:00:00'), NaT, Timestamp('2019-02-01 00:00:00'), Timestamp('2019-02-01 00:00:00'), NaT]
+    """
     if pd.api.types.is_datetime64_any_dtype(raw):
         return raw.astype(DATE_DTYPE).dt.normalize()
     text = raw.astype("str")
-    parsed = pd.to_datetime(text, format=date_format, errors="coerce")
-    retry = parsed.isna() & text.notna()
-    if retry.any():
-        parsed[retry] = pd.to_datetime(text[retry], format="ISO8601", errors="coerce")
-    return parsed.astype(DATE_DTYPE).dt.normalize()
+    pattern = _date_regex(date_format)
+    if pattern is not None:
+        dates = _parse_parts(text, pattern)
+    else:
+        dates = pd.to_datetime(text, format=date_format, errors="coerce").astype(DATE_DTYPE)
+    retry = dates.isna() & text.notna()
+    if retry.any():  # ISO dates, and Excel's 'yyyy-mm-dd 00:00:00', are accepted in any config
+        dates[retry] = pd.to_datetime(text[retry], format="ISO8601", errors="coerce").astype(DATE_DTYPE)
+    return dates.dt.normalize()
 
 
 def infer_return_year(frame: pd.DataFrame) -> int | None:

@@ -34,7 +34,7 @@ def _fmt(dates: pd.Series) -> pd.Series:
 
 def resolve_overlaps(ep: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """An episode that runs past the start of the child's next one is cut at that start (a warning)."""
-    same_next = ep["person_id"].shift(-1) == ep["person_id"]
+    same_next = (ep["person_id"].shift(-1) == ep["person_id"]).fillna(False)
     next_start = ep["start"].shift(-1)
     overlap = (same_next & (ep["end"].isna() | (ep["end"] > next_start))).to_numpy()
     sub = ep[overlap]
@@ -53,7 +53,7 @@ def mark_journeys(ep: pd.DataFrame, rules: JourneyRules) -> tuple[pd.DataFrame, 
     if ep.empty:
         return ep.assign(journey_id=0, journey_no=0, journey_start=False, journey_end=False, journey_outcome=None,
                          left_truncated=False, days_since_previous=pd.NA), combine_issues([])
-    first = (person != person.shift()).to_numpy()
+    first = (person != person.shift()).fillna(True).to_numpy(dtype=bool)
     prev_exit = ep["outcome"].shift().notna().to_numpy()
     gap = (start - end.shift()).dt.days.to_numpy()
     gap_break = ~first & ~prev_exit & (gap > rules.merge_gap_days)

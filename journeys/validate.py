@@ -79,23 +79,23 @@ def _issue_for(frame: pd.DataFrame, rows: pd.Index, check: str, extract_date: dt
     args: dict[str, object]
     if code == "unparseable-date":
         col = "start" if part == "start" else "end"
-        args = {"column": name(col), "value": sub[col + "_text"], "detail": ""}
+        args = {"column_name": name(col), "value": sub[col + "_text"], "detail": ""}
     elif code == "end-before-start":
-        args = {"column": name("end"), "value": when("end"), "detail": " (" + when("start") + ")"}
+        args = {"column_name": name("end"), "value": when("end"), "detail": " (" + when("start") + ")"}
     elif code in ("start-after-extract-date", "end-after-extract-date"):
         col = "start" if code.startswith("start") else "end"
-        args = {"column": name(col), "value": when(col), "detail": f"{extract_date:%d/%m/%Y}"}
+        args = {"column_name": name(col), "value": when(col), "detail": f"{extract_date:%d/%m/%Y}"}
     elif code == "rec-without-dec":
-        args = {"column": name("exit_code"), "value": sub["exit_code"]}
+        args = {"column_name": name("exit_code"), "value": sub["exit_code"]}
     elif code == "invalid-code":
         col = {"RNE": "rne", "LS": "legal_status"}[part]
-        args = {"column": part, "value": sub[col], "detail": part}
+        args = {"column_name": part, "value": sub[col], "detail": part}
     elif code == "code-outside-years":
-        args = {"column": name("code"), "value": sub["code"],
+        args = {"column_name": name("code"), "value": sub["code"],
                 "detail": sub["return_year"].map(lambda y: codes.collection_label(int(y)))}
     else:
         column = {"missing-child-id": "person_id", "missing-start-date": "start"}.get(code, "")
-        args = {"column": name(column) if column else None}
+        args = {"column_name": name(column) if column else None}
     return issue_frame(code, sub["file"], "episodes", sub["row"], **args)  # type: ignore[arg-type]
 
 
