@@ -1,0 +1,370 @@
+"""Disclosure control for fixed tables: counts 1..threshold show as "c", and more are hidden until the attacker's LP bounds on every hidden entry have max - min > threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+DEFAULT_THRESHOLD: int = 5
+SUPPRESSED: str = "c"  # the marker shown instead of a hidden count
+TOTAL: str = "Total"  # label of the margin row and column in SuppressedTable.display()
+ROUNDING_BASES: tuple[int, ...] = (5, 10)
+_PROBES = 2  # random-objective LPs in a row that clear nothing before per-entry LPs (speed)
+_Frame = TypeVar("_Frame", pd.Series, pd.DataFrame)
+_Line = tuple[np.ndarray, int]  # (members, total): sum(members) == total
+_Rng = np.random.Generator
+
+
+class DisclosureError(ValueError):
+    """Input that cannot be controlled: missing, negative or fractional counts; bad threshold or rounding."""
+
+
+@dataclass(frozen=True, eq=False)
+class SuppressedTable:
+    """A two-way count table with margins after primary and secondary suppression.
+
+    The only table type the render layer accepts.
+    """
+
+    cells: pd.DataFrame  # same index/columns as the input; "Int64"; <NA> where hidden
+    row_totals: pd.Series  # index = rows; "Int64"; <NA> where hidden
+    column_totals: pd.Series  # index = columns; "Int64"; <NA> where hidden
+    grand_total: int | None  # None where hidden
+    threshold: int
+    primary: pd.DataFrame  # bool: cells hidden because their count is 1..threshold
+    secondary: pd.DataFrame  # bool: cells hidden to protect other hidden entries
+    rounding: int | None  # None, 5 or 10: published values rounded to this base
+
+    def hidden_mask(self) -> pd.DataFrame:
+        """Cells not published (primary or secondary), as a bool frame shaped like cells."""
+        return self.primary | self.secondary
+
+    def display(self) -> pd.DataFrame:
+        """The table as text with a "Total" row and column, hidden entries shown as "c"."""
+        rows = self.cells.to_numpy(dtype=object)
+        text = [[*map(_text, row), _text(total)] for row, total in zip(rows, self.row_totals)]
+        text.append([*map(_text, self.column_totals), _text(self.grand_total)])
+        out = pd.DataFrame(
+            text,
+            index=self.cells.index.append(pd.Index([TOTAL])),
+            columns=self.cells.columns.append(pd.Index([TOTAL])),
+            dtype=str,
+        )
+        out.index.name, out.columns.name = self.cells.index.name, self.cells.columns.name
+        return out
+
+    def long(self) -> pd.DataFrame:
+        """One row per cell, margins excluded.
+
+        Columns: row, column, count (Int64, <NA> if hidden), suppressed (bool), display (str).
+        """
+        n_rows, n_cols = self.cells.shape
+        counts = self.cells.to_numpy(dtype="float64", na_value=np.nan).ravel()
+        missing = np.isnan(counts)
+        count = pd.arrays.IntegerArray(np.nan_to_num(counts).astype("int64"), missing)
+        return pd.DataFrame(
+            {
+                "row": self.cells.index.take(np.repeat(np.arange(n_rows), n_cols)),
+                "column": self.cells.columns.take(np.tile(np.arange(n_cols), n_rows)),
+                "count": count,
+                "suppressed": missing,
+                "display": pd.array([_text(v) for v in count], dtype=str),
+            }
+        )
+
+
+def suppress_table(
+    counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, rounding: int | None = None
+) -> SuppressedTable:
+    """Hide small counts in a two-way table, and enough other entries that none can be worked out.
+
+    Primary: every cell and margin (row, column and grand total) from 1 to threshold is hidden;
+    zero is published. Protection criterion (secondary): an attacker knows every published value,
+    that hidden values are non-negative, that each row and column adds up to its total and both
+    sets of totals to the grand total, and solves linear programmes for the least and greatest
+    value of each hidden entry. For EVERY hidden entry (cell or margin, small or not) max - min
+    must exceed threshold. The relations form a network matrix, so the bounds are whole numbers
+    and integer programming would tell the attacker no more.
+
+    A line heuristic picks partners; an LP audit (scipy HiGHS) then checks every hidden entry and
+    hides one more entry at a time until all pass (at worst every non-zero entry, which is always
+    safe). Ties break by position, so the same input always gives the same output. Rounding
+    (nearest 5 or 10, halves up) applies to published values afterwards, so rounded tables do not
+    add up exactly; it only widens the attacker's bounds. Not covered: differencing against other
+    published tables that share cells (suppress linked tables together, or perturb them).
+    """
+    _check_threshold(threshold, rounding)
+    flat = _check_counts(counts)
+    n_rows, n_cols = counts.shape
+    size = n_rows * n_cols
+    grid = flat.reshape(n_rows, n_cols)
+    values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
+    table = _Lines(values, n_rows, n_cols, threshold)
+    primary = (values >= 1) & (values <= threshold)
+    hidden = primary.copy()
+    passed: set[int] = set()  # entries the audit has cleared; hiding more never undoes that
+    while True:
+        table.close(hidden)
+        failing = _audit(values, hidden, table.lines, threshold, passed)
+        if not failing:
+            break
+        hidden[table.partner_for(failing[0], hidden)] = True
+
+    shown = values if rounding is None else (values + rounding // 2) // rounding * rounding
+    mask, small = hidden[:size].reshape(n_rows, n_cols), primary[:size].reshape(n_rows, n_cols)
+
+    def frame(data: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(data, index=counts.index, columns=counts.columns)
+
+    def margin(part: slice, index: pd.Index) -> pd.Series:
+        data = pd.arrays.IntegerArray(shown[part].copy(), hidden[part].copy())
+        return pd.Series(data, index=index)
+
+    return SuppressedTable(
+        cells=frame(shown[:size].reshape(n_rows, n_cols)).astype("Int64").mask(mask),
+        row_totals=margin(slice(size, size + n_rows), counts.index),
+        column_totals=margin(slice(size + n_rows, -1), counts.columns),
+        grand_total=None if hidden[-1] else int(shown[-1]),
+        threshold=int(threshold),
+        primary=frame(small),
+        secondary=frame(mask & ~small),
+        rounding=rounding,
+    )
+
+
+def suppress_series(
+    counts: pd.Series, threshold: int = DEFAULT_THRESHOLD, rounding: int | None = None
+) -> SuppressedTable:
+    """Control a one-way table: a one-column table (named after the series, else "count") with its total."""
+    if not isinstance(counts, pd.Series):
+        raise DisclosureError(f"counts must be a pandas Series, got {type(counts).__name__}.")
+    name = "count" if counts.name is None else counts.name
+    return suppress_table(counts.to_frame(name=name), threshold, rounding)
+
+
+def safe_share(
+    numerator: _Frame,
+    denominator: pd.Series | pd.DataFrame | float | None,
+    *,
+    axis: Literal["index", "columns"] = "index",
+    scale: float = 1.0,
+) -> _Frame:
+    """numerator / denominator * scale (a share, or a rate with e.g. scale=10_000) as float64.
+
+    NaN wherever the numerator or denominator is hidden (<NA>, NaN or None) or the denominator is
+    0, so a derived figure is published only where all its counts are. Labels align as in pandas;
+    a frame divided by a series uses axis to say what the series is indexed by ("index": one
+    denominator per row, such as row_totals; "columns": one per column, such as column_totals).
+    """
+    num = numerator.astype("float64")
+    if denominator is None:
+        return num * np.nan
+    if isinstance(denominator, (pd.Series, pd.DataFrame)):
+        den = denominator.astype("float64")
+        by_line = isinstance(num, pd.DataFrame) and isinstance(den, pd.Series)
+        out = num.div(den, axis=axis) if by_line else num / den
+    else:
+        out = num / (np.nan if pd.isna(denominator) else float(denominator))
+    return (out * scale).replace([np.inf, -np.inf], np.nan)
+
+
+def _text(value: Any) -> str:
+    """A count as shown: "c" when hidden (None or <NA>)."""
+    return SUPPRESSED if value is None or pd.isna(value) else str(int(value))
+
+
+def _check_threshold(threshold: int, rounding: int | None) -> None:
+    """Reject a threshold below 1 or a rounding base other than 5 or 10."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
+        raise DisclosureError(
+            f"threshold must be a whole number of at least 1, got {threshold!r} "
+            f"(the default is {DEFAULT_THRESHOLD})."
+        )
+    if rounding is not None and (isinstance(rounding, bool) or rounding not in ROUNDING_BASES):
+        raise DisclosureError(f"rounding must be None, 5 or 10, got {rounding!r}.")
+
+
+def _check_counts(counts: pd.DataFrame) -> np.ndarray:
+    """The counts as a flat int64 array, row by row, or a DisclosureError saying which value is wrong."""
+    if not isinstance(counts, pd.DataFrame):
+        raise DisclosureError(f"counts must be a pandas DataFrame, got {type(counts).__name__}.")
+    for axis, labels in (("row", counts.index), ("column", counts.columns)):
+        if labels.has_duplicates:
+            repeated = list(labels[labels.duplicated()])
+            raise DisclosureError(f"{axis} labels must be unique; repeated: {repeated}.")
+    for label, dtype in counts.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+            raise DisclosureError(
+                f"column {label!r} holds {dtype} values, not counts; convert it to whole numbers first."
+            )
+    arr = counts.to_numpy(dtype="float64", na_value=np.nan)
+    for problem, bad in (
+        ("missing", np.isnan(arr)),
+        ("infinite", np.isinf(arr)),
+        ("negative", arr < 0),
+        ("not whole numbers", np.isfinite(arr) & (arr != np.round(arr))),
+    ):
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise DisclosureError(
+                f"{int(bad.sum())} count(s) {problem}, first at row {counts.index[i]!r}, column "
+                f"{counts.columns[j]!r} ({arr[i, j]}): counts must be whole numbers of at least 0."
+            )
+    return np.asarray(arr, dtype=np.int64).ravel()
+
+
+class _Lines:
+    """The additive relations (lines) of a table with margins, and the choice of partners along them.
+
+    Entries are numbered: cells row by row, then row totals, column totals and the grand total.
+    A line is (members, total) with sum(members) == total: each row, each column, the row totals
+    and the column totals.
+    """
+
+    def __init__(self, values: np.ndarray, n_rows: int, n_cols: int, threshold: int) -> None:
+        self.values, self.threshold, self.size = values, threshold, n_rows * n_cols
+        size, grand = self.size, values.size - 1
+        grid = np.arange(size).reshape(n_rows, n_cols)
+        self.lines: list[_Line] = [(grid[i], size + i) for i in range(n_rows)]
+        self.lines += [(grid[:, j], size + n_rows + j) for j in range(n_cols)]
+        self.lines += [(np.arange(size, size + n_rows), grand), (np.arange(size + n_rows, grand), grand)]
+        self.lines_of: list[list[int]] = [[] for _ in range(values.size)]
+        for number, (members, total) in enumerate(self.lines):
+            for entry in [*members.tolist(), total]:
+                self.lines_of[entry].append(number)
+
+    def close(self, hidden: np.ndarray) -> None:
+        """Heuristic: hide partners in every line that gives a hidden entry away, until none does.
+
+        A line gives one away when it hides exactly one entry, or when its total is published and
+        its hidden members add up to at most threshold. The partner is the best non-zero published
+        member, else the line's total.
+        """
+        changed = True
+        while changed:
+            changed = False
+            for number, (members, total) in enumerate(self.lines):
+                while True:
+                    shut = members[hidden[members]]
+                    count = shut.size + int(hidden[total])
+                    safe_sum = hidden[total] or self.values[shut].sum() > self.threshold
+                    if count == 0 or (count > 1 and safe_sum):
+                        break
+                    pick = self.best(members.tolist(), hidden, skip=number)
+                    if pick is None and not hidden[total] and self.values[total] > 0:
+                        pick = total
+                    if pick is None:
+                        break
+                    hidden[pick] = changed = True
+
+    def best(self, entries: list[int], hidden: np.ndarray, skip: int = -1) -> int | None:
+        """The non-zero published entry to hide; prefer one that opens no new line, then the smallest.
+
+        A new line (one with nothing hidden yet) would need a partner of its own; ties go to the
+        first entry, which keeps the result deterministic.
+        """
+
+        def opens(entry: int) -> bool:
+            return any(
+                not hidden[self.lines[n][0]].any() and not hidden[self.lines[n][1]]
+                for n in self.lines_of[entry]
+                if n != skip
+            )
+
+        keys = [(opens(e), int(self.values[e]), e) for e in entries if not hidden[e] and self.values[e] > 0]
+        return min(keys)[2] if keys else None
+
+    def partner_for(self, entry: int, hidden: np.ndarray) -> int:
+        """The entry to hide for a failing one: a cell in its lines, else a margin there, else anywhere."""
+        near = sorted({int(m) for n in self.lines_of[entry] for m in [*self.lines[n][0], self.lines[n][1]]})
+        cells_near = [e for e in near if e < self.size]
+        for group in (cells_near, near, range(self.size), range(self.values.size)):
+            pick = self.best(list(group), hidden)
+            if pick is not None:
+                return pick
+        raise AssertionError("unreachable: _audit passes everything once only zeros are published")
+
+
+def _audit(
+    values: np.ndarray, hidden: np.ndarray, lines: list[_Line], threshold: int, passed: set[int]
+) -> list[int]:
+    """Hidden entries whose attacker interval is at most threshold wide, by LP per linked group.
+
+    Entries in passed are skipped and new passes added: hiding more only widens intervals.
+    """
+    if not ((values > 0) & ~hidden).any():
+        return []  # only zeros published: scaling the truth up or down shows every interval is open
+    columns = np.flatnonzero(hidden)
+    where = np.full(values.size, -1)
+    where[columns] = np.arange(columns.size)
+    rows: list[int] = []
+    cols: list[int] = []
+    coefs: list[float] = []
+    rhs: list[float] = []
+    for members, total in lines:
+        entries, signs = np.append(members, total), np.append(np.ones(members.size), -1.0)
+        shut = hidden[entries]
+        if shut.any():
+            rows += [len(rhs)] * int(shut.sum())
+            cols += where[entries[shut]].tolist()
+            coefs += signs[shut].tolist()
+            rhs.append(-float(signs[~shut] @ values[entries[~shut]]))
+    a_eq = coo_matrix((coefs, (rows, cols)), shape=(len(rhs), columns.size)).tocsr()
+    size = columns.size + len(rhs)
+    link = coo_matrix((np.ones(len(rows)), (cols, np.add(rows, columns.size))), shape=(size, size))
+    label = connected_components(link, directed=False)[1]
+    rng = np.random.default_rng(0)  # seeded: the probes must not make the output vary
+    failing: list[int] = []
+    for group in np.unique(label[: columns.size]):
+        var = np.flatnonzero(label[: columns.size] == group)
+        todo = np.array([int(columns[v]) not in passed for v in var])
+        if todo.any():
+            con = np.flatnonzero(label[columns.size :] == group)
+            a_sub, b_sub = a_eq[con][:, var].toarray(), np.asarray(rhs)[con]
+            narrow = _narrow(a_sub, b_sub, values[columns[var]].astype(float), todo, threshold, rng)
+            passed.update(int(e) for e in columns[var[todo & ~narrow]])
+            failing += [int(e) for e in columns[var[narrow]]]
+    return sorted(failing)
+
+
+def _narrow(
+    a_eq: np.ndarray, b_eq: np.ndarray, truth: np.ndarray, todo: np.ndarray, threshold: int, rng: _Rng
+) -> np.ndarray:
+    """Which todo variables have max - min <= threshold over {x >= 0, a_eq @ x == b_eq}.
+
+    Every LP solution is a feasible point, so the spread seen so far is a lower bound on each
+    width. Probes (boxed, to stay bounded) push all unclear variables at once, each with a random
+    weight in the direction it has explored less; they clear most variables in a few LPs. Once
+    _PROBES probes in a row clear nothing, the rest get their own max and min LPs (exact).
+    """
+    low, high = truth.copy(), truth.copy()
+    high[~todo] = np.inf
+
+    def solve(c: np.ndarray, upper: float | None) -> bool:
+        nonlocal low, high
+        res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0.0, upper), method="highs")
+        if res.status == 0:
+            low, high = np.minimum(low, res.x), np.maximum(high, res.x)
+        return bool(res.status == 3)  # unbounded; other failures leave the entry narrow (safe)
+
+    unclear, stale = high - low <= threshold + 0.5, 0
+    while unclear.any() and stale < _PROBES:
+        down = (truth - low < high - truth) & (low > 0.5)  # push each entry the less explored way
+        weights = np.where(unclear, rng.uniform(0.5, 1.5, truth.size), 0.0)
+        solve(np.where(down, weights, -weights), 2.0 * truth.sum() + threshold + 1)
+        before, unclear = unclear.sum(), high - low <= threshold + 0.5
+        stale = stale + 1 if unclear.sum() == before else 0
+    for k in np.flatnonzero(high - low <= threshold + 0.5):
+        for sense in (-1.0, 1.0):  # maximise, then minimise
+            if high[k] - low[k] <= threshold + 0.5:
+                c = np.zeros(truth.size)
+                c[k] = sense
+                if solve(c, None) and sense < 0:
+                    high[k] = np.inf
+    return np.asarray(high - low <= threshold + 0.5)

@@ -1,0 +1,328 @@
+"""Tests for journeys.suppress: exact small tables, an LP attacker, shares, determinism."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from journeys.suppress import (
+    DEFAULT_THRESHOLD,
+    SUPPRESSED,
+    DisclosureError,
+    SuppressedTable,
+    safe_share,
+    suppress_series,
+    suppress_table,
+)
+
+
+def frame(rows: list[list[int]], index: str = "abc", columns: str = "xyz") -> pd.DataFrame:
+    return pd.DataFrame(rows, index=list(index[: len(rows)]), columns=list(columns[: len(rows[0])]))
+
+
+def shown(rows: list[list[str]], index: Sequence[str] = "abc", columns: Sequence[str] = "xyz") -> pd.DataFrame:
+    """An expected display(): text cells with a Total row and column."""
+    return pd.DataFrame(rows, index=[*index, "Total"], columns=[*columns, "Total"], dtype=str)
+
+
+def random_counts(seed: int, shape: tuple[int, int], zero: float, small: float, big: int) -> np.ndarray:
+    """A seeded table: share `zero` of zeros, share `small` of 1..5, the rest 6..big."""
+    rng = np.random.default_rng(seed)
+    u = rng.random(shape)
+    return np.where(u < zero, 0, np.where(u < zero + small, rng.integers(1, 6, shape), rng.integers(6, big, shape)))
+
+
+ONE_THREE = frame([[3, 20, 30], [40, 50, 60], [70, 80, 90]])
+
+
+# --- exact small tables -------------------------------------------------------------------
+
+
+def test_one_small_cell_hides_a_rectangle_and_keeps_totals() -> None:
+    table = suppress_table(ONE_THREE)
+    expected = shown(
+        [
+            ["c", "c", "30", "53"],
+            ["c", "c", "60", "150"],
+            ["70", "80", "90", "240"],
+            ["113", "150", "180", "443"],
+        ]
+    )
+    pd.testing.assert_frame_equal(table.display(), expected)
+    assert table.primary.to_numpy().tolist() == [[True, False, False], [False] * 3, [False] * 3]
+    assert table.secondary.to_numpy().tolist() == [[False, True, False], [True, True, False], [False] * 3]
+    assert table.hidden_mask().to_numpy().sum() == 4
+    assert table.cells.dtypes.tolist() == ["Int64"] * 3
+    assert table.row_totals.tolist() == [53, 150, 240] and table.row_totals.dtype == "Int64"
+    assert table.column_totals.tolist() == [113, 150, 180]
+    assert table.grand_total == 443 and table.threshold == DEFAULT_THRESHOLD and table.rounding is None
+
+
+def test_long_has_one_row_per_cell() -> None:
+    long = suppress_table(ONE_THREE).long()
+    assert list(long.columns) == ["row", "column", "count", "suppressed", "display"]
+    assert long["row"].tolist() == list("aaabbbccc") and long["column"].tolist() == list("xyz") * 3
+    assert long["count"].dtype == "Int64" and long["suppressed"].dtype == bool
+    assert long["count"].isna().tolist() == long["suppressed"].tolist()
+    assert long["display"].tolist() == ["c", "c", "30", "c", "c", "60", "70", "80", "90"]
+
+
+def test_small_row_total_is_hidden_with_a_partner_total() -> None:
+    table = suppress_table(frame([[1, 2, 0], [40, 50, 60], [70, 80, 90]]))
+    expected = shown(
+        [
+            ["c", "c", "0", "c"],
+            ["c", "c", "60", "c"],
+            ["70", "80", "90", "240"],
+            ["111", "132", "150", "393"],
+        ]
+    )
+    pd.testing.assert_frame_equal(table.display(), expected)
+    assert table.primary.to_numpy().sum() == 2 and table.secondary.to_numpy().sum() == 2
+
+
+def test_all_zero_table_is_published_as_zeros() -> None:
+    table = suppress_table(frame([[0, 0], [0, 0]]))
+    assert (table.display() == "0").all().all()
+    assert not table.hidden_mask().to_numpy().any() and table.grand_total == 0
+
+
+def test_single_cell() -> None:
+    small = suppress_table(frame([[3]]))
+    assert small.display().to_numpy().tolist() == [[SUPPRESSED] * 2] * 2 and small.grand_total is None
+    big = suppress_table(frame([[7]]))
+    assert big.display().to_numpy().tolist() == [["7", "7"], ["7", "7"]]
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0), (0, 3)])
+def test_empty_tables(shape: tuple[int, int]) -> None:
+    table = suppress_table(pd.DataFrame(np.zeros(shape, dtype=int)))
+    assert table.cells.shape == shape and table.grand_total == 0
+    assert table.display().shape == (shape[0] + 1, shape[1] + 1) and len(table.long()) == 0
+
+
+def test_series_is_a_one_column_table() -> None:
+    table = suppress_series(pd.Series([3, 100, 50], index=["p", "q", "r"], name="children"))
+    expected = shown([["c", "c"], ["100", "100"], ["c", "c"], ["153", "153"]], "pqr", ["children"])
+    pd.testing.assert_frame_equal(table.display(), expected)
+    assert suppress_series(pd.Series([8, 9])).cells.columns.tolist() == ["count"]
+
+
+def test_threshold_is_a_parameter() -> None:
+    assert not suppress_table(ONE_THREE, threshold=2).hidden_mask().to_numpy().any()
+    assert suppress_table(frame([[2, 20], [30, 40]]), threshold=2).hidden_mask().to_numpy().all()
+
+
+ROUNDED = {
+    5: [["c", "c", "35", "60"], ["c", "c", "65", "155"], ["70", "90", "95", "255"], ["115", "160", "195", "465"]],
+    10: [["c", "c", "40", "60"], ["c", "c", "60", "160"], ["70", "90", "100", "250"], ["110", "160", "190", "470"]],
+}
+
+
+@pytest.mark.parametrize(("rounding", "body"), ROUNDED.items())
+def test_rounding_after_suppression(rounding: int, body: list[list[str]]) -> None:
+    # exact: [[3, 20, 35], [40, 52, 64], [70, 88, 95]]; totals 58, 156, 253 / 113, 160, 194 / 467
+    table = suppress_table(frame([[3, 20, 35], [40, 52, 64], [70, 88, 95]]), rounding=rounding)
+    pd.testing.assert_frame_equal(table.display(), shown(body))
+    assert table.rounding == rounding
+
+
+def test_integer_valued_floats_and_nullable_ints_are_counts() -> None:
+    as_float = suppress_table(ONE_THREE.astype(float))
+    as_int64 = suppress_table(ONE_THREE.astype("Int64"))
+    pd.testing.assert_frame_equal(as_float.display(), suppress_table(ONE_THREE).display())
+    pd.testing.assert_frame_equal(as_int64.display(), suppress_table(ONE_THREE).display())
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        (frame([[1, -2]]), r"1 count\(s\) negative, first at row 'a', column 'y'"),
+        (frame([[1, 2]]).astype(float).assign(y=2.5), r"not whole numbers, first at row 'a', column 'y'"),
+        (frame([[1, 2]]).astype(float).assign(x=np.nan), "missing"),
+        (frame([[1, 2]]).astype(float).assign(x=np.inf), "infinite"),
+        (frame([[1, 2]]).astype("Int64").assign(y=pd.array([pd.NA], dtype="Int64")), "missing"),
+        (frame([[1, 2]]).assign(y=["2"]), "column 'y' holds str values, not counts"),
+        (frame([[1, 2]]).assign(y=[True]), "column 'y' holds bool values"),
+        (pd.DataFrame([[1, 2]], columns=["x", "x"]), "column labels must be unique"),
+        ([[1, 2]], "counts must be a pandas DataFrame"),
+    ],
+)
+def test_bad_counts_raise(counts: pd.DataFrame, message: str) -> None:
+    with pytest.raises(DisclosureError, match=message):
+        suppress_table(counts)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threshold": 0}, "threshold must be a whole number of at least 1, got 0"),
+        ({"threshold": 2.5}, "threshold must be a whole number"),
+        ({"threshold": True}, "threshold must be a whole number"),
+        ({"rounding": 3}, "rounding must be None, 5 or 10, got 3"),
+    ],
+)
+def test_bad_settings_raise(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(DisclosureError, match=message):
+        suppress_table(ONE_THREE, **kwargs)  # type: ignore[arg-type]
+
+
+def test_disclosure_error_is_a_value_error() -> None:
+    assert issubclass(DisclosureError, ValueError)
+
+
+# --- the attacker ---------------------------------------------------------------------------
+
+
+def entry_names(n_rows: int, n_cols: int) -> list[tuple[str, int]]:
+    """Names of a table's entries in a fixed order: cells row by row, row totals, column totals, grand total."""
+    names = [("cell", k) for k in range(n_rows * n_cols)] + [("row_total", i) for i in range(n_rows)]
+    return names + [("column_total", j) for j in range(n_cols)] + [("grand_total", 0)]
+
+
+def attacker_intervals(table: SuppressedTable) -> dict[tuple[str, int], tuple[float, float]]:
+    """Bounds on each hidden entry from the published values and the additive relations only."""
+    cells = table.cells.to_numpy(dtype="float64", na_value=np.nan)
+    n_rows, n_cols = cells.shape
+    known = np.concatenate(
+        [
+            cells.ravel(),
+            table.row_totals.to_numpy(dtype="float64", na_value=np.nan),
+            table.column_totals.to_numpy(dtype="float64", na_value=np.nan),
+            [np.nan if table.grand_total is None else table.grand_total],
+        ]
+    )
+    size, n = n_rows * n_cols, known.size
+    relations = []
+    for i in range(n_rows):
+        relations.append({**{i * n_cols + j: 1.0 for j in range(n_cols)}, size + i: -1.0})
+    for j in range(n_cols):
+        relations.append({**{i * n_cols + j: 1.0 for i in range(n_rows)}, size + n_rows + j: -1.0})
+    relations.append({**{size + i: 1.0 for i in range(n_rows)}, n - 1: -1.0})
+    relations.append({**{size + n_rows + j: 1.0 for j in range(n_cols)}, n - 1: -1.0})
+    a_eq = np.zeros((len(relations), n))
+    for r, relation in enumerate(relations):
+        for entry, coefficient in relation.items():
+            a_eq[r, entry] = coefficient
+    bounds = [(0.0, None) if np.isnan(v) else (v, v) for v in known]
+    names = entry_names(n_rows, n_cols)
+
+    def extreme(k: int, sense: float) -> float:
+        c = np.zeros(n)
+        c[k] = sense
+        res = linprog(c, A_eq=a_eq, b_eq=np.zeros(len(relations)), bounds=bounds, method="highs")
+        assert res.status in (0, 3), res.message
+        return np.inf if res.status == 3 else sense * res.fun
+
+    intervals = {}
+    for k in map(int, np.flatnonzero(np.isnan(known))):
+        high = extreme(k, -1.0)
+        low = 0.0 if np.isinf(high) else extreme(k, 1.0)  # unbounded above: the width is infinite anyway
+        intervals[names[k]] = (low, high)
+    return intervals
+
+
+def truth_of(counts: np.ndarray) -> dict[tuple[str, int], int]:
+    n_rows, n_cols = counts.shape
+    values = [*counts.ravel(), *counts.sum(axis=1), *counts.sum(axis=0), counts.sum()]
+    return {name: int(v) for name, v in zip(entry_names(n_rows, n_cols), values)}
+
+
+def published_of(table: SuppressedTable) -> dict[tuple[str, int], int | None]:
+    cells, rows, columns = table.cells.to_numpy(dtype=object).ravel(), table.row_totals, table.column_totals
+    values = [*cells, *rows, *columns, table.grand_total]
+    names = entry_names(len(rows), len(columns))
+    return {name: None if v is None or pd.isna(v) else int(v) for name, v in zip(names, values)}
+
+
+count = st.one_of(st.just(0), st.integers(1, 5), st.integers(6, 30), st.integers(31, 300))
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    n_rows, n_cols = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    values = draw(st.lists(count, min_size=n_rows * n_cols, max_size=n_rows * n_cols))
+    return np.array(values, dtype=int).reshape(n_rows, n_cols), draw(st.sampled_from([1, 3, 5, 5, 10]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables())
+def test_attacker_cannot_narrow_any_hidden_entry(case: tuple[np.ndarray, int]) -> None:
+    counts, threshold = case
+    table = suppress_table(pd.DataFrame(counts), threshold=threshold)
+    truth, published = truth_of(counts), published_of(table)
+    for name, value in published.items():
+        if value is None:
+            assert truth[name] > 0, f"{name} is a hidden zero"
+        else:
+            assert value == truth[name] and not 1 <= value <= threshold, name
+        if name[0] == "cell" and 1 <= truth[name] <= threshold:
+            assert value is None
+    assert (table.primary == ((counts >= 1) & (counts <= threshold))).all().all()
+    assert not (table.primary & table.secondary).any().any()
+    assert (table.hidden_mask().to_numpy() == table.cells.isna().to_numpy()).all()
+    for name, (low, high) in attacker_intervals(table).items():
+        assert low <= truth[name] + 1e-6 and truth[name] <= high + 1e-6
+        assert high - low > threshold + 0.5, f"{name} (true {truth[name]}) pinned to [{low}, {high}]"
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_attacker_on_larger_tables(seed: int) -> None:
+    counts = random_counts(seed, (10, 12), zero=0.5, small=0.25, big=120)
+    table, truth = suppress_table(pd.DataFrame(counts)), truth_of(counts)
+    for name, (low, high) in attacker_intervals(table).items():
+        assert high - low > DEFAULT_THRESHOLD + 0.5, f"{name} (true {truth[name]}) pinned to [{low}, {high}]"
+
+
+@settings(max_examples=40, deadline=None)
+@given(tables(), st.sampled_from([5, 10]))
+def test_rounding_keeps_hidden_hidden_and_rounds_the_rest(case: tuple[np.ndarray, int], base: int) -> None:
+    counts, threshold = case
+    exact = published_of(suppress_table(pd.DataFrame(counts), threshold=threshold))
+    rounded = published_of(suppress_table(pd.DataFrame(counts), threshold=threshold, rounding=base))
+    for name, value in exact.items():
+        if value is None:
+            assert rounded[name] is None
+        else:
+            got = rounded[name]
+            assert got is not None and got % base == 0 and value - base / 2 < got <= value + base / 2
+
+
+# --- derived figures, determinism, speed ------------------------------------------------------
+
+
+def test_shares_are_nan_where_counts_are_hidden() -> None:
+    table = suppress_table(frame([[1, 2, 0], [40, 50, 60], [70, 80, 90]]))
+    by_row = safe_share(table.cells, table.row_totals, axis="index")
+    assert by_row.dtypes.tolist() == ["float64"] * 3
+    assert by_row.isna().to_numpy().tolist() == [[True] * 3, [True] * 3, [False] * 3]
+    assert by_row.loc["c", "x"] == pytest.approx(70 / 240)
+    by_column = safe_share(table.cells, table.column_totals, axis="columns")
+    assert by_column.isna().to_numpy().tolist() == [[True, True, False], [True, True, False], [False] * 3]
+    assert by_column.loc["b", "z"] == pytest.approx(60 / 150)
+    totals = safe_share(table.row_totals, table.grand_total, scale=100)
+    assert totals.isna().tolist() == [True, True, False] and totals["c"] == pytest.approx(24000 / 393)
+    assert safe_share(table.row_totals, None).isna().all()
+    zero = safe_share(pd.Series([0, 3], dtype="Int64"), pd.Series([0, 0], dtype="Int64"))
+    assert zero.isna().all()
+
+
+def test_same_input_same_output() -> None:
+    for seed in range(3):
+        counts = pd.DataFrame(random_counts(seed, (8, 8), zero=0.5, small=0.2, big=7))  # many ties: all 6
+        first, second = suppress_table(counts), suppress_table(counts.copy())
+        pd.testing.assert_frame_equal(first.display(), second.display())
+        pd.testing.assert_frame_equal(first.secondary, second.secondary)
+
+
+def test_thirty_by_thirty_hides_every_small_count() -> None:
+    """A stage-sized table (its speed is measured in benchmarks/, not here)."""
+    counts = random_counts(3, (30, 30), zero=0.6, small=0.15, big=400)
+    table = suppress_table(pd.DataFrame(counts))
+    assert table.hidden_mask().to_numpy().sum() >= ((counts >= 1) & (counts <= 5)).sum()
