@@ -79,7 +79,7 @@ _CATALOGUE = [
             "the journey is ended with unknown_exit",
             "add the missing episode, or record the end reason"),
     Problem("left-truncated-journey", "warning", "Journey already under way when the data begins",
-            "the child's first episode here does not start a period of care ({detail}), so earlier "
+            "the journey's first episode does not show the child starting to be looked after ({detail}), so earlier "
             "episodes are missing; the journey starts from 'before_data'",
             "include earlier returns if you have them; nothing to fix otherwise"),
     Problem("end-after-extract-date", "warning", "Episode ends after the extract date",

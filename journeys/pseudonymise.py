@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 KEY_ENV = "JOURNEYS_KEY_FILE"
 _ALPHABET = string.ascii_letters + string.digits
@@ -55,9 +56,12 @@ def pseudonymise_keys(ids: pd.Series, key: str) -> pd.Series:
 def pseudonym_text(keys: pd.Series) -> pd.Series:
     """The pseudonym as written in outputs: 16 hex characters."""
     present = keys.notna().to_numpy()
-    out = pd.Series(pd.NA, index=keys.index, dtype="str")
-    out[present] = _hex(keys[present].to_numpy(dtype=np.uint64))
-    return out
+    chars = _hex_chars(keys.to_numpy(dtype=np.uint64, na_value=0))
+    offsets = np.arange(0, 16 * len(keys) + 1, 16, dtype=np.int32)
+    validity = pa.array(present).buffers()[1] if not present.all() else None
+    text = pa.Array.from_buffers(pa.string(), len(keys), [validity, pa.py_buffer(offsets), pa.py_buffer(chars)],
+                                 null_count=int((~present).sum()))
+    return pd.Series(text.to_pandas(), index=keys.index, dtype="str")
 
 
 def pseudonymise(ids: pd.Series, key: str) -> pd.Series:
@@ -65,9 +69,8 @@ def pseudonymise(ids: pd.Series, key: str) -> pd.Series:
     return pseudonym_text(pseudonymise_keys(ids, key))
 
 
-def _hex(values: np.ndarray) -> np.ndarray:
-    """uint64 -> 16 lowercase hex characters, vectorised (no loop over children)."""
+def _hex_chars(values: np.ndarray) -> np.ndarray:
+    """uint64 -> 16 lowercase hex characters each, as one contiguous byte buffer (vectorised)."""
     shifts = np.arange(60, -4, -4, dtype=np.uint64)
     nibbles = ((values[:, None] >> shifts) & np.uint64(15)).astype(np.uint8)
-    chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
-    return np.ascontiguousarray(chars).view("S16").ravel().astype(str)
+    return np.ascontiguousarray(np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles])

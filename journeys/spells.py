@@ -67,7 +67,7 @@ def mark_journeys(ep: pd.DataFrame, rules: JourneyRules) -> tuple[pd.DataFrame, 
         why = "RNE is " + ep[rules.new_period_column].astype("object").fillna("blank")
     elif rules.data_start is not None:
         truncated = new_journey & (start < pd.Timestamp(rules.data_start)).to_numpy()
-        why = pd.Series(f"it starts before the data begins ({rules.data_start:%d/%m/%Y})", index=ep.index)
+        why = pd.Series(f"it began before the data starts on {rules.data_start:%d/%m/%Y}", index=ep.index)
     else:
         truncated = np.zeros(len(ep), dtype=bool)
         why = pd.Series("", index=ep.index)
