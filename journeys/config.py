@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from journeys.errors import ConfigError
 from journeys.stages import StageModel, load_stage_model
-from journeys.yamlio import load_model
+from journeys.yamlio import load_model, locate
 
 #: SSDA903 episode columns and the canonical column each becomes.
 SSDA903_EPISODE_COLUMNS = {
@@ -175,31 +175,35 @@ class PathwayConfig(BaseModel):
         return upper.get(column.upper(), column)
 
 
-def check_against_stage_model(config: PathwayConfig, model: StageModel, where: str) -> None:
-    """Every stage and outcome a rule names must exist in the stage model, with the right kind."""
+def stage_model_problems(config: PathwayConfig, model: StageModel) -> list[tuple[tuple[int | str, ...], str]]:
+    """Where the config disagrees with the stage model: (location in the YAML, what is wrong)."""
     kinds = {s.id: s.kind for s in model.stages}
-    problems = []
+    problems: list[tuple[tuple[int | str, ...], str]] = []
     if config.stage_model_version != model.version:
-        problems.append(f"the config was written for stage model version {config.stage_model_version}, "
-                        f"but the stage model is version {model.version}")
+        problems.append((("stage_model_version",), f"the config was written for stage model version "
+                         f"{config.stage_model_version}, but the stage model is version {model.version}"))
     for i, rule in enumerate(config.rules):
         target = rule.stage or rule.outcome
         want = "stage" if rule.stage else "outcome"
         if target is None:
             continue
         if target not in kinds:
-            problems.append(f"rules[{i}] ({rule.label}) maps to '{target}', which the stage model does not "
-                            f"define; known {want}s: {', '.join(model.of_kind(want))}")
+            problems.append((("rules", i, want), f"rules[{i}] ({rule.label}) maps to '{target}', which the stage "
+                             f"model does not define; known {want}s: {', '.join(model.of_kind(want))}"))
         elif kinds[target] != want:
-            problems.append(f"rules[{i}] ({rule.label}) uses '{target}' as {'a' if want == 'stage' else 'an'} "
-                            f"{want}, but it is {'a' if kinds[target] == 'stage' else 'an'} {kinds[target]}")
-    if problems:
-        raise ConfigError("the config does not fit the stage model:\n  " + "\n  ".join(problems), where=where,
-                          fix="use stage ids from pathway_configs/stage_model.yaml.")
+            article = "a" if want == "stage" else "an"
+            problems.append((("rules", i, want), f"rules[{i}] ({rule.label}) uses '{target}' as {article} {want}, "
+                             f"but it is {'a' if kinds[target] == 'stage' else 'an'} {kinds[target]}"))
+    return problems
 
 
 def load_config(path: Path, stage_model: StageModel | None = None) -> PathwayConfig:
-    """Load a pathway config and check it against the stage model."""
+    """Load a pathway config and check it against the stage model (errors name the line)."""
     config = load_model(path, PathwayConfig, "pathway config")
-    check_against_stage_model(config, stage_model or load_stage_model(), str(path))
+    problems = stage_model_problems(config, stage_model or load_stage_model())
+    if problems:
+        lines = locate(path, [loc for loc, _ in problems])
+        said = [f"line {line}: {what}" if line else what for line, (_, what) in zip(lines, problems)]
+        raise ConfigError("the config does not fit the stage model:\n  " + "\n  ".join(said), where=str(path),
+                          fix="use stage ids from pathway_configs/stage_model.yaml.")
     return config

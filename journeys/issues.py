@@ -29,8 +29,6 @@ _CATALOGUE = [
     Problem("missing-column", "error", "A required column is missing",
             "the file has no {value} column{detail}, so none of its rows can be used",
             "export the file again with the columns the format needs, or name the column in the config"),
-    Problem("unreadable-file", "error", "A file could not be read as a table",
-            "{detail}", "save the file as CSV (UTF-8) or XLSX with one header row and try again"),
     Problem("missing-child-id", "error", "No child id",
             "the child id is blank, so the row cannot be joined to a child",
             "fill in the child id in the case system and export again"),
@@ -40,6 +38,9 @@ _CATALOGUE = [
     Problem("unparseable-date", "error", "A date that cannot be read",
             "'{value}' is not a date{detail}",
             "correct the date (dd/mm/yyyy, or yyyy-mm-dd) and export again"),
+    Problem("unparseable-birth-date", "warning", "A date of birth that cannot be read",
+            "'{value}' is not a date, so the child's age is unknown (the child's journeys still count)",
+            "correct the date of birth (dd/mm/yyyy) and export again"),
     Problem("end-before-start", "error", "Episode ends before it starts",
             "the episode ends on {value}, before it starts{detail}",
             "correct the start or end date"),
@@ -143,19 +144,21 @@ def combine_issues(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def render_message(issue: dict[str, object]) -> str:
     """One issue as a sentence: where, what, and how to fix it."""
     problem = PROBLEMS[str(issue["code"])]
-    where = str(issue.get("file") or "")
-    row = issue.get("row")
-    if row is not None and not pd.isna(row):  # type: ignore[call-overload]
-        where += f" row {row}"
-    if issue.get("column"):
-        where += f", column {issue['column']}"
+    def given(v: object) -> bool:
+        return v is not None and not (isinstance(v, float) and pd.isna(v)) and v is not pd.NA and v != ""
 
+    where = str(issue["file"]) if given(issue.get("file")) else ""
+    if given(issue.get("row")):
+        where += f" row {issue['row']}"
+    if given(issue.get("column")):
+        where += f", column {issue['column']}"
     def text(v: object) -> str:
         return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
 
     what = problem.explain.format(value=text(issue.get("value")), detail=text(issue.get("detail")))
     fix = problem.fix.format(value=text(issue.get("value")))
-    return f"{where}: {what}. To fix this: {fix}."
+    what = what[0].upper() + what[1:] if not where else what
+    return f"{where}: {what}. To fix this: {fix}." if where else f"{what}. To fix this: {fix}."
 
 
 def summarise_issues(issues: pd.DataFrame, examples: int = 20) -> list[dict[str, object]]:

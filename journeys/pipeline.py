@@ -15,7 +15,7 @@ from journeys.accounting import RowLedger
 from journeys.codes import SEX
 from journeys.config import PathwayConfig
 from journeys.errors import BuildError
-from journeys.issues import combine_issues, issue_frame, summarise_issues
+from journeys.issues import combine_issues, issue_frame, render_message, summarise_issues
 from journeys.mapping import map_episodes
 from journeys.pseudonymise import load_key, pseudonym_text, pseudonymise_keys
 from journeys.readers import read_tables
@@ -96,7 +96,10 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     header["person_id"] = pseudonymise_keys(header["person_id"], key)
     seen = episodes["person_id"].dropna().unique()  # every child with an episode row, used or not
     if episodes.empty:
-        raise BuildError("no episodes could be read from the inputs", fix="see the issues above.")
+        problems = combine_issues(issues)
+        said = [render_message(r) for r in problems[problems["severity"] == "error"].head(10).to_dict("records")]
+        raise BuildError("no episodes could be read from the inputs" + "".join(f"\n  {m}" for m in said),
+                         fix="give at least one episodes file with the columns named above.")
     when, inferred = decide_extract_date(config, episodes, extract_date)
     if inferred:
         issues.append(issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}"))
@@ -135,7 +138,7 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     episodes, absorbed_only = absorb_stages(episodes)
     if absorbed_only.any():
         bad = episodes[absorbed_only]
-        issues.append(issue_frame("absorbed-only-journey", bad["file"], "episodes", bad["row"], None, bad["code"]))
+        issues.append(issue_frame("absorbed-only-journey", bad["file"], "episodes", bad["row"], "code", bad["code"]))
         ledger.quarantine(bad["row_id"], "absorbed-only-journey")
         episodes = episodes[~absorbed_only].copy()
         episodes["journey_no"] = episodes.groupby("person_id")["journey_id"].rank(method="dense").astype(np.int32)

@@ -61,7 +61,7 @@ def pseudonym_text(keys: pd.Series) -> pd.Series:
     validity = pa.array(present).buffers()[1] if not present.all() else None
     text = pa.Array.from_buffers(pa.string(), len(keys), [validity, pa.py_buffer(offsets), pa.py_buffer(chars)],
                                  null_count=int((~present).sum()))
-    return pd.Series(text.to_pandas(), index=keys.index, dtype="str")
+    return pd.Series(text.to_pandas().array, index=keys.index, dtype="str")
 
 
 def pseudonymise(ids: pd.Series, key: str) -> pd.Series:

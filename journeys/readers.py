@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 
 from journeys.errors import InputError
 
+#: Column the row-by-row CSV reader adds: the line each row starts on (records may span lines).
+LINE_COLUMN = "__line__"
 #: Line number of the first data row in a file with one header row (as a spreadsheet shows it).
 FIRST_DATA_ROW = 2
 
@@ -89,7 +91,7 @@ def _read_csv(path: Path) -> tuple[pa.Table, str]:
             io.BytesIO(text.encode("utf-8") if encoding != "utf-8" else data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
                                            block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except pa.ArrowInvalid:
@@ -100,13 +102,17 @@ def _read_csv(path: Path) -> tuple[pa.Table, str]:
 
 
 def _read_ragged_csv(text: str, names: list[str], file: str) -> pa.Table:
-    """Rows with missing trailing values are padded, blank extra values (trailing commas) dropped;
-    anything else is an error naming the line."""
+    """Read row by row so every row keeps its line number. Rows with missing trailing values are
+    padded and blank extra values (trailing commas) dropped; anything else is an error naming the line."""
     rows: list[list[str]] = []
+    lines: list[int] = []
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
     start = reader.line_num + 1
     for record in reader:
+        if len(record) != len(names) and any("\n" in v for v in record):
+            raise InputError(f"line {start} opens a quote (\") that is not closed before the line ends",
+                             where=file, fix="remove the stray quote mark on that line, or close it.")
         if len(record) > len(names):
             extra = record[len(names):]
             if any(v.strip() for v in extra):
@@ -115,9 +121,11 @@ def _read_ragged_csv(text: str, names: list[str], file: str) -> pa.Table:
                                  fix="check that line for an unbalanced quote or a comma inside a value.")
             record = record[:len(names)]
         rows.append(record + [""] * (len(names) - len(record)))
+        lines.append(start)
         start = reader.line_num + 1
     columns = list(zip(*rows)) if rows else [()] * len(names)
-    return pa.table({n: pa.array(list(c), type=pa.string()) for n, c in zip(names, columns)})
+    table = pa.table({n: pa.array(list(c), type=pa.string()) for n, c in zip(names, columns)})
+    return table.append_column(LINE_COLUMN, pa.array(lines, type=pa.int64()))
 
 
 def read_tables(path: Path) -> list[RawTable]:
@@ -148,6 +156,9 @@ def read_tables(path: Path) -> list[RawTable]:
     tables = []
     for arrow, encoding, sheet in read:
         frame = tidy_table(arrow)
-        frame["_row"] = np.arange(first, first + len(frame), dtype=np.int64)
+        if LINE_COLUMN in frame:
+            frame["_row"] = frame.pop(LINE_COLUMN).to_numpy(dtype=np.int64)
+        else:
+            frame["_row"] = np.arange(first, first + len(frame), dtype=np.int64)
         tables.append(RawTable(path.name, path, frame, encoding, sheet if len(read) > 1 else None))
     return tables

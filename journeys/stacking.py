@@ -15,10 +15,9 @@ def stack_episodes(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.
     quarantined as repeats within one return.
     """
     ordered, duplicate, superseded = _split(frame, ["person_id", "start"])
-    winner = ordered["row"].where(~(duplicate | superseded)).ffill().astype("Int64")
     dup = ordered[duplicate]
     issues = issue_frame("duplicate-episode", dup["file"], "episodes", dup["row"], "DECOM",
-                         dup["start"].dt.strftime("%d/%m/%Y"), " (row " + winner[duplicate].astype("str") + ")")
+                         dup["start"].dt.strftime("%d/%m/%Y"), _kept_at(ordered, duplicate | superseded)[duplicate])
     kept = ordered[~(duplicate | superseded)].sort_values(["person_id", "start"], kind="stable")
     return kept, combine_issues([issues]), ordered.loc[superseded, "row_id"].to_numpy(), \
         dup["row_id"].to_numpy()
@@ -27,13 +26,19 @@ def stack_episodes(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.
 def stack_header(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
     """Keep one header row per child: the latest return's; repeats within one return are quarantined."""
     ordered, duplicate, superseded = _split(frame, ["person_id"])
-    winner = ordered["row"].where(~(duplicate | superseded)).ffill().astype("Int64")
     dup = ordered[duplicate]
     issues = issue_frame("duplicate-header", dup["file"], "header", dup["row"], "CHILD", None,
-                         " (row " + winner[duplicate].astype("str") + ")")
+                         _kept_at(ordered, duplicate | superseded)[duplicate])
     kept = ordered[~(duplicate | superseded)]
     return kept, combine_issues([issues]), ordered.loc[superseded, "row_id"].to_numpy(), \
         dup["row_id"].to_numpy()
+
+
+def _kept_at(ordered: pd.DataFrame, repeat: pd.Series) -> pd.Series:
+    """For each row, where the row that won its group is: ' (row 3 of episodes.csv)'."""
+    row = ordered["row"].where(~repeat).ffill().astype("int64").astype("str")
+    file = ordered["file"].where(~repeat).ffill().astype("str")
+    return " (row " + row + " of " + file + ")"
 
 
 def _split(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:

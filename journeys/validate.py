@@ -18,28 +18,28 @@ SSDA903_NAMES = {"person_id": "CHILD", "start": "DECOM", "end": "DEC", "code": "
 def episode_schema(ssda903: bool, extract_date: dt.date | None) -> pa.DataFrameSchema:
     """The checks on canonical episodes; errors quarantine the row, warnings only report it."""
     columns: dict[str, list[pa.Check]] = {
-        "person_id": [pa.Check(lambda s: s.notna(), name="missing-child-id")],
-        "start_text": [pa.Check(lambda s: s.notna(), name="missing-start-date")],
+        "person_id": [pa.Check(lambda s: s.notna(), name="missing-child-id", ignore_na=False)],
+        "start_text": [pa.Check(lambda s: s.notna(), name="missing-start-date", ignore_na=False)],
     }
     frame_checks = [
-        pa.Check(lambda df: df["start_text"].isna() | df["start"].notna(), name="unparseable-date:start"),
-        pa.Check(lambda df: df["end_text"].isna() | df["end"].notna(), name="unparseable-date:end"),
-        pa.Check(lambda df: ~(df["end"] < df["start"]).fillna(False), name="end-before-start"),
+        pa.Check(lambda df: df["start_text"].isna() | df["start"].notna(), name="unparseable-date:start", ignore_na=False),
+        pa.Check(lambda df: df["end_text"].isna() | df["end"].notna(), name="unparseable-date:end", ignore_na=False),
+        pa.Check(lambda df: ~(df["end"] < df["start"]).fillna(False), name="end-before-start", ignore_na=False),
         pa.Check(lambda df: ~(df["exit_code"].notna() & df["end"].isna() & df["end_text"].isna()),
-                 name="rec-without-dec"),
+                 name="rec-without-dec", ignore_na=False),
     ]
     if extract_date is not None:
         limit = pd.Timestamp(extract_date)
         frame_checks += [
-            pa.Check(lambda df: ~(df["start"] > limit).fillna(False), name="start-after-extract-date"),
-            pa.Check(lambda df: ~(df["end"] > limit).fillna(False), name="end-after-extract-date"),
+            pa.Check(lambda df: ~(df["start"] > limit).fillna(False), name="start-after-extract-date", ignore_na=False),
+            pa.Check(lambda df: ~(df["end"] > limit).fillna(False), name="end-after-extract-date", ignore_na=False),
         ]
     if ssda903:
         columns.setdefault("rne", []).append(pa.Check(lambda s: s.isna() | s.isin(codes.RNE),
                                                       name="invalid-code:RNE"))
         columns.setdefault("legal_status", []).append(pa.Check(lambda s: s.isna() | s.isin(codes.LS),
                                                                name="invalid-code:LS"))
-        frame_checks.append(pa.Check(_place_in_year, name="code-outside-years"))
+        frame_checks.append(pa.Check(_place_in_year, name="code-outside-years", ignore_na=False))
     return pa.DataFrameSchema({c: pa.Column(nullable=True, checks=ch, required=False)
                                for c, ch in columns.items()}, checks=frame_checks)
 
@@ -120,8 +120,8 @@ def check_header(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
                               frame.loc[missing, "row"], "CHILD"))
     if "birth_date_text" in frame:
         bad = frame["birth_date_text"].notna() & frame["birth_date"].isna()
-        issues.append(issue_frame("unparseable-date", frame.loc[bad, "file"], "header", frame.loc[bad, "row"],
-                                  "DOB", frame.loc[bad, "birth_date_text"], ""))
+        issues.append(issue_frame("unparseable-birth-date", frame.loc[bad, "file"], "header",
+                                  frame.loc[bad, "row"], "DOB", frame.loc[bad, "birth_date_text"]))
     if "sex" in frame:
         bad = frame["sex"].notna() & ~frame["sex"].isin(list(codes.SEX))
         issues.append(issue_frame("invalid-code", frame.loc[bad, "file"], "header", frame.loc[bad, "row"],

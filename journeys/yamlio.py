@@ -86,3 +86,13 @@ def load_model(path: Path, model: type[M], what: str) -> M:
                           where=str(path),
                           fix="correct the lines named above; the JSON Schema in "
                               "pathway_configs/ lists every key and its allowed values.") from None
+
+
+def locate(path: Path, locations: list[tuple[int | str, ...]]) -> list[int | None]:
+    """The line of each location (as pydantic writes them) in a YAML file that has already loaded."""
+    _, root = read_yaml(path)
+    out: list[int | None] = []
+    for loc in locations:
+        node = _node_at(root, loc)
+        out.append(node.start_mark.line + 1 if node is not None else None)
+    return out
