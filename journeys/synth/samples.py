@@ -1,0 +1,58 @@
+"""write_samples: the three fictional authorities' files, as `journeys synth` writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from journeys.synth.generate import generate_care_episodes
+from journeys.synth.local import write_riverside, write_westmoor
+from journeys.synth.ssda903 import write_ssda903_returns
+
+Writer = Callable[[pd.DataFrame, pd.DataFrame, Path, int], list[Path]]
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A fictional authority: how many children it has at scale 1 and how its files are written."""
+
+    name: str
+    children: int
+    write: Writer
+
+
+def _write_northgate(episodes: pd.DataFrame, header: pd.DataFrame, out_dir: Path, seed: int) -> list[Path]:
+    return write_ssda903_returns(episodes, header, out_dir)
+
+
+AUTHORITIES = (
+    Authority("northgate", 500, _write_northgate),
+    Authority("riverside", 2_000, write_riverside),
+    Authority("westmoor", 5_000, write_westmoor),
+)
+
+
+def authority_seed(seed: int, index: int) -> int:
+    """Each authority's own generator seed, derived from the run's seed."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def write_samples(out: Path, seed: int = 1, scale: float = 1.0) -> dict[str, list[Path]]:
+    """Write every fictional authority's files under out/<authority>/ and return them by authority.
+
+    `scale` multiplies the number of children (northgate 500, riverside 2,000, westmoor 5,000 at 1.0,
+    counting every child in the nine years). The same seed and scale give the same bytes.
+    """
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    written: dict[str, list[Path]] = {}
+    for index, authority in enumerate(AUTHORITIES):
+        own_seed = authority_seed(seed, index)
+        n = max(10, int(round(authority.children * scale)))
+        episodes, header = generate_care_episodes(n, own_seed)
+        written[authority.name] = authority.write(episodes, header, out / authority.name, own_seed)
+    return written
