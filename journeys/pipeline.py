@@ -103,30 +103,56 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     when, inferred = decide_extract_date(config, episodes, extract_date)
     if inferred:
         issues.append(issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}"))
+    episodes = _check_and_stack(episodes, when, ledger, issues)
+    progress("Mapping codes to stages")
+    episodes = _map_codes(episodes, config, ledger, issues)
+    progress("Building journeys and spells")
+    episodes = _journeys(episodes, config, when, ledger, issues)
+    header = _settle_header(header, seen, ledger, issues)
+    episodes = _attach_header(episodes, header, config, issues)
+    spells = build_spells(episodes, config.authority, when)
+    transitions = build_transitions(spells)
+    all_issues = combine_issues(issues)
+    names = {canon: src for src, canon in config.column_names().items()}
+    all_issues["column"] = all_issues["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
+    report = _report(ledger, all_issues, tables, config, when, inferred)
+    for table in (spells, transitions):
+        table["person_id"] = pseudonym_text(table["person_id"])
+    return BuildResult(_episodes_out(episodes, config), spells, transitions, all_issues, report, stage_model)
 
+
+def _check_and_stack(episodes: pd.DataFrame, when: dt.date, ledger: RowLedger,
+                     issues: list[pd.DataFrame]) -> pd.DataFrame:
+    """Row checks (errors quarantined), censoring at the extract date, then the latest return wins."""
     found, errors = check_episodes(episodes, when)
     issues.append(found)
     ledger.quarantine(episodes.loc[errors.index, "row_id"], errors.to_numpy())
     episodes = episodes.drop(index=errors.index)
     open_now = episodes["end"].isna() | (episodes["end"] > pd.Timestamp(when))
     episodes.loc[open_now, ["end", "exit_code"]] = [pd.NaT, pd.NA]
-
     episodes, found, superseded, repeats = stack_episodes(episodes)
     issues.append(found)
     ledger.supersede(superseded)
     ledger.quarantine(repeats, "duplicate-episode")
+    return episodes
 
-    progress("Mapping codes to stages")
+
+def _map_codes(episodes: pd.DataFrame, config: PathwayConfig, ledger: RowLedger,
+               issues: list[pd.DataFrame]) -> pd.DataFrame:
+    """Apply the config's rules; ignored rows leave by rule, unmapped codes are quarantined."""
     episodes, found = map_episodes(episodes.reset_index(drop=True), config)
+    issues.append(found)
     ignored = episodes["action"] == "ignore"
     ledger.ignore(episodes.loc[ignored, "row_id"], episodes.loc[ignored, "rule"])
     unmapped = ~ignored & ((episodes["action"] == "unmapped") | (episodes["outcome"] == "unmapped"))
     codes = np.where(episodes.loc[unmapped, "action"] == "unmapped", "unknown-service-code", "unknown-exit-code")
     ledger.quarantine(episodes.loc[unmapped, "row_id"], codes)
-    issues.append(found)
-    episodes = episodes[~ignored & ~unmapped].reset_index(drop=True)
+    return episodes[~ignored & ~unmapped].reset_index(drop=True)
 
-    progress("Building journeys and spells")
+
+def _journeys(episodes: pd.DataFrame, config: PathwayConfig, when: dt.date, ledger: RowLedger,
+              issues: list[pd.DataFrame]) -> pd.DataFrame:
+    """Overlaps, journeys and absorbed moves; journeys made only of absorbed episodes are quarantined."""
     episodes, found = resolve_overlaps(episodes)
     issues.append(found)
     new_period = config.source.new_period
@@ -142,28 +168,14 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
         ledger.quarantine(bad["row_id"], "absorbed-only-journey")
         episodes = episodes[~absorbed_only].copy()
         episodes["journey_no"] = episodes.groupby("person_id")["journey_id"].rank(method="dense").astype(np.int32)
-
-    header, found = _settle_header(header, seen, ledger)
-    issues.append(found)
-    episodes, found = _attach_header(episodes, header, config)
-    issues.append(found)
-
-    spells = build_spells(episodes, config.authority, when)
-    transitions = build_transitions(spells)
-    all_issues = combine_issues(issues)
-    names = {canon: src for src, canon in config.column_names().items()}
-    all_issues["column"] = all_issues["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
-    report = _report(ledger, all_issues, tables, config, when, inferred)
-    for table in (spells, transitions):
-        table["person_id"] = pseudonym_text(table["person_id"])
-    return BuildResult(_episodes_out(episodes, config), spells, transitions, all_issues, report, stage_model)
+    return episodes
 
 
-def _settle_header(header: pd.DataFrame, seen: pd.Series,
-                   ledger: RowLedger) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _settle_header(header: pd.DataFrame, seen: np.ndarray, ledger: RowLedger,
+                   issues: list[pd.DataFrame]) -> pd.DataFrame:
     """Check and stack header rows; a child with no episode row at all is quarantined."""
     if header.empty:
-        return header, combine_issues([])
+        return header
     found, missing = check_header(header)
     ledger.quarantine(header.loc[missing, "row_id"], "missing-child-id")
     header = header.drop(index=missing)
@@ -173,24 +185,24 @@ def _settle_header(header: pd.DataFrame, seen: pd.Series,
     lonely = ~header["person_id"].isin(seen)
     bad = header[lonely]
     ledger.quarantine(bad["row_id"], "header-without-episodes")
-    issues = [found, dupes, issue_frame("header-without-episodes", bad["file"], "header", bad["row"], "CHILD")]
-    return header[~lonely], combine_issues(issues)
+    issues += [found, dupes, issue_frame("header-without-episodes", bad["file"], "header", bad["row"], "CHILD")]
+    return header[~lonely]
 
 
-def _attach_header(episodes: pd.DataFrame, header: pd.DataFrame,
-                   config: PathwayConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _attach_header(episodes: pd.DataFrame, header: pd.DataFrame, config: PathwayConfig,
+                   issues: list[pd.DataFrame]) -> pd.DataFrame:
     """SSDA903: sex, birth month and ethnicity from the header; a child without one gets a warning."""
     if config.source.format != "ssda903":
-        return episodes, combine_issues([])
+        return episodes
     attrs = header.set_index("person_id")[["sex", "birth_date", "ethnicity"]] if len(header) else \
         pd.DataFrame(columns=["sex", "birth_date", "ethnicity"])
     for col in ("sex", "birth_date", "ethnicity"):
         episodes[col] = episodes["person_id"].map(attrs[col]) if len(attrs) else pd.NA
     firsts = episodes.drop_duplicates("person_id")
     lacking = firsts[~firsts["person_id"].isin(attrs.index)]
-    found = issue_frame("missing-header", lacking["file"], "episodes", lacking["row"], "CHILD") \
-        if len(header) else combine_issues([])
-    return episodes, combine_issues([found])
+    if len(header):
+        issues.append(issue_frame("missing-header", lacking["file"], "episodes", lacking["row"], "CHILD"))
+    return episodes
 
 
 def _episodes_out(episodes: pd.DataFrame, config: PathwayConfig) -> pd.DataFrame:
