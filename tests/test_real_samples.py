@@ -62,3 +62,18 @@ def test_cli_build_writes_the_four_files(tmp_path: Path) -> None:
     episodes = pd.read_parquet(out / "episodes.parquet")
     assert not episodes["person_id"].isin(pd.read_csv(EPISODES, dtype=str)["CHILD"]).any(), "ids pseudonymised"
     assert len(pd.read_parquet(out / "transitions.parquet")) > len(spells)
+
+
+def test_ssda903_workbook_with_two_sheets_builds_like_the_csvs(tmp_path: Path, result) -> None:
+    """Councils often keep the episodes and header tables as sheets of one workbook."""
+    book = tmp_path / "ssda903_2018-19.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        pd.read_csv(EPISODES, dtype=str).to_excel(writer, sheet_name="Episodes", index=False)
+        pd.read_csv(HEADER, dtype=str).to_excel(writer, sheet_name="Header", index=False)
+    from_book = run_pipeline([book], load_config(ROOT / "pathway_configs" / "ssda903.yaml"),
+                             key="abcdefghijklmnop", extract_date=pd.Timestamp("2019-03-31").date())
+    assert [(i["file"], i["table"], i["rows_read"]) for i in from_book.report["inputs"]] == [
+        ("ssda903_2018-19.xlsx[Episodes]", "episodes", 5050), ("ssda903_2018-19.xlsx[Header]", "header", 2675)]
+    for key in ("rows_used", "rows_ignored", "rows_quarantined"):
+        assert from_book.report[key] == result.report[key]
+    pd.testing.assert_frame_equal(from_book.spells, result.spells)
