@@ -166,6 +166,13 @@ class PathwayConfig(BaseModel):
         assert self.source.columns is not None
         return self.source.columns.mapping()
 
+    def needed_columns(self) -> set[str]:
+        """Canonical columns a build keeps: the core ones, every rule's column, the cohort attributes."""
+        core = {"person_id", "start", "end", "code", "exit_code", "rne", "legal_status", "need_code", "sex",
+                "birth_date", "ethnicity"}
+        local = set(self.source.columns.attributes) if self.source.columns else set()
+        return core | local | {self.canonical(r.column) for r in self.rules} | set(self.cohort_attributes)
+
     def canonical(self, column: str) -> str:
         """The canonical name of a column a rule names (source names and canonical names both work)."""
         names = self.column_names()

@@ -55,6 +55,9 @@ def _quiet(_: str) -> None:
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row_id"])
+    for col in ("file", "source"):
+        if col in frame:
+            frame[col] = frame[col].astype("category")  # the same value on every row of a file
     for col in columns:
         if col not in frame:
             frame[col] = pd.Series(pd.NA, index=frame.index, dtype="str")

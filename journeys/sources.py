@@ -105,7 +105,15 @@ def parse_dates(raw: pd.Series, date_format: str) -> pd.Series:
     """
     if pd.api.types.is_datetime64_any_dtype(raw):
         return raw.astype(DATE_DTYPE).dt.normalize()
-    text = raw.astype("str")
+    codes, distinct = pd.factorize(raw.astype("str"))  # a decade has ~4,000 distinct dates: parse those
+    parsed = np.append(_parse_distinct(pd.Series(distinct, dtype="str"), date_format).to_numpy(),
+                       np.datetime64("NaT"))  # code -1 (blank) takes the NaT at the end
+    dates = parsed[codes]
+    return pd.Series(dates, index=raw.index, dtype=DATE_DTYPE)
+
+
+def _parse_distinct(text: pd.Series, date_format: str) -> pd.Series:
+    """Parse each distinct text once: the config's format in bulk, then ISO 8601 for the rest."""
     pattern = _date_regex(date_format)
     if pattern is not None:
         dates = _parse_parts(text, pattern)
@@ -154,7 +162,8 @@ def canonicalise(raw: RawTable, config: PathwayConfig, ledger: RowLedger, tables
         ledger.quarantine(row_ids, "missing-column")
         return
     frame = raw.frame.rename(columns=renames)
-    keep = list(dict.fromkeys(renames.values()))
+    needed = config.needed_columns()
+    keep = [c for c in dict.fromkeys(renames.values()) if c in needed]  # postcodes, URNs... are not read on
     out = frame[keep].copy()
     out.insert(0, "row_id", row_ids)
     out.insert(1, "file", raw.name)
