@@ -14,6 +14,7 @@ import pandas as pd
 from journeys.accounting import RowLedger
 from journeys.codes import SEX
 from journeys.config import PathwayConfig
+from journeys.contracts import check_outputs
 from journeys.errors import BuildError
 from journeys.issues import combine_issues, issue_frame, render_message, summarise_issues
 from journeys.mapping import map_episodes
@@ -121,6 +122,7 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     report = _report(ledger, all_issues, tables, config, when, inferred)
     for table in (spells, transitions):
         table["person_id"] = pseudonym_text(table["person_id"])
+    check_outputs(spells, transitions, stage_model)
     return BuildResult(_episodes_out(episodes, config), spells, transitions, all_issues, report, stage_model)
 
 
