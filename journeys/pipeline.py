@@ -131,15 +131,16 @@ def _check_and_stack(episodes: pd.DataFrame, when: dt.date, ledger: RowLedger,
     """Row checks (errors quarantined), censoring at the extract date, then the latest return wins."""
     found, errors = check_episodes(episodes, when)
     issues.append(found)
-    ledger.quarantine(episodes.loc[errors.index, "row_id"], errors.to_numpy())
-    episodes = episodes.drop(index=errors.index)
+    if len(errors):
+        ledger.quarantine(episodes.loc[errors.index, "row_id"], errors.to_numpy())
+        episodes = episodes.drop(index=errors.index)
     open_now = episodes["end"].isna() | (episodes["end"] > pd.Timestamp(when))
     episodes.loc[open_now, ["end", "exit_code"]] = [pd.NaT, pd.NA]
-    episodes, found, superseded, repeats = stack_episodes(episodes)
-    issues.append(found)
-    ledger.supersede(superseded)
-    ledger.quarantine(repeats, "duplicate-episode")
-    return episodes
+    stacked = stack_episodes(episodes)
+    issues.append(stacked.issues)
+    ledger.supersede(stacked.superseded)
+    ledger.quarantine(stacked.repeats, "duplicate-episode")
+    return stacked.kept
 
 
 def _map_codes(episodes: pd.DataFrame, config: PathwayConfig, ledger: RowLedger,
@@ -184,9 +185,10 @@ def _settle_header(header: pd.DataFrame, seen: np.ndarray, ledger: RowLedger,
     found, missing = check_header(header)
     ledger.quarantine(header.loc[missing, "row_id"], "missing-child-id")
     header = header.drop(index=missing)
-    header, dupes, superseded, repeats = stack_header(header)
-    ledger.supersede(superseded)
-    ledger.quarantine(repeats, "duplicate-header")
+    stacked = stack_header(header)
+    header, dupes = stacked.kept, stacked.issues
+    ledger.supersede(stacked.superseded)
+    ledger.quarantine(stacked.repeats, "duplicate-header")
     lonely = ~header["person_id"].isin(seen)
     bad = header[lonely]
     ledger.quarantine(bad["row_id"], "header-without-episodes")
