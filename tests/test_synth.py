@@ -208,7 +208,7 @@ def _normalise(values: pd.Series) -> pd.Series:
 
 def _unmapped(config: PathwayConfig, rows: pd.DataFrame) -> list[str]:
     """Row values no rule maps: episodes need a stage, absorb or ignore rule; end reasons an outcome."""
-    episode_rules = [r for r in config.rules if r.action != "outcome"]
+    episode_rules = [r for r in config.rules if r.action != "outcome" and r.source is None]  # CIN rules: own test
     columns = sorted({r.column for r in episode_rules})
     problems = []
     for combo in rows[columns].apply(_normalise).drop_duplicates().itertuples(index=False):
@@ -218,7 +218,7 @@ def _unmapped(config: PathwayConfig, rows: pd.DataFrame) -> list[str]:
     columns_named = config.source.columns
     exit_column = columns_named.exit_code if columns_named is not None and columns_named.exit_code else "REC"
     continuation = {c.upper() for c in config.source.continuation_codes}
-    outcome_rules = [r for r in config.rules if r.action == "outcome" and r.column == exit_column]
+    outcome_rules = [r for r in config.rules if r.action == "outcome" and r.column == exit_column and r.source is None]
     for code in set(_normalise(rows[exit_column])) - {""} - continuation:
         if not any(rule.matches(code) for rule in outcome_rules):
             problems.append(f"end reason {code}")

@@ -1,4 +1,8 @@
-"""write_samples: the three fictional authorities' files, as `journeys synth` writes them."""
+"""write_samples: the three fictional authorities' files, as `journeys synth` writes them.
+
+northgate also gets CIN census returns (front door: referrals, assessments, plans, s47, CP plans) of the
+same children; riverside's and westmoor's front-door extracts are still to come.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from journeys.synth.cin import generate_cin
+from journeys.synth.cin_census import write_cin_census
 from journeys.synth.generate import generate_care_episodes
 from journeys.synth.local import write_riverside, write_westmoor
 from journeys.synth.ssda903 import write_ssda903_returns
@@ -26,7 +32,13 @@ class Authority:
 
 
 def _write_northgate(episodes: pd.DataFrame, header: pd.DataFrame, out_dir: Path, seed: int) -> list[Path]:
-    return write_ssda903_returns(episodes, header, out_dir)
+    """SSDA903 returns, then CIN census returns of the same children and of 8 times as many never in care.
+
+    The CIN draws come from their own stream (generate_cin mixes its own tag into the seed) and are made
+    after the SSDA903 files are written, so adding them changed none of the SSDA903 bytes.
+    """
+    paths = write_ssda903_returns(episodes, header, out_dir)
+    return paths + write_cin_census(generate_cin(episodes, header, seed=seed), out_dir)
 
 
 AUTHORITIES = (
