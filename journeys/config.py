@@ -93,6 +93,8 @@ class Rule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, description="Shown in reports, e.g. in ignored_by_rule.")
+    source: Literal["cin"] | None = Field(None, description="Rows the rule applies to: the config's own source "
+                                                            "(default) or CIN census rows (cin).")
     column: str
     equals: list[str] | None = None
     prefix: list[str] | None = None
@@ -144,6 +146,13 @@ class Rule(BaseModel):
         return any(fnmatch.fnmatchcase(value, g) for g in self.glob or [])
 
 
+class CinSource(BaseModel):
+    """CIN census returns given alongside the config's own source (joined-up journeys)."""
+
+    model_config = ConfigDict(extra="forbid")
+    extract_date: dt.date | None = Field(None, description="Censoring date; else the latest census date.")
+
+
 class PathwayConfig(BaseModel):
     """One authority's pathway config (pathway_configs/<authority>.yaml)."""
 
@@ -153,6 +162,7 @@ class PathwayConfig(BaseModel):
     config_version: str
     stage_model_version: str
     source: Source
+    cin: CinSource = Field(default_factory=lambda: CinSource(extract_date=None), description="Settings for CIN census inputs.")
     merge_gap_days: int = Field(1, ge=0, description="Gaps between episodes up to this many days do "
                                                      "not break a journey.")
     rules: list[Rule]

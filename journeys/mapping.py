@@ -26,7 +26,8 @@ def _column_for(frame: pd.DataFrame, config: PathwayConfig, rule: Rule, index: i
     return column
 
 
-def map_episodes(frame: pd.DataFrame, config: PathwayConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def map_episodes(frame: pd.DataFrame, config: PathwayConfig, source: str | None = None) -> tuple[
+        pd.DataFrame, pd.DataFrame]:
     """Add `action`, `stage`, `rule`, `outcome`, `outcome_detail`, `continues`; issues for unmapped codes.
 
     Episode rules (stage, absorb, ignore) and exit rules (outcome) are each first-match-wins. Rows
@@ -45,6 +46,8 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig) -> tuple[pd.DataFra
     has_exit = (exits.notna() & ~exits.isin(continuation)).to_numpy()
     factorized: dict[str, tuple[np.ndarray, pd.Index]] = {}
     for i, rule in enumerate(config.rules):
+        if rule.source != source:  # rules without `source` are for the config's own source
+            continue
         column = _column_for(frame, config, rule, i)
         if column not in factorized:
             factorized[column] = pd.factorize(frame[column], use_na_sentinel=True)
@@ -66,8 +69,9 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig) -> tuple[pd.DataFra
     outcome[bad_exit] = "unmapped"
     out = frame.assign(action=action, stage=stage, rule=rule_label, outcome=outcome, outcome_detail=detail,
                        continues=continues)
-    code_column = next((src for src, canon in config.column_names().items() if canon == "code"), "code")
-    exit_column = next((src for src, canon in config.column_names().items() if canon == "exit_code"), "exit_code")
+    names = config.column_names() if source is None else {}
+    code_column = next((src for src, canon in names.items() if canon == "code"), "code")
+    exit_column = next((src for src, canon in names.items() if canon == "exit_code"), "exit_code")
     miss, miss_exit = out[unmapped], out[bad_exit]
     issues = [
         issue_frame("unknown-service-code", miss["file"], "episodes", miss["row"], code_column,

@@ -13,15 +13,17 @@ import pandas as pd
 
 from journeys.accounting import RowLedger
 from journeys.codes import SEX
+from journeys.cin_source import cin_intervals, load_cin, split_inputs
 from journeys.config import PathwayConfig
 from journeys.contracts import check_outputs
 from journeys.errors import BuildError
+from journeys.joined import care_intervals, joined_spells
 from journeys.issues import combine_issues, issue_frame, render_message, summarise_issues
 from journeys.mapping import map_episodes
 from journeys.pseudonymise import load_key, pseudonym_text, pseudonymise_keys
 from journeys.readers import read_tables
 from journeys.sources import CanonicalTables, canonicalise
-from journeys.spells import JourneyRules, absorb_stages, build_spells, mark_journeys, resolve_overlaps
+from journeys.spells import JourneyRules, empty_spells, absorb_stages, build_spells, mark_journeys, resolve_overlaps
 from journeys.stacking import stack_episodes, stack_header
 from journeys.stages import StageModel, load_stage_model
 from journeys.transitions import build_transitions, transition_graph
@@ -84,22 +86,62 @@ def decide_extract_date(config: PathwayConfig, episodes: pd.DataFrame, given: dt
 def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: StageModel | None = None,
                  extract_date: dt.date | None = None, return_year: int | None = None, key: str | None = None,
                  progress: Progress = _quiet) -> BuildResult:
-    """Load, validate, map and build; every input row is accounted for in the report."""
+    """Load, validate, map and build; every input row is accounted for in the report.
+
+    SSDA903 or local extracts make care journeys; CIN census returns given with them (or alone)
+    join the front door and child in need to the same children, one stage at a time.
+    """
     stage_model = stage_model or load_stage_model()
     ledger, tables = RowLedger(), CanonicalTables()
-    for path in inputs:
+    cin_paths, table_paths = split_inputs(inputs)
+    for path in table_paths:
         progress(f"Reading {path.name}")
         for raw in read_tables(Path(path)):
             canonicalise(raw, config, ledger, tables, return_year)
-    issues = list(tables.issues)
+    for path in cin_paths:
+        progress(f"Reading {path.name} (CIN census)")
+    cin = load_cin(cin_paths, ledger) if cin_paths else None
+    issues = list(tables.issues) + ([cin.stack.issues] if cin else [])
+    key = key or load_key()
+    care = _care(tables, config, stage_model, ledger, issues, key, extract_date, progress, required=cin is None)
+    spells, episodes, when, inferred = care
+    if cin is not None:
+        progress("Joining the front door and care")
+        cin_when = extract_date or config.cin.extract_date or cin.reference_date or when
+        if cin_when is None:
+            raise BuildError("the CIN census files carry no reference date and no extract date was given",
+                             fix="give --extract-date or cin.extract_date in the config.")
+        intervals, cin_rows = cin_intervals(cin, config, key, ledger, issues, cin_when)
+        spells = joined_spells(pd.concat([care_intervals(spells), intervals], ignore_index=True), stage_model,
+                               config.authority)
+        episodes = pd.concat([episodes, _cin_episodes_out(cin_rows, config)], ignore_index=True)
+        when, inferred = (when or cin_when), (inferred if when else cin.reference_date is None)
+    transitions = build_transitions(spells)
+    all_issues = combine_issues(issues)
+    names = {canon: src for src, canon in config.column_names().items()}
+    all_issues["column"] = all_issues["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
+    assert when is not None
+    report = _report(ledger, all_issues, tables, config, when, inferred)
+    for table in (spells, transitions):
+        table["person_id"] = pseudonym_text(table["person_id"])
+    check_outputs(spells, transitions, stage_model)
+    return BuildResult(episodes, spells, transitions, all_issues, report, stage_model)
+
+
+def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageModel, ledger: RowLedger,
+          issues: list[pd.DataFrame], key: str, extract_date: dt.date | None, progress: Progress,
+          required: bool) -> tuple[pd.DataFrame, pd.DataFrame, dt.date | None, bool]:
+    """Care journeys from SSDA903 or local extracts: spells (person ids still keys), episodes out, date."""
     episodes = _concat(tables.episodes, ["person_id", "start", "start_text", *_OPTIONAL])
     header = _concat(tables.header, ["person_id", "sex", "birth_date", "ethnicity"])
     progress(f"Checking {len(episodes):,} episodes")
-    key = key or load_key()
     episodes["person_id"] = pseudonymise_keys(episodes["person_id"], key)
     header["person_id"] = pseudonymise_keys(header["person_id"], key)
     seen = episodes["person_id"].dropna().unique()  # every child with an episode row, used or not
     if episodes.empty:
+        if not required:
+            _settle_header(header, seen, ledger, issues)
+            return empty_spells(), pd.DataFrame(columns=EPISODE_COLUMNS), None, False
         problems = combine_issues(issues)
         said = [render_message(r) for r in problems[problems["severity"] == "error"].head(10).to_dict("records")]
         raise BuildError("no episodes could be read from the inputs" + "".join(f"\n  {m}" for m in said),
@@ -114,16 +156,18 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     episodes = _journeys(episodes, config, when, ledger, issues)
     header = _settle_header(header, seen, ledger, issues)
     episodes = _attach_header(episodes, header, config, issues)
-    spells = build_spells(episodes, config.authority, when)
-    transitions = build_transitions(spells)
-    all_issues = combine_issues(issues)
-    names = {canon: src for src, canon in config.column_names().items()}
-    all_issues["column"] = all_issues["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
-    report = _report(ledger, all_issues, tables, config, when, inferred)
-    for table in (spells, transitions):
-        table["person_id"] = pseudonym_text(table["person_id"])
-    check_outputs(spells, transitions, stage_model)
-    return BuildResult(_episodes_out(episodes, config), spells, transitions, all_issues, report, stage_model)
+    return build_spells(episodes, config.authority, when), _episodes_out(episodes, config), when, inferred
+
+
+def _cin_episodes_out(rows: pd.DataFrame, config: PathwayConfig) -> pd.DataFrame:
+    """CIN census episodes in the canonical episodes table (stage mapped; journeys are joined ones)."""
+    out = pd.DataFrame({
+        "authority": config.authority, "person_id": pseudonym_text(rows["person_id"]), "start": rows["start"],
+        "end": rows["end"], "code": rows["code"], "exit_code": rows["exit_code"], "source": "cin",
+        "row_ref": rows["file"].astype("str") + ":" + rows["line"].astype("str"),
+        "return_year": rows["return_year"], "need_code": rows["need_code"], "stage": rows["stage"],
+    })
+    return out.reindex(columns=EPISODE_COLUMNS)
 
 
 def _check_and_stack(episodes: pd.DataFrame, when: dt.date, ledger: RowLedger,

@@ -144,6 +144,14 @@ def build_spells(ep: pd.DataFrame, authority: str, extract_date: dt.date) -> pd.
     return spells.reset_index(drop=True)[SPELL_COLUMNS]
 
 
+def empty_spells() -> pd.DataFrame:
+    """A spells table with no rows and the contract's types (a build with no care episodes)."""
+    types = {"person_id": "UInt64", "authority": "str", "journey_no": "int32", "step": "int32", "stage": "str",
+             "start": "datetime64[us]", "end": "datetime64[us]", "next_stage": "str", "exit_detail": "object",
+             "moves": "int32", "left_truncated": "bool", "re_entry": "bool", "days_since_previous": "Int64"}
+    return pd.DataFrame({c: pd.Series(dtype=types[c]) for c in SPELL_COLUMNS})
+
+
 def first_of(stage_if_truncated: pd.Series) -> pd.Series:
     """The pseudo-stage a journey starts from."""
     return pd.Series(np.where(stage_if_truncated, BEFORE_DATA, ENTRY), index=stage_if_truncated.index)

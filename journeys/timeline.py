@@ -89,7 +89,9 @@ def _segments(events: pd.DataFrame, state: np.ndarray, stage_order: list[str]) -
     next_time = np.append(time[1:], time[-1:])
     kind = events["kind"].to_numpy()
     lasting = same_next & (next_time > time)
-    instant = (kind == _INSTANT_START) & same_next
+    next_kind = np.append(kind[1:], -1)
+    # several instants at one moment: only the state after the last of them is shown
+    instant = (kind == _INSTANT_START) & same_next & ~((next_kind == _INSTANT_START) & (next_time == time))
     keep = (lasting | instant) & (state >= 0)
     seg = pd.DataFrame({"person_id": person[keep], "start": time[keep],
                         "end": np.where(instant[keep] & ~lasting[keep], time[keep], next_time[keep]),

@@ -108,3 +108,8 @@ def test_every_moment_shows_the_highest_ranked_active_stage(frame: pd.DataFrame)
         for iv in lasting.itertuples():
             days |= set(pd.date_range(iv.start, iv.end - pd.Timedelta(days=1)))
         assert covered == len(days)
+
+
+def test_two_instants_at_one_moment_show_the_higher_ranked() -> None:
+    assert timeline((1, "referral", "2024-01-01", "2024-01-01"),
+                    (1, "assessment", "2024-01-01", "2024-01-01")) == [(1, "assessment", "01-01", "01-01", True)]

@@ -1,0 +1,84 @@
+"""CIN census inputs in a build: read and account for them, map their stages, and make them intervals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from journeys.accounting import RowLedger
+from journeys.cin import CinStack, account_cin, is_cin_census, read_cin_census
+from journeys.config import PathwayConfig
+from journeys.joined import COVER, INTERVAL_COLUMNS, censor
+from journeys.mapping import map_episodes
+from journeys.pseudonymise import pseudonymise_keys
+
+
+@dataclass(frozen=True)
+class CinInputs:
+    """The stacked census returns of a build and the census date they speak for."""
+
+    stack: CinStack
+    reference_date: dt.date | None
+    first_year: int | None
+
+
+def split_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """CIN census XML (recognised by content, not name) and every other input."""
+    cin = [Path(p) for p in paths if Path(p).is_file() and is_cin_census(Path(p))]
+    return cin, [Path(p) for p in paths if Path(p) not in cin]
+
+
+def load_cin(paths: list[Path], ledger: RowLedger) -> CinInputs:
+    """Read every census file and register its children and CINdetails blocks in the ledger."""
+    censuses = [read_cin_census(p) for p in paths]
+    dates = [c.reference_date for c in censuses if c.reference_date is not None]
+    years = [c.collection_year for c in censuses if c.collection_year]
+    return CinInputs(account_cin(ledger, censuses), max(dates) if dates else None, min(years) if years else None)
+
+
+def cin_intervals(cin: CinInputs, config: PathwayConfig, key: str, ledger: RowLedger,
+                  issues: list[pd.DataFrame], extract_date: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map census episodes to stages (rules with `source: cin`) and return (intervals, episodes).
+
+    A block whose stage or closure reason no rule maps is quarantined whole: its episodes share
+    the block's ledger row, so none of them may be used.
+    """
+    rows = cin.stack.episodes.copy()
+    rows["person_id"] = pseudonymise_keys(rows["person_id"], key)
+    rows["row"] = rows["line"]
+    rows = rows[rows["start"] <= pd.Timestamp(extract_date)].reset_index(drop=True)
+    late = rows["end"] > pd.Timestamp(extract_date)
+    rows.loc[late, ["end", "exit_code"]] = [pd.NaT, pd.NA]
+    mapped, found = map_episodes(rows, config, source="cin")
+    issues.append(found)
+    bad = (mapped["action"] == "unmapped") | (mapped["outcome"] == "unmapped")
+    bad_blocks = mapped.loc[bad, "row_id"].unique()
+    codes = np.where(mapped.loc[bad, "action"] == "unmapped", "unknown-service-code", "unknown-exit-code")
+    ledger.quarantine(mapped.loc[bad, "row_id"], codes)
+    ignored = (mapped["action"] == "ignore") & ~mapped["row_id"].isin(bad_blocks)
+    ledger.ignore(mapped.loc[ignored, "row_id"], mapped.loc[ignored, "rule"])
+    used = mapped[~mapped["row_id"].isin(bad_blocks) & (mapped["action"] == "stage")]
+    data_start = pd.Timestamp(dt.date(cin.first_year - 1, 4, 1)) if cin.first_year else None
+    intervals = pd.DataFrame({
+        "person_id": used["person_id"], "stage": used["stage"], "start": used["start"], "end": used["end"],
+        "outcome": used["outcome"], "exit_detail": used["outcome_detail"],
+        "left_truncated": (used["start"] < data_start) if data_start is not None else False,
+    })[INTERVAL_COLUMNS]
+    return censor(pd.concat([intervals, _case_cover(used, intervals)], ignore_index=True), extract_date), used
+
+
+def _case_cover(used: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
+    """One interval per CINdetails block from its referral to its closure (open if any stage is)."""
+    blocks = intervals.assign(block=used["row_id"].to_numpy(), is_open=intervals["end"].isna())
+    cover = blocks.groupby("block", sort=True).agg(person_id=("person_id", "first"), start=("start", "min"),
+                                                   end=("end", "max"), is_open=("is_open", "any"),
+                                                   left_truncated=("left_truncated", "any"))
+    cover = cover[cover["is_open"] | (cover["end"] > cover["start"])]  # a same-day block needs no cover
+    return pd.DataFrame({"person_id": cover["person_id"], "stage": COVER, "start": cover["start"],
+                         "end": cover["end"].where(~cover["is_open"]), "outcome": None, "exit_detail": None,
+                         "left_truncated": cover["left_truncated"]})[INTERVAL_COLUMNS]
