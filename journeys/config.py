@@ -93,8 +93,9 @@ class Rule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, description="Shown in reports, e.g. in ignored_by_rule.")
-    source: Literal["cin"] | None = Field(None, description="Rows the rule applies to: the config's own source "
-                                                            "(default) or CIN census rows (cin).")
+    source: Literal["cin", "front_door"] | None = Field(
+        None, description="Rows the rule applies to: the config's own source (default), CIN census rows (cin) "
+                          "or the local front-door extract (front_door).")
     column: str
     equals: list[str] | None = None
     prefix: list[str] | None = None
@@ -153,6 +154,17 @@ class CinSource(BaseModel):
     extract_date: dt.date | None = Field(None, description="Censoring date; else the latest census date.")
 
 
+class FrontDoorSource(BaseModel):
+    """A local front-door extract (contacts, early help, referrals, assessments, plans): one row per step."""
+
+    model_config = ConfigDict(extra="forbid")
+    date_format: str = Field("%d/%m/%Y", description="strptime format; ISO dates are also accepted.")
+    extract_date: dt.date | None = Field(None, description="Censoring date; else the config's extract date.")
+    columns: LocalColumns = Field(description="person_id, start, end and code (the step type); exit_code for "
+                                              "how the step ended.")
+    data_start: dt.date | None = Field(None, description="Steps starting before this date were already under way.")
+
+
 class PathwayConfig(BaseModel):
     """One authority's pathway config (pathway_configs/<authority>.yaml)."""
 
@@ -163,6 +175,8 @@ class PathwayConfig(BaseModel):
     stage_model_version: str
     source: Source
     cin: CinSource = Field(default_factory=lambda: CinSource(extract_date=None), description="Settings for CIN census inputs.")
+    front_door: FrontDoorSource | None = Field(None, description="A local front-door extract given with the "
+                                                                 "care data (rules with source: front_door).")
     merge_gap_days: int = Field(1, ge=0, description="Gaps between episodes up to this many days do "
                                                      "not break a journey.")
     rules: list[Rule]

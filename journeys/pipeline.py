@@ -105,6 +105,7 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     key = key or load_key()
     care = _care(tables, config, stage_model, ledger, issues, key, extract_date, progress, required=cin is None)
     spells, episodes, when, inferred = care
+    extract_dates: dict[str, str] = {config.source.format: when.isoformat()} if when else {}
     if cin is not None:
         progress("Joining the front door and care")
         cin_when = extract_date or config.cin.extract_date or cin.reference_date or when
@@ -115,6 +116,7 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
         spells = joined_spells(pd.concat([care_intervals(spells), intervals], ignore_index=True), stage_model,
                                config.authority)
         episodes = pd.concat([episodes, _cin_episodes_out(cin_rows, config)], ignore_index=True)
+        extract_dates["cin"] = cin_when.isoformat()
         when, inferred = (when or cin_when), (inferred if when else cin.reference_date is None)
     transitions = build_transitions(spells)
     all_issues = combine_issues(issues)
@@ -122,6 +124,7 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     all_issues["column"] = all_issues["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
     assert when is not None
     report = _report(ledger, all_issues, tables, config, when, inferred)
+    report["extract_dates"] = extract_dates  # each source is censored at its own reference date
     for table in (spells, transitions):
         table["person_id"] = pseudonym_text(table["person_id"])
     check_outputs(spells, transitions, stage_model)

@@ -66,3 +66,20 @@ def test_accounting_covers_every_source(result) -> None:
     ]
     assert r["rows_read"] == 7 == r["rows_used"]
     assert set(result.episodes["source"]) == {"ssda903", "cin"}
+    assert r["extract_dates"] == {"ssda903": "2024-03-31", "cin": "2024-03-31"}
+
+
+def test_synthetic_northgate_joins_front_door_to_care(tmp_path) -> None:
+    """The bundled sample holds full journeys: front door, protection, care and out again."""
+    files = sorted((ROOT / "data_samples" / "northgate").iterdir())
+    r = run_pipeline(files, load_config(ROOT / "pathway_configs" / "northgate.yaml"), key=KEY)
+    pairs = set(zip(r.transitions["from_stage"], r.transitions["to_stage"]))
+    for pair in [("entry", "referral"), ("referral", "assessment"), ("assessment", "child_in_need"),
+                 ("child_in_need", "section_47"), ("section_47", "child_protection"),
+                 ("child_protection", "foster_other"), ("referral", "no_further_action")]:
+        assert pair in pairs, pair
+    care_exits = r.transitions[r.transitions["from_stage"].isin(["foster_other", "foster_kinship", "residential"])]
+    assert care_exits["to_stage"].isin(["returned_home", "special_guardianship", "adopted"]).any()
+    assert r.report["rows_quarantined"] == 0
+    assert r.report["rows_read"] == sum(r.report[f"rows_{b}"] for b in ("used", "superseded", "ignored",
+                                                                       "quarantined"))
