@@ -183,8 +183,12 @@ class PathwayConfig(BaseModel):
     cohort_attributes: list[str] = Field(default_factory=lambda: ["sex", "ethnicity", "legal_status",
                                                                   "need_code"])
 
-    def column_names(self) -> dict[str, str]:
-        """Source column name -> canonical name, for this config's format."""
+    def column_names(self, source: str | None = None) -> dict[str, str]:
+        """Source column name -> canonical name, for this config's format (or its front-door extract)."""
+        if source == "front_door" and self.front_door is not None:
+            return self.front_door.columns.mapping()
+        if source == "cin":
+            return {}
         if self.source.format == "ssda903":
             return dict(SSDA903_EPISODE_COLUMNS)
         assert self.source.columns is not None
@@ -195,11 +199,11 @@ class PathwayConfig(BaseModel):
         core = {"person_id", "start", "end", "code", "exit_code", "rne", "legal_status", "need_code", "sex",
                 "birth_date", "ethnicity"}
         local = set(self.source.columns.attributes) if self.source.columns else set()
-        return core | local | {self.canonical(r.column) for r in self.rules} | set(self.cohort_attributes)
+        return core | local | {self.canonical(r.column, r.source) for r in self.rules} | set(self.cohort_attributes)
 
-    def canonical(self, column: str) -> str:
+    def canonical(self, column: str, source: str | None = None) -> str:
         """The canonical name of a column a rule names (source names and canonical names both work)."""
-        names = self.column_names()
+        names = self.column_names(source)
         if column in names:
             return names[column]
         upper = {k.upper(): v for k, v in names.items()}

@@ -18,7 +18,7 @@ def _rule_mask(codes: tuple[np.ndarray, pd.Index], rule: Rule) -> np.ndarray:
 
 
 def _column_for(frame: pd.DataFrame, config: PathwayConfig, rule: Rule, index: int) -> str:
-    column = config.canonical(rule.column)
+    column = config.canonical(rule.column, rule.source)
     if column not in frame:
         raise ConfigError(f"rules[{index}] ({rule.label}) matches the column '{rule.column}', which the "
                           f"input does not have", where=f"pathway config '{config.authority}'",
@@ -69,7 +69,7 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig, source: str | None 
     outcome[bad_exit] = "unmapped"
     out = frame.assign(action=action, stage=stage, rule=rule_label, outcome=outcome, outcome_detail=detail,
                        continues=continues)
-    names = config.column_names() if source is None else {}
+    names = config.column_names(source)
     code_column = next((src for src, canon in names.items() if canon == "code"), "code")
     exit_column = next((src for src, canon in names.items() if canon == "exit_code"), "exit_code")
     miss, miss_exit = out[unmapped], out[bad_exit]

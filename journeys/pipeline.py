@@ -15,6 +15,7 @@ from journeys.accounting import RowLedger
 from journeys.codes import SEX
 from journeys.cin_source import cin_intervals, load_cin, split_inputs
 from journeys.config import PathwayConfig
+from journeys.front_door import front_door_intervals
 from journeys.contracts import check_outputs
 from journeys.errors import BuildError
 from journeys.joined import care_intervals, joined_spells
@@ -103,21 +104,38 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     cin = load_cin(cin_paths, ledger) if cin_paths else None
     issues = list(tables.issues) + ([cin.stack.issues] if cin else [])
     key = key or load_key()
-    care = _care(tables, config, stage_model, ledger, issues, key, extract_date, progress, required=cin is None)
+    front = _concat(tables.front_door, ["person_id", "start", "start_text", *_OPTIONAL]) if tables.front_door \
+        else None
+    care = _care(tables, config, stage_model, ledger, issues, key, extract_date, progress,
+                 required=cin is None and front is None)
     spells, episodes, when, inferred = care
     extract_dates: dict[str, str] = {config.source.format: when.isoformat()} if when else {}
+    joined: list[pd.DataFrame] = []
     if cin is not None:
-        progress("Joining the front door and care")
+        progress("Joining the CIN census")
         cin_when = extract_date or config.cin.extract_date or cin.reference_date or when
         if cin_when is None:
             raise BuildError("the CIN census files carry no reference date and no extract date was given",
                              fix="give --extract-date or cin.extract_date in the config.")
-        intervals, cin_rows = cin_intervals(cin, config, key, ledger, issues, cin_when)
-        spells = joined_spells(pd.concat([care_intervals(spells), intervals], ignore_index=True), stage_model,
-                               config.authority)
-        episodes = pd.concat([episodes, _cin_episodes_out(cin_rows, config)], ignore_index=True)
+        intervals, rows = cin_intervals(cin, config, key, ledger, issues, cin_when)
+        joined.append(intervals)
+        episodes = pd.concat([episodes, _joined_episodes_out(rows, config, "cin")], ignore_index=True)
         extract_dates["cin"] = cin_when.isoformat()
         when, inferred = (when or cin_when), (inferred if when else cin.reference_date is None)
+    if front is not None:
+        progress("Joining the front-door extract")
+        assert config.front_door is not None
+        fd_when = extract_date or config.front_door.extract_date or when
+        if fd_when is None:
+            fd_when, inferred = decide_extract_date(config, front, None)[0], True
+        intervals, rows = front_door_intervals(front, config, key, ledger, issues, fd_when)
+        joined.append(intervals)
+        episodes = pd.concat([episodes, _joined_episodes_out(rows, config, "front_door")], ignore_index=True)
+        extract_dates["front_door"] = fd_when.isoformat()
+        when = when or fd_when
+    if joined:
+        spells = joined_spells(pd.concat([care_intervals(spells), *joined], ignore_index=True), stage_model,
+                               config.authority)
     transitions = build_transitions(spells)
     all_issues = combine_issues(issues)
     names = {canon: src for src, canon in config.column_names().items()}
@@ -162,13 +180,13 @@ def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageMode
     return build_spells(episodes, config.authority, when), _episodes_out(episodes, config), when, inferred
 
 
-def _cin_episodes_out(rows: pd.DataFrame, config: PathwayConfig) -> pd.DataFrame:
-    """CIN census episodes in the canonical episodes table (stage mapped; journeys are joined ones)."""
+def _joined_episodes_out(rows: pd.DataFrame, config: PathwayConfig, source: str) -> pd.DataFrame:
+    """CIN census or front-door episodes in the canonical episodes table (journeys are the joined ones)."""
     out = pd.DataFrame({
         "authority": config.authority, "person_id": pseudonym_text(rows["person_id"]), "start": rows["start"],
-        "end": rows["end"], "code": rows["code"], "exit_code": rows["exit_code"], "source": "cin",
-        "row_ref": rows["file"].astype("str") + ":" + rows["line"].astype("str"),
-        "return_year": rows["return_year"], "need_code": rows["need_code"], "stage": rows["stage"],
+        "end": rows["end"], "code": rows["code"], "exit_code": rows["exit_code"], "source": source,
+        "row_ref": rows["file"].astype("str") + ":" + rows["row"].astype("str"),
+        "return_year": rows["return_year"], "need_code": rows.get("need_code"), "stage": rows["stage"],
     })
     return out.reindex(columns=EPISODE_COLUMNS)
 

@@ -29,6 +29,7 @@ class CanonicalTables:
 
     episodes: list[pd.DataFrame] = field(default_factory=list)
     header: list[pd.DataFrame] = field(default_factory=list)
+    front_door: list[pd.DataFrame] = field(default_factory=list)
     issues: list[pd.DataFrame] = field(default_factory=list)
     inputs: list[dict[str, object]] = field(default_factory=list)
 
@@ -41,9 +42,23 @@ def _find(columns: list[str], wanted: str) -> str | None:
     return None
 
 
+def _front_door_keys(config: PathwayConfig) -> list[str]:
+    assert config.front_door is not None
+    named = config.front_door.columns
+    return [named.person_id, named.start, named.code]
+
+
+def _has_all(columns: list[str], wanted: list[str]) -> bool:
+    return all(_find(columns, w) is not None for w in wanted)
+
+
 def classify(raw: RawTable, config: PathwayConfig) -> tuple[str, dict[str, str], list[str]]:
     """Which table this is (episodes or header), source -> canonical renames, and missing columns."""
     cols = [c for c in raw.frame.columns if c != "_row"]
+    if config.front_door is not None and _has_all(cols, _front_door_keys(config)):
+        mapping = config.front_door.columns.mapping()
+        return "front_door", {_find(cols, src) or src: canon for src, canon in mapping.items()
+                              if _find(cols, src)}, []
     if config.source.format == "local":
         mapping = config.column_names()
         required = [c for c in ("person_id", "start", "end", "code") if c in mapping.values()]
@@ -171,11 +186,13 @@ def canonicalise(raw: RawTable, config: PathwayConfig, ledger: RowLedger, tables
     for col in CODE_COLUMNS:
         if col in out and not pd.api.types.is_numeric_dtype(out[col]):
             out[col] = out[col].str.upper()
-    date_cols = ["start", "end"] if kind == "episodes" else ["birth_date"]
+    date_cols = ["birth_date"] if kind == "header" else ["start", "end"]
+    date_format = config.front_door.date_format if kind == "front_door" and config.front_door else \
+        config.source.date_format
     for col in date_cols:
         if col in out:
             out[col + "_text"] = out[col].astype("str")
-            out[col] = parse_dates(out[col], config.source.date_format)
+            out[col] = parse_dates(out[col], date_format)
     year = return_year or config.source.return_year
     if kind == "episodes" and config.source.format == "ssda903":
         if year is None:
@@ -187,5 +204,5 @@ def canonicalise(raw: RawTable, config: PathwayConfig, ledger: RowLedger, tables
         year = year_in_name(raw.name)
     entry["return_year"] = year
     out["return_year"] = np.int32(year or 0)
-    out["source"] = "ssda903" if config.source.format == "ssda903" else "local"
-    (tables.episodes if kind == "episodes" else tables.header).append(out)
+    out["source"] = "front_door" if kind == "front_door" else config.source.format
+    {"episodes": tables.episodes, "header": tables.header, "front_door": tables.front_door}[kind].append(out)
