@@ -67,7 +67,7 @@ def cin_intervals(cin: CinInputs, config: PathwayConfig, key: str, ledger: RowLe
     intervals = pd.DataFrame({
         "person_id": used["person_id"], "stage": used["stage"], "start": used["start"], "end": used["end"],
         "outcome": used["outcome"], "exit_detail": used["outcome_detail"],
-        "left_truncated": (used["start"] < data_start) if data_start is not None else False,
+        "left_truncated": (used["start"] < data_start) if data_start is not None else False, "moves": 0,
     })[INTERVAL_COLUMNS]
     return censor(pd.concat([intervals, _case_cover(used, intervals)], ignore_index=True), extract_date), used
 
@@ -81,4 +81,4 @@ def _case_cover(used: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
     cover = cover[cover["is_open"] | (cover["end"] > cover["start"])]  # a same-day block needs no cover
     return pd.DataFrame({"person_id": cover["person_id"], "stage": COVER, "start": cover["start"],
                          "end": cover["end"].where(~cover["is_open"]), "outcome": None, "exit_detail": None,
-                         "left_truncated": cover["left_truncated"]})[INTERVAL_COLUMNS]
+                         "left_truncated": cover["left_truncated"], "moves": 0})[INTERVAL_COLUMNS]

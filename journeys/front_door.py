@@ -45,6 +45,6 @@ def front_door_intervals(rows: pd.DataFrame, config: PathwayConfig, key: str, le
     intervals = pd.DataFrame({
         "person_id": used["person_id"], "stage": used["stage"], "start": used["start"], "end": used["end"],
         "outcome": used["outcome"], "exit_detail": used["outcome_detail"],
-        "left_truncated": (used["start"] < pd.Timestamp(start)) if start else False,
+        "left_truncated": (used["start"] < pd.Timestamp(start)) if start else False, "moves": 0,
     })[INTERVAL_COLUMNS]
     return censor(intervals, extract_date), used

@@ -18,7 +18,7 @@ from journeys.spells import SPELL_COLUMNS
 from journeys.stages import OPEN, UNKNOWN_EXIT, StageModel
 from journeys.timeline import flatten_timeline
 
-INTERVAL_COLUMNS = ["person_id", "stage", "start", "end", "outcome", "exit_detail", "left_truncated"]
+INTERVAL_COLUMNS = ["person_id", "stage", "start", "end", "outcome", "exit_detail", "left_truncated", "moves"]
 #: A case open between its recorded stages (after an assessment, before a plan; after a plan ends,
 #: before closure) counts as child in need; it ranks below every recorded stage.
 COVER = "(case open)"
@@ -37,7 +37,7 @@ def care_intervals(spells: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "person_id": spells["person_id"], "stage": spells["stage"], "start": spells["start"], "end": spells["end"],
         "outcome": spells["next_stage"].where(last), "exit_detail": spells["exit_detail"].where(last),
-        "left_truncated": spells["left_truncated"] & (spells["step"] == 1),
+        "left_truncated": spells["left_truncated"] & (spells["step"] == 1), "moves": spells["moves"],
     })
 
 
@@ -67,11 +67,19 @@ def joined_spells(intervals: pd.DataFrame, model: StageModel, authority: str) ->
         "next_stage": next_stage.astype("str"),
         "exit_detail": segments["journey_id"].map(ends["exit_detail"]).where(last).astype("object")
         .where(lambda s: s.notna(), None),
-        "moves": np.int32(0),
+        "moves": _moves(segments, intervals),
         "left_truncated": segments["journey_id"].map(_truncated(segments, intervals)).astype(bool),
         "re_entry": journey_no > 1,
         "days_since_previous": since.groupby(segments["journey_id"]).transform("max").astype("Int64"),
     }).loc[:, SPELL_COLUMNS]
+
+
+def _moves(segments: pd.DataFrame, intervals: pd.DataFrame) -> np.ndarray:
+    """Placement moves inside a care spell carry over: care outranks every other stage, so a care
+    spell is never cut and starts a segment of its own."""
+    counted = intervals[intervals["moves"].fillna(0) > 0][["person_id", "stage", "start", "moves"]]
+    found = segments[["person_id", "stage", "start"]].merge(counted, how="left", on=["person_id", "stage", "start"])
+    return found["moves"].fillna(0).to_numpy(dtype=np.int32)
 
 
 def _merge_cover(segments: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,8 @@ def test_front_door_to_care_and_back_to_protection(result) -> None:
         (1, "foster_other", "child_protection", "2024-02-01"),
         (1, "child_protection", "open", "2024-03-31"),
     ]
+    care = result.spells[(result.spells["person_id"] == pid("J1")) & (result.spells["stage"] == "foster_other")]
+    assert care["moves"].tolist() == [1]  # the change of carer inside foster care survives the join
 
 
 def test_re_referral_is_a_new_journey(result) -> None:
@@ -60,11 +62,11 @@ def test_child_seen_only_in_care_is_still_counted(result) -> None:
 def test_accounting_covers_every_source(result) -> None:
     r = result.report
     assert [(i["file"], i["table"], i["rows_read"], i["rows_used"]) for i in r["inputs"]] == [
-        ("episodes.csv", "episodes", 2, 2),
+        ("episodes.csv", "episodes", 3, 3),
         ("cin_census_2023-24.xml", "cin_children", 2, 2),
         ("cin_census_2023-24.xml", "cin_details", 3, 3),
     ]
-    assert r["rows_read"] == 7 == r["rows_used"]
+    assert r["rows_read"] == 8 == r["rows_used"]
     assert set(result.episodes["source"]) == {"ssda903", "cin"}
     assert r["extract_dates"] == {"ssda903": "2024-03-31", "cin": "2024-03-31"}
 
