@@ -25,10 +25,11 @@ from journeys.pseudonymise import load_key, pseudonym_text, pseudonymise_keys
 from journeys.readers import read_tables
 from journeys.sources import CanonicalTables, canonicalise
 from journeys.spells import JourneyRules, empty_spells, absorb_stages, build_spells, mark_journeys, resolve_overlaps
-from journeys.stacking import stack_episodes, stack_header
+from journeys.header import attach_header, settle_header
+from journeys.stacking import stack_episodes
 from journeys.stages import StageModel, load_stage_model
 from journeys.transitions import build_transitions, transition_graph
-from journeys.validate import check_episodes, check_header
+from journeys.validate import check_episodes
 
 Progress = Callable[[str], None]
 EPISODE_COLUMNS = ["authority", "person_id", "start", "end", "code", "exit_code", "source", "row_ref",
@@ -161,7 +162,7 @@ def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageMode
     seen = episodes["person_id"].dropna().unique()  # every child with an episode row, used or not
     if episodes.empty:
         if not required:
-            _settle_header(header, seen, ledger, issues)
+            settle_header(header, seen, ledger, issues)
             return empty_spells(), pd.DataFrame(columns=EPISODE_COLUMNS), None, False
         problems = combine_issues(issues)
         said = [render_message(r) for r in problems[problems["severity"] == "error"].head(10).to_dict("records")]
@@ -175,8 +176,8 @@ def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageMode
     episodes = _map_codes(episodes, config, ledger, issues)
     progress("Building journeys and spells")
     episodes = _journeys(episodes, config, when, ledger, issues)
-    header = _settle_header(header, seen, ledger, issues)
-    episodes = _attach_header(episodes, header, config, issues)
+    header = settle_header(header, seen, ledger, issues)
+    episodes = attach_header(episodes, header, config, issues)
     return build_spells(episodes, config.authority, when), _episodes_out(episodes, config), when, inferred
 
 
@@ -239,41 +240,6 @@ def _journeys(episodes: pd.DataFrame, config: PathwayConfig, when: dt.date, ledg
         ledger.quarantine(bad["row_id"], "absorbed-only-journey")
         episodes = episodes[~absorbed_only].copy()
         episodes["journey_no"] = episodes.groupby("person_id")["journey_id"].rank(method="dense").astype(np.int32)
-    return episodes
-
-
-def _settle_header(header: pd.DataFrame, seen: np.ndarray, ledger: RowLedger,
-                   issues: list[pd.DataFrame]) -> pd.DataFrame:
-    """Check and stack header rows; a child with no episode row at all is quarantined."""
-    if header.empty:
-        return header
-    found, missing = check_header(header)
-    ledger.quarantine(header.loc[missing, "row_id"], "missing-child-id")
-    header = header.drop(index=missing)
-    stacked = stack_header(header)
-    header, dupes = stacked.kept, stacked.issues
-    ledger.supersede(stacked.superseded)
-    ledger.quarantine(stacked.repeats, "duplicate-header")
-    lonely = ~header["person_id"].isin(seen)
-    bad = header[lonely]
-    ledger.quarantine(bad["row_id"], "header-without-episodes")
-    issues += [found, dupes, issue_frame("header-without-episodes", bad["file"], "header", bad["row"], "CHILD")]
-    return header[~lonely]
-
-
-def _attach_header(episodes: pd.DataFrame, header: pd.DataFrame, config: PathwayConfig,
-                   issues: list[pd.DataFrame]) -> pd.DataFrame:
-    """SSDA903: sex, birth month and ethnicity from the header; a child without one gets a warning."""
-    if config.source.format != "ssda903":
-        return episodes
-    attrs = header.set_index("person_id")[["sex", "birth_date", "ethnicity"]] if len(header) else \
-        pd.DataFrame(columns=["sex", "birth_date", "ethnicity"])
-    for col in ("sex", "birth_date", "ethnicity"):
-        episodes[col] = episodes["person_id"].map(attrs[col]) if len(attrs) else pd.NA
-    firsts = episodes.drop_duplicates("person_id")
-    lacking = firsts[~firsts["person_id"].isin(attrs.index)]
-    if len(header):
-        issues.append(issue_frame("missing-header", lacking["file"], "episodes", lacking["row"], "CHILD"))
     return episodes
 
 
