@@ -41,7 +41,7 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig, source: str | None 
     outcome = np.full(n, None, dtype=object)
     detail = np.full(n, None, dtype=object)
     exits = frame["exit_code"]
-    continuation = set(config.source.continuation_codes)
+    continuation = set(config.source.continuation_codes) if source is None else set()  # the care source's
     continues = exits.isin(continuation).to_numpy()
     has_exit = (exits.notna() & ~exits.isin(continuation)).to_numpy()
     factorized: dict[str, tuple[np.ndarray, pd.Index]] = {}

@@ -139,7 +139,7 @@ def read_tables(path: Path) -> list[RawTable]:
     try:
         read: list[tuple[pa.Table, str, str | None]]
         if suffix in (".xlsx", ".xlsm"):
-            sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="calamine")
             read = [(pa.Table.from_pandas(frame.astype("str"), preserve_index=False), "xlsx", str(name))
                     for name, frame in sheets.items() if len(frame.columns)]
         elif suffix == ".parquet":
