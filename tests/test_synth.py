@@ -34,7 +34,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
 
 @pytest.fixture(scope="module")
 def westmoor(samples: dict[str, list[Path]]) -> pd.DataFrame:
-    return pd.read_excel(samples["westmoor"][0], sheet_name="Care history",
+    return pd.read_excel(samples["westmoor"][0], engine="calamine", sheet_name="Care history",
                          dtype={"End Reason": str, "Placement Type": str})
 
 

@@ -127,7 +127,7 @@ def test_existing_sample_files_are_unchanged(written: dict[str, list[Path]]) -> 
             assert committed.exists(), committed
             assert _digest(path) == _digest(committed), path.name
             compared += 1
-    assert compared == 20  # 18 SSDA903 CSVs, riverside and westmoor
+    assert compared == 22  # 18 SSDA903 CSVs, riverside and westmoor: care and front door
     for path in written["northgate"]:
         if path.suffix == ".xml" and (SAMPLES / "northgate" / path.name).exists():
             assert _digest(path) == _digest(SAMPLES / "northgate" / path.name), path.name

@@ -19,11 +19,20 @@ DATE_COLUMNS = {"asm": ("start", "auth"), "plan": ("start", "end"), "s47": ("sta
 
 def _join_codes(owner: IntArray, codes: IntArray, names: tuple[str, ...], n: int,
                 empty: str = "") -> npt.NDArray[np.object_]:
-    """Per owner 0..n-1, its distinct codes (in code-list order) joined by spaces."""
-    pairs = pd.DataFrame({"o": owner, "c": codes}).drop_duplicates().sort_values(["o", "c"])
-    pairs["name"] = np.asarray(names, dtype=object)[pairs["c"].to_numpy()]
-    joined = pairs.groupby("o")["name"].agg(" ".join)
-    return joined.reindex(range(n), fill_value=empty).to_numpy(dtype=object)
+    """Per owner 0..n-1, its distinct codes (in code-list order) joined by spaces.
+
+    One sort of owner-and-code keys and one join of all names (owners split by newlines), not a join per owner.
+    """
+    out = np.full(n, empty, dtype=object)
+    if not len(owner):
+        return out
+    width = len(names)
+    key = np.unique(np.asarray(owner, dtype=np.int64) * width + np.asarray(codes, dtype=np.int64))
+    who, code = key // width, key % width
+    last = np.r_[who[1:] != who[:-1], True]
+    tokens = np.asarray(names, dtype=object)[code] + np.where(last, "\n", " ").astype(object)
+    out[who[last]] = "".join(tokens.tolist()).split("\n")[:-1]
+    return out
 
 
 def _settle(parts: Parts) -> None:

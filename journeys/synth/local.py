@@ -77,6 +77,9 @@ WESTMOOR_END = {
 WESTMOOR_LEGAL = {"C1": "S38 ICO", "C2": "S31 CO", "E1": "S21 PO", "V2": "S20", "V3": "S20 SB", "V4": "S20 SB",
                   "J1": "Remand", "J2": "PACE", "J3": "YRO", "L1": "PPO", "L2": "EPO", "L3": "CAO"}
 WESTMOOR_LOCALITIES = ("North", "Central", "South")
+WESTMOOR_LOCALITY_SHARES = [0.35, 0.4, 0.25]
+#: The stream of westmoor_rows' draws (its first draw is the localities).
+WESTMOOR_STREAM = 3
 #: westmoor's case system went live on this day; placements that had ended by then were not migrated.
 WESTMOOR_DATA_START = dt.date(2016, 10, 3)
 
@@ -132,9 +135,15 @@ def write_riverside(episodes: pd.DataFrame, header: pd.DataFrame, out_dir: Path,
     return [path]
 
 
+def westmoor_localities(rng: np.random.Generator, header: pd.DataFrame) -> pd.Series:
+    """Each child's locality, by CHILD: the first draw of westmoor_rows' stream (the front door reuses it)."""
+    locality = np.array(WESTMOOR_LOCALITIES)[rng.choice(3, size=len(header), p=WESTMOOR_LOCALITY_SHARES)]
+    return pd.Series(locality, index=_text(header["CHILD"]))
+
+
 def westmoor_rows(episodes: pd.DataFrame, header: pd.DataFrame, seed: int) -> pd.DataFrame:
     """westmoor's care history: SSDA903-like episodes from go-live, with westmoor's own codes."""
-    rng = np.random.default_rng([seed, 3])
+    rng = np.random.default_rng([seed, WESTMOOR_STREAM])
     eps = episodes.reset_index(drop=True)
     child = _text(eps["CHILD"])
     next_rne = _text(eps["RNE"]).shift(-1).where(child.eq(child.shift(-1)))
@@ -147,8 +156,7 @@ def westmoor_rows(episodes: pd.DataFrame, header: pd.DataFrame, seed: int) -> pd
     keep = eps["DEC"].isna() | (eps["DEC"] >= pd.Timestamp(WESTMOOR_DATA_START))
     people = header.set_index(_text(header["CHILD"]))
     who = people.loc[child].reset_index(drop=True)
-    locality = np.array(WESTMOOR_LOCALITIES)[rng.choice(3, size=len(header), p=[0.35, 0.4, 0.25])]
-    by_child = pd.Series(locality, index=_text(header["CHILD"]))
+    by_child = westmoor_localities(rng, header)
     rows = pd.DataFrame({
         "Person ID": child.astype("int64") + 600_000,
         "Placement Start": eps["DECOM"],

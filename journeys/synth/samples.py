@@ -1,7 +1,8 @@
 """write_samples: the three fictional authorities' files, as `journeys synth` writes them.
 
 northgate also gets CIN census returns (front door: referrals, assessments, plans, s47, CP plans) of the
-same children; riverside's and westmoor's front-door extracts are still to come.
+same children; riverside and westmoor get their case systems' front-door extracts (contacts, early help,
+referrals... one row per step, in their own codes) of the same children and of children only referred.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from journeys.synth.cin import generate_cin
 from journeys.synth.cin_census import write_cin_census
+from journeys.synth.front_door_local import write_riverside_front_door, write_westmoor_front_door
 from journeys.synth.generate import generate_care_episodes
 from journeys.synth.local import write_riverside, write_westmoor
 from journeys.synth.ssda903 import write_ssda903_returns
@@ -41,10 +43,22 @@ def _write_northgate(episodes: pd.DataFrame, header: pd.DataFrame, out_dir: Path
     return paths + write_cin_census(generate_cin(episodes, header, seed=seed), out_dir)
 
 
+def _write_riverside(episodes: pd.DataFrame, header: pd.DataFrame, out_dir: Path, seed: int) -> list[Path]:
+    """The placements extract, then the front-door extract (its own streams: no placements byte moved)."""
+    return write_riverside(episodes, header, out_dir, seed) + write_riverside_front_door(episodes, header, out_dir,
+                                                                                         seed)
+
+
+def _write_westmoor(episodes: pd.DataFrame, header: pd.DataFrame, out_dir: Path, seed: int) -> list[Path]:
+    """The care history, then the front-door extract (its own streams: no care-history byte moved)."""
+    return write_westmoor(episodes, header, out_dir, seed) + write_westmoor_front_door(episodes, header, out_dir,
+                                                                                       seed)
+
+
 AUTHORITIES = (
     Authority("northgate", 500, _write_northgate),
-    Authority("riverside", 2_000, write_riverside),
-    Authority("westmoor", 5_000, write_westmoor),
+    Authority("riverside", 2_000, _write_riverside),
+    Authority("westmoor", 5_000, _write_westmoor),
 )
 
 
