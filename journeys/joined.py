@@ -103,7 +103,8 @@ def _assign_journeys(segments: pd.DataFrame, intervals: pd.DataFrame) -> pd.Data
 def _journey_ends(segments: pd.DataFrame, intervals: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
     """Per journey: the outcome and detail of the involvement that ended last."""
     owned = _assign_journeys(segments, intervals)
-    owned["rank"] = owned["stage"].map(rank).fillna(-1)
+    codes, names = pd.factorize(owned["stage"])
+    owned["rank"] = np.array([rank.get(n, -1) for n in names], dtype=np.int64)[codes]
     owned = owned.sort_values(["journey_id", "end", "rank"], kind="stable")
     last = owned.drop_duplicates("journey_id", keep="last").set_index("journey_id")
     outcome = last["outcome"].astype("object").where(last["outcome"].notna(), UNKNOWN_EXIT)

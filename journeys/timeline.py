@@ -58,7 +58,8 @@ def flatten_timeline(intervals: pd.DataFrame, stage_order: Sequence[str]) -> pd.
 def _events(intervals: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
     """Two events per interval, sorted by child, time and kind."""
     instant = (intervals["start"] == intervals["end"]).to_numpy()
-    stage = intervals["stage"].map(rank).to_numpy(dtype=np.int64)
+    codes, names = pd.factorize(intervals["stage"])
+    stage = np.array([rank[n] for n in names], dtype=np.int64)[codes]  # distinct stages, not rows
     person = intervals["person_id"].to_numpy()
     starts = pd.DataFrame({"person_id": person, "time": intervals["start"].to_numpy(), "stage": stage,
                            "delta": 1, "kind": np.where(instant, _INSTANT_START, _START)})
@@ -72,13 +73,16 @@ def _active_stage(events: pd.DataFrame, n_stages: int) -> np.ndarray:
     """The highest-ranked active stage after each event (-1 where none is active).
 
     Every child's events sum to zero per stage, so one running sum over all children resets by
-    itself at each child's last event.
+    itself at each child's last event. One stage at a time (a loop over the ~20 stages, never
+    over children) keeps memory to a few columns.
     """
-    deltas = np.zeros((len(events), n_stages), dtype=np.int32)
-    deltas[np.arange(len(events)), events["stage"].to_numpy()] = events["delta"].to_numpy()
-    active = np.cumsum(deltas, axis=0) > 0
-    top = n_stages - 1 - np.argmax(active[:, ::-1], axis=1)
-    return np.where(active.any(axis=1), top, -1)
+    stage = events["stage"].to_numpy()
+    delta = events["delta"].to_numpy().astype(np.int32)
+    top = np.full(len(events), -1, dtype=np.int64)
+    for rank in range(n_stages):
+        running = np.cumsum(np.where(stage == rank, delta, 0), dtype=np.int32)
+        top[running > 0] = rank  # later (higher) ranks overwrite lower ones
+    return top
 
 
 def _segments(events: pd.DataFrame, state: np.ndarray, stage_order: list[str]) -> pd.DataFrame:
