@@ -1,7 +1,15 @@
 #!/usr/bin/env python
-"""Benchmark `journeys build` end to end on synthetic SSDA903 returns (DESIGN 9).
+"""Benchmark `journeys build` end to end on synthetic SSDA903 returns, alone and mixed with CIN census XML (DESIGN 9).
 
-For each size (10^5 and 10^6 episodes by default; `--full` adds 10^7):
+Two kinds of build, each at 10^5 and 10^6 episode rows by default (`--full` adds plain 10^7):
+
+- plain: one SSDA903 episodes CSV + header CSV (care journeys only);
+- mixed: the same kind of CSV pair + the CIN census XML returns (one per collection year) of the same
+  children and of children only ever referred, joined into one journey per child. Its size is the
+  total of episode rows: care episodes (CSV) + CIN census stage episodes (what the census returns
+  become once read and stacked); see `generate_mixed`.
+
+For each plain size:
 
 1. generate the episodes with `journeys.synth.generate_care_episodes`, calibrated so the file has
    (very nearly) the target number of episodes, and write ONE SSDA903 episodes CSV (dd/mm/yyyy,
@@ -18,6 +26,12 @@ For each size (10^5 and 10^6 episodes by default; `--full` adds 10^7):
    and the per stage-pair transition counts against an independent plain-pandas reference built
    straight from the CSV; at 10^5 also a plain per-child Python loop (the yardstick: what a first
    version would do), timed.
+
+For each mixed size: steps 1-3 the same (inputs cached in `benchmarks/data/mixed_n*`; the step timer also
+times the CIN reading, stacking, timeline and joined-spell functions), and step 4 checks the invariants,
+the row accounting per input table against counts taken from the CSV and XML themselves, that no row is
+quarantined, and that every child and CIN stage episode made it through (no plain-pandas reference: it
+knows care journeys only).
 
 Results: `benchmarks/results/build.json` and `benchmarks/results/build.md` (the table is printed too).
 Run with `make bench`, or `.venv/bin/python benchmarks/bench_build.py --help` for the options.
@@ -57,14 +71,31 @@ SYNTH = ROOT / "journeys" / "synth"
 #: A fixed 16-character pseudonymisation key: the benchmark never touches the user's key file.
 BENCH_KEY = "bench-key-0123ab"
 DEFAULT_SIZES = [10**5, 10**6]
+DEFAULT_MIXED_SIZES = [10**5, 10**6]
 FULL_SIZE = 10**7
-PHASES = ["Reading", "Checking", "Mapping", "Building"]
+#: The first word of the pipeline's progress messages; "Joining" only comes in mixed builds (the CIN
+#: census and everything after it: CIN intervals, the joined spells, transitions, report).
+PHASES = ["Reading", "Checking", "Mapping", "Building", "Joining"]
+PLAIN_PHASES = PHASES[:4]
 REFERENCE_COLUMNS = ["CHILD", "DECOM", "RNE", "LS", "PLACE", "DEC", "REC"]
 TARGETS = {
     "vs_duckdb": "end to end from an SSDA903 CSV of 10^6 episodes within 3x of a DuckDB query that counts "
                  "transitions (DuckDB and pm4py comparisons arrive with issue 5)",
     "peak_rss_mb_at_1e6": 2048,
+    "mixed_peak_rss_mb_at_1e6": 2048,
 }
+#: Beyond `journeys.pipeline`, the step timer wraps these modules' functions (module -> names, "*" = every
+#: journeys function the module names) to see inside the CIN and joined-journey steps. Per-element helpers
+#: of the XML walk (local_name, text_of, _Walker methods) are left alone: wrapping them would cost more
+#: than they do.
+STEP_MODULES: dict[str, tuple[str, ...]] = {
+    "journeys.cin_source": ("*",), "journeys.cin": ("parse_cin_xml", "_dates"),
+    "journeys.cin_reader": ("_frame", "_walk_outline"), "journeys.cin_episodes": ("*",),
+    "journeys.joined": ("*",), "journeys.timeline": ("*",),
+}
+#: Step -> what it is part of, for the mixed build's roll-up (see `step_group`).
+GROUPS = ["CIN XML reading", "CIN stacking", "CIN mapping and intervals", "timeline flattening (timeline.py)",
+          "joined spells (joined.py)", "SSDA903 care journeys", "transitions, issues, report, outputs"]
 
 
 def log(message: str) -> None:
@@ -208,23 +239,187 @@ def generate(size: int, seed: int, first_year: int, last_year: int) -> dict[str,
 
 
 # --------------------------------------------------------------------------------------------------
+# Mixed inputs: SSDA903 CSVs + the CIN census XML of the same children (and of children only referred)
+# --------------------------------------------------------------------------------------------------
+
+def mixed_paths(size: int, seed: int) -> dict[str, Path]:
+    stem = f"mixed_n{label(size)}_seed{seed}"
+    return {"episodes": DATA / f"{stem}_episodes.csv", "header": DATA / f"{stem}_header.csv",
+            "cin": DATA / f"{stem}_cin", "meta": DATA / f"{stem}.json", "out": DATA / f"out_mixed_n{label(size)}_seed{seed}"}
+
+
+def mixed_inputs(meta: dict[str, Any], paths: dict[str, Path]) -> list[Path]:
+    """The episodes CSV, the header CSV and every census XML, as a user would list them."""
+    return [paths["episodes"], paths["header"], *(paths["cin"] / f["file"] for f in meta["cin_files"])]
+
+
+def cached_mixed_meta(size: int, seed: int) -> dict[str, Any] | None:
+    paths = mixed_paths(size, seed)
+    if not paths["meta"].exists():
+        return None
+    meta = json.loads(paths["meta"].read_text())
+    if meta.get("target") != size or meta.get("seed") != seed or not all(p.exists() for p in mixed_inputs(meta, paths)):
+        return None
+    return meta
+
+
+def count_cin(paths: list[Path]) -> Any:
+    """The census returns read and stacked as a build reads them: (CinInputs, seconds)."""
+    from journeys.accounting import RowLedger
+    from journeys.cin_source import load_cin
+
+    t0 = time.perf_counter()
+    cin = load_cin(paths, RowLedger())
+    return cin, time.perf_counter() - t0
+
+
+def xml_counts(path: Path) -> dict[str, Any]:
+    """<Child> and <CINdetails> elements counted in the bytes (not by the library's reader): the rows
+    the build must account for in the file's cin_children and cin_details tables."""
+    data = path.read_bytes()
+    return {"file": path.name, "children": data.count(b"<Child>"), "cin_details": data.count(b"<CINdetails>"),
+            "mb": mb(len(data))}
+
+
+def keep_children(tables: Any, drop: Any) -> Any:
+    """CinTables without the children in `drop` (every frame carries LAchildID)."""
+    from journeys.synth import CinTables
+
+    frames = {name: frame[~frame["LAchildID"].astype(str).isin(drop)].reset_index(drop=True)
+              for name, frame in tables.as_dict().items()}
+    return CinTables(**frames, first_year=tables.first_year, last_year=tables.last_year)
+
+
+def generate_mixed(size: int, seed: int, first_year: int, last_year: int) -> dict[str, Any]:
+    """About `size` episode rows in all: care episodes (CSV) + CIN census stage episodes (XML, once stacked).
+
+    `generate_cin` gives every child in care the referrals and plans around their care, and adds
+    8 children only known to the front door per child in care (its default, kept: that is the mix of
+    an authority's returns), so the CIN census supplies about 90% of the rows. A trial run gives the
+    rows per child in care; a little more than the target is generated, read back with the build's own
+    `load_cin` to count each child's stage episodes, and then randomly chosen referred-only children are
+    left out, whole, until the total is just under the target; the census XML is written again
+    without them (a child's stage episodes depend on its own blocks only, so the count stays exact,
+    and the build checks it).
+    """
+    import shutil
+
+    import numpy as np
+
+    from journeys.synth import generate_care_episodes, generate_cin, write_cin_census
+
+    paths = mixed_paths(size, seed)
+    DATA.mkdir(parents=True, exist_ok=True)
+    scratch = DATA / f"{paths['cin'].name}.tmp"
+    timings: dict[str, float] = {"generate_care": 0.0, "generate_cin": 0.0, "write_xml": 0.0, "count_cin": 0.0}
+
+    def make(n_care: int, care_seed: int, out: Path) -> tuple[Any, Any, Any, list[Path], Any]:
+        t0 = time.perf_counter()
+        episodes, header = generate_care_episodes(n_care, seed=care_seed, first_year=first_year, last_year=last_year)
+        t1 = time.perf_counter()
+        tables = generate_cin(episodes, header, seed=care_seed, first_year=first_year, last_year=last_year)
+        t2 = time.perf_counter()
+        shutil.rmtree(out, ignore_errors=True)
+        xml = write_cin_census(tables, out, first_year, last_year)
+        t3 = time.perf_counter()
+        cin, counted = count_cin(xml)
+        for key, secs in zip(timings, (t1 - t0, t2 - t1, t3 - t2, counted)):
+            timings[key] += secs
+        return episodes, header, tables, xml, cin
+
+    probe_n = 1000
+    episodes, _, _, _, cin = make(probe_n, seed + 7919, scratch)
+    ratio = (len(episodes) + len(cin.stack.episodes)) / probe_n
+    n_care = math.ceil(size / ratio * 1.04) + 10
+    for attempt in range(3):
+        log(f"mixed {label(size)}: generating {n_care:,} children in care (+{8 * n_care:,} only referred, "
+            f"~{ratio:.1f} episode rows per child in care)")
+        episodes, header, tables, xml, cin = make(n_care, seed, scratch)
+        total = len(episodes) + len(cin.stack.episodes)
+        if total >= size or attempt == 2:
+            break
+        ratio = total / n_care
+        n_care = math.ceil(size / ratio * 1.06) + 10
+    per_child = cin.stack.episodes.groupby("person_id", sort=False).size()
+    in_care = set(header["CHILD"].astype(str))
+    referred_only = tables.children.loc[~tables.children["in_care"].astype(bool), "LAchildID"].astype(str)
+    candidates = per_child.reindex(referred_only.to_numpy(), fill_value=0)
+    excess = total - size
+    drop: list[str] = []
+    if excess > 0:
+        order = np.random.default_rng(seed).permutation(len(candidates))
+        cumulative = candidates.iloc[order].cumsum().to_numpy()
+        k = min(int(np.searchsorted(cumulative, excess)) + 1, len(order))
+        drop = list(candidates.index[order[:k]])
+    dropped_rows = int(candidates.loc[drop].sum()) if drop else 0
+    stage_episodes = int(len(cin.stack.episodes)) - dropped_rows
+    cin_children = set(cin.stack.children["la_child_id"].astype(str)) - set(drop)
+    children = len(cin_children | in_care)
+    del cin, per_child, candidates
+    t0 = time.perf_counter()
+    tables = keep_children(tables, drop)
+    shutil.rmtree(paths["cin"], ignore_errors=True)
+    xml = write_cin_census(tables, paths["cin"], first_year, last_year)
+    timings["write_xml"] += time.perf_counter() - t0
+    shutil.rmtree(scratch, ignore_errors=True)
+    t1 = time.perf_counter()
+    write_csv(episodes, paths["episodes"])
+    write_csv(header, paths["header"])
+    files = [xml_counts(path) for path in xml]
+    meta = {"target": size, "seed": seed, "first_year": first_year, "last_year": last_year,
+            "care_episodes": int(len(episodes)), "cin_stage_episodes": stage_episodes,
+            "episode_rows": int(len(episodes)) + stage_episodes,
+            "care_children": len(in_care), "header_rows": int(len(header)),
+            "referred_only_children": len(cin_children - in_care), "children": children,
+            "cin_children_generated": int(len(tables.children)), "cin_details_generated": int(len(tables.cin_details)),
+            "n_care_generated": n_care, "referred_only_dropped": len(drop), "rows_per_care_child_probe": round(ratio, 2),
+            "cin_files": files, "xml_mb": round(sum(f["mb"] for f in files), 1),
+            "episodes_csv_mb": mb(paths["episodes"].stat().st_size), "header_csv_mb": mb(paths["header"].stat().st_size),
+            "seconds": {k: round(v, 2) for k, v in timings.items()},
+            "write_csv_seconds": round(time.perf_counter() - t1, 2),
+            "synth_fingerprint": synth_fingerprint(), "created": dt.datetime.now().isoformat(timespec="seconds")}
+    paths["meta"].write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+# --------------------------------------------------------------------------------------------------
 # Worker: one timed build in a fresh process
 # --------------------------------------------------------------------------------------------------
 
 class StepTimer:
     """Times the functions `run_pipeline` calls, by wrapping the journeys functions the pipeline module
-    names (its own helpers too). Each gets its self time (minus the wrapped calls inside it), so the
-    steps add up to the build without double counting, whatever the pipeline's helpers are called."""
+    names (its own helpers too), and those of the `extra` modules (module -> names, "*" = all; these
+    steps are named `module.function`, e.g. `timeline._events`). Each gets its self time (minus the
+    wrapped calls inside it), so the steps add up to the build without double counting, whatever the
+    pipeline's helpers are called. `summaries` (step -> function of its return value) record what
+    flowed through a step (rows read, intervals, segments)."""
 
-    def __init__(self, module: Any, skip: tuple[str, ...] = ("run_pipeline", "_quiet")) -> None:
+    def __init__(self, module: Any, skip: tuple[str, ...] = ("run_pipeline", "_quiet"),
+                 extra: dict[str, tuple[str, ...]] | None = None,
+                 summaries: dict[str, Callable[[Any], Any]] | None = None) -> None:
+        import importlib
+
         self.self_seconds: dict[str, float] = {}  # in the order the steps first ran
         self.total_seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.peak_after: dict[str, float] = {}  # peak RSS (MB) so far when the step last returned
+        self.rss_after: dict[str, float | None] = {}  # resident memory (MB) when the step last returned
+        self.summaries = summaries or {}
+        self.seen: dict[str, Any] = {}
         self._children: list[float] = []
+        self._wrap_module(module, "", ("*",), skip)
+        for name, names in (extra or {}).items():
+            try:
+                other = importlib.import_module(name)
+            except ImportError:  # the library moved on: time what is there
+                continue
+            self._wrap_module(other, name.rpartition(".")[2] + ".", names, skip)
+
+    def _wrap_module(self, module: Any, prefix: str, names: tuple[str, ...], skip: tuple[str, ...]) -> None:
         for name, obj in list(vars(module).items()):
-            if inspect.isfunction(obj) and obj.__module__.startswith("journeys") and name not in skip:
-                setattr(module, name, self._wrap(name, obj))
+            if (inspect.isfunction(obj) and obj.__module__.startswith("journeys") and name not in skip
+                    and ("*" in names or name in names)):
+                setattr(module, name, self._wrap(prefix + name, obj))
 
     def _wrap(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
@@ -235,7 +430,10 @@ class StepTimer:
             self._children.append(0.0)
             t0 = time.perf_counter()
             try:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
+                if name in self.summaries:
+                    self.seen[name] = self.summaries[name](result)
+                return result
             finally:
                 elapsed = time.perf_counter() - t0
                 inner = self._children.pop()
@@ -245,12 +443,34 @@ class StepTimer:
                 if self._children:
                     self._children[-1] += elapsed
                 self.peak_after[name] = peak_rss_mb()
+                self.rss_after[name] = rss_now_mb()
         return timed
 
 
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far."""
     return mb(maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+
+
+def rss_now_mb() -> float | None:
+    """This process's resident memory now (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return mb(int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+#: What flowed through the steps of a mixed build (rows, intervals, segments), from their return values.
+FLOW: dict[str, Callable[[Any], Any]] = {
+    "load_cin": lambda r: {"cin_stage_episodes": len(r.stack.episodes), "cin_children_kept": len(r.stack.children),
+                           "cin_details_kept": len(r.stack.details), "superseded": len(r.stack.superseded),
+                           "reference_date": str(r.reference_date)},
+    "cin_intervals": lambda r: {"cin_intervals": len(r[0]), "cin_rows_used": len(r[1])},
+    "care_intervals": lambda r: {"care_intervals": len(r)},
+    "joined.flatten_timeline": lambda r: {"segments": len(r)},
+    "joined_spells": lambda r: {"joined_spells": len(r)},
+}
 
 
 def phase_seconds(marks: list[tuple[float, str]], t0: float, t1: float) -> dict[str, float]:
@@ -265,7 +485,10 @@ def phase_seconds(marks: list[tuple[float, str]], t0: float, t1: float) -> dict[
 
 
 def worker_build(job: dict[str, Any]) -> dict[str, Any]:
-    """run_pipeline on the cached CSVs as `journeys build` would, then write its outputs."""
+    """run_pipeline on the cached inputs as `journeys build` would, then write its outputs.
+
+    `job["inputs"]` lists the files (mixed builds: the CSVs and the census XML), else episodes + header;
+    `job["expect"]` holds counts taken from the data when it was made, for the accounting checks."""
     t_import = time.perf_counter()
     import pandas as pd
 
@@ -278,7 +501,7 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
     setup_seconds = time.perf_counter() - t_import
     rss_setup = maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
-    steps = StepTimer(pipeline)
+    steps = StepTimer(pipeline, extra=STEP_MODULES, summaries=FLOW)
     marks: list[tuple[float, str]] = []
 
     peaks: list[tuple[str, float]] = []
@@ -287,7 +510,7 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
         marks.append((time.perf_counter(), message))
         peaks.append((message, peak_rss_mb()))
 
-    inputs = [Path(job["episodes"]), Path(job["header"])]
+    inputs = [Path(p) for p in job.get("inputs") or [job["episodes"], job["header"]]]
     profiler = None
     if job.get("profile"):
         import cProfile
@@ -324,6 +547,7 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
             report["rows_read"] == report["rows_used"] + report["rows_superseded"] + report["rows_ignored"]
             + report["rows_quarantined"],
     }
+    checks.update(accounting_checks(report, job.get("expect") or {}, result.episodes, spells, steps.seen))
     sub_steps = {k: round(v, 3) for k, v in steps.self_seconds.items()}  # in the order they ran
     sub_steps["(inline in run_pipeline)"] = round(t1 - t0 - sum(steps.self_seconds.values()), 3)
     outcome: dict[str, Any] = {
@@ -331,18 +555,22 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
         "write_seconds": round(t3 - t2, 3),
         "setup_seconds": round(setup_seconds, 3), "phases": phase_seconds(marks, t0, t1), "steps": sub_steps,
         "progress": [[round(t - t0, 3), m, peak] for (t, m), (_, peak) in zip(marks, peaks)],
-        "peak_rss_mb_after_step": steps.peak_after,
+        "peak_rss_mb_after_step": steps.peak_after, "rss_mb_after_step": steps.rss_after,
+        "flow": {k: v for summary in steps.seen.values() for k, v in summary.items()},
         "steps_inclusive": {k: round(v, 3) for k, v in steps.total_seconds.items()}, "step_calls": steps.calls,
         "rss_after_setup_mb": mb(rss_setup), "rss_after_build_mb": mb(rss_build),
         "outputs": {
-            "episodes_in": int(report["rows_read"]) - sum(int(i["rows_read"]) for i in report["inputs"]
-                                                           if i["table"] == "header"),
-            "episodes_out": int(len(result.episodes)), "spells": int(len(spells)),
+            "episodes_in": sum(int(i["rows_read"]) for i in report["inputs"] if i["table"] == "episodes"),
+            "episodes_out": int(len(result.episodes)),
+            "episodes_out_by_source": {str(k): int(v) for k, v in result.episodes["source"].value_counts().items()},
+            "spells": int(len(spells)),
             "transitions": int(len(transitions)), "journeys": journeys_n,
             "children": int(spells["person_id"].nunique()), "issues": int(len(result.issues)),
             "rows_read": report["rows_read"], "rows_used": report["rows_used"],
             "rows_superseded": report["rows_superseded"], "rows_ignored": report["rows_ignored"],
             "rows_quarantined": report["rows_quarantined"], "extract_date": report["extract_date"],
+            "extract_dates": report.get("extract_dates"),
+            "rows_by_table": rows_by_table(report),
             "issues_by_code": {i["code"]: i["count"] for i in report["issues"]},
             "outputs_mb": {p.name: mb(p.stat().st_size) for p in sorted(out.iterdir())},
         },
@@ -360,6 +588,51 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
     return outcome
 
 
+ROW_BUCKETS = ["read", "used", "superseded", "ignored", "quarantined"]
+
+
+def rows_by_table(report: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """The report's per-input accounting summed per table kind (episodes, header, cin_children, cin_details)."""
+    out: dict[str, dict[str, int]] = {}
+    for entry in report["inputs"]:
+        sums = out.setdefault(str(entry["table"]), {"files": 0, **{f"rows_{b}": 0 for b in ROW_BUCKETS}})
+        sums["files"] += 1
+        for bucket in ROW_BUCKETS:
+            sums[f"rows_{bucket}"] += int(entry.get(f"rows_{bucket}", 0))
+    return out
+
+
+def accounting_checks(report: dict[str, Any], expect: dict[str, Any], episodes: Any, spells: Any,
+                      seen: dict[str, Any]) -> dict[str, bool]:
+    """Row accounting across every input table, against counts taken from the files when they were made."""
+    inputs = report["inputs"]
+
+    def read(table: str, file: str | None = None) -> int:
+        return sum(int(i["rows_read"]) for i in inputs if i["table"] == table and (file is None or i["file"] == file))
+
+    checks = {
+        "no rows quarantined (clean synthetic data)": int(report["rows_quarantined"]) == 0,
+        "every input table: read == used + superseded + ignored + quarantined":
+            all(int(i["rows_read"]) == sum(int(i[f"rows_{b}"]) for b in ROW_BUCKETS[1:]) for i in inputs),
+        "input tables' rows add up to rows_read": sum(int(i["rows_read"]) for i in inputs) == int(report["rows_read"]),
+    }
+    if "care_episodes" in expect:
+        checks["episodes CSV rows read == rows in the CSV"] = read("episodes") == expect["care_episodes"]
+        checks["header CSV rows read == rows in the CSV"] = read("header") == expect["header_rows"]
+    stage = seen.get("load_cin", {}).get("cin_stage_episodes")
+    checks["episodes out == used rows of the episodes CSV" + (" + CIN stage episodes" if stage is not None else "")] = (
+        len(episodes) == sum(int(i["rows_used"]) for i in inputs if i["table"] == "episodes") + (stage or 0))
+    if expect.get("cin_files"):
+        checks["each census file: cin_children, cin_details read == <Child>, <CINdetails> in the XML"] = all(
+            read("cin_children", f["file"]) == f["children"] and read("cin_details", f["file"]) == f["cin_details"]
+            for f in expect["cin_files"])
+        checks["CIN stage episodes read == generated"] = stage == expect["cin_stage_episodes"]
+        checks["every CIN stage episode is in the episodes output"] = int((episodes["source"] == "cin").sum()) == stage
+        checks["one set of journeys per child: children in spells == children in the inputs"] = (
+            int(spells["person_id"].nunique()) == expect["children"])
+    return checks
+
+
 # --------------------------------------------------------------------------------------------------
 # Worker: independent reference (plain pandas) and the per-child loop yardstick
 # --------------------------------------------------------------------------------------------------
@@ -375,6 +648,8 @@ class RefRules:
         self.episode_rules: list[tuple[str, frozenset[str], str, str | None]] = []
         self.exit_rules: list[tuple[str, frozenset[str], str]] = []
         for rule in config.rules:
+            if getattr(rule, "source", None) is not None:  # CIN census / front-door rules: not SSDA903 rows
+                continue
             col = upper[rule.column.upper()]
             distinct = frame[col].dropna().unique()
             values = frozenset(v for v in distinct if rule.matches(str(v).strip().upper()))
@@ -533,7 +808,8 @@ def worker_reference(job: dict[str, Any]) -> dict[str, Any]:
 
     config = load_config(CONFIG, load_stage_model())
     t0 = time.perf_counter()
-    raw = read_episodes_csv(Path(job["episodes"]), [rule.column for rule in config.rules])
+    raw = read_episodes_csv(Path(job["episodes"]), [rule.column for rule in config.rules
+                                                    if getattr(rule, "source", None) is None])
     t1 = time.perf_counter()
     rules = RefRules(raw, config)
     frame, extract, extract_date = clean_episodes(raw, rules)
@@ -604,7 +880,8 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     meta = ensure_data(size, args.seed, args)
     paths = data_paths(size, args.seed)
     repeats = args.repeats or default_repeats(size)
-    job = {"episodes": str(paths["episodes"]), "header": str(paths["header"]), "out": str(paths["out"])}
+    job = {"episodes": str(paths["episodes"]), "header": str(paths["header"]), "out": str(paths["out"]),
+           "expect": {"care_episodes": meta["episodes"], "header_rows": meta["header_rows"]}}
     if args.profile:  # an extra run under cProfile, left out of the timings
         RESULTS.mkdir(parents=True, exist_ok=True)
         profile = RESULTS / f"profile_n{label(size)}.txt"
@@ -661,6 +938,117 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     return entry
 
 
+def default_mixed_repeats(size: int) -> int:
+    """Fewer than plain: at 10^6 rows one mixed build takes about a minute and a half (see README)."""
+    return 3 if size <= 10**5 else 1
+
+
+def ensure_mixed_data(size: int, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    meta = None if args.regenerate else cached_mixed_meta(size, seed)
+    name = mixed_paths(size, seed)["meta"].stem
+    if meta is not None:
+        fingerprint = synth_fingerprint()
+        if fingerprint and meta.get("synth_fingerprint") != fingerprint:
+            log(f"note: {name} came from an older journeys.synth; run with --regenerate to refresh it")
+        log(f"reusing {name} ({meta['care_episodes']:,} care episodes + {meta['cin_stage_episodes']:,} CIN stage "
+            f"episodes, {meta['xml_mb']} MB of XML)")
+        return meta
+    meta, _ = run_worker("generate-mixed", {"size": size, "seed": seed, "first_year": args.first_year,
+                                            "last_year": args.last_year})
+    log(f"wrote {name}: {meta['care_episodes']:,} care episodes + {meta['cin_stage_episodes']:,} CIN stage episodes "
+        f"= {meta['episode_rows']:,} rows, {meta['children']:,} children, {len(meta['cin_files'])} XML files of "
+        f"{meta['xml_mb']} MB in all (seconds: {meta['seconds']})")
+    return meta
+
+
+def bench_mixed(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The mixed build at one size: CSVs + census XML, timed in fresh processes, checked."""
+    meta = ensure_mixed_data(size, args.seed, args)
+    paths = mixed_paths(size, args.seed)
+    repeats = args.repeats or default_mixed_repeats(size)
+    expect = {k: meta[k] for k in ("care_episodes", "header_rows", "cin_stage_episodes", "children", "cin_files")}
+    job = {"inputs": [str(p) for p in mixed_inputs(meta, paths)], "out": str(paths["out"]), "expect": expect}
+    tag = f"mixed {label(size)}"
+    if args.profile:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        profile = RESULTS / f"profile_mixed_n{label(size)}.txt"
+        log(f"build {tag} under cProfile -> {profile.relative_to(ROOT)}")
+        run_worker("build", {**job, "profile": str(profile)})
+    runs, rss = [], []
+    for i in range(repeats):
+        log(f"build {tag} run {i + 1}/{repeats}")
+        run, peak = run_worker("build", job)
+        runs.append(run)
+        rss.append(peak)
+        log(f"  build {run['build_seconds']} s (CPU {run['build_cpu_seconds']} s) + write {run['write_seconds']} s, "
+            f"peak RSS {mb(peak)} MB, phases {run['phases']}")
+    builds = [r["build_seconds"] for r in runs]
+    last = runs[-1]
+    entry: dict[str, Any] = {
+        "kind": "mixed", "target": size, "label": label(size),
+        "episode_rows": meta["episode_rows"], "care_episodes": meta["care_episodes"],
+        "cin_stage_episodes": meta["cin_stage_episodes"], "children": meta["children"],
+        "care_children": meta["care_children"], "referred_only_children": meta["referred_only_children"],
+        "header_rows": meta["header_rows"], "cin_files": len(meta["cin_files"]), "xml_mb": meta["xml_mb"],
+        "cin_children_rows": sum(f["children"] for f in meta["cin_files"]),
+        "cin_details_rows": sum(f["cin_details"] for f in meta["cin_files"]),
+        "episodes_csv_mb": meta["episodes_csv_mb"], "header_csv_mb": meta["header_csv_mb"],
+        "data": {k: meta[k] for k in ("seconds", "write_csv_seconds", "n_care_generated", "referred_only_dropped",
+                                      "rows_per_care_child_probe", "synth_fingerprint", "created")},
+        "repeats": len(runs),
+        "build_seconds": {"median": median(builds), "best": min(builds), "runs": builds},
+        "build_cpu_seconds": {"median": median(r["build_cpu_seconds"] for r in runs),
+                              "runs": [r["build_cpu_seconds"] for r in runs]},
+        "write_seconds": {"median": median(r["write_seconds"] for r in runs),
+                          "runs": [r["write_seconds"] for r in runs]},
+        "end_to_end_seconds": median(r["build_seconds"] + r["write_seconds"] for r in runs),
+        "rows_per_second": round(meta["episode_rows"] / median(builds)),
+        "peak_rss_mb": max(mb(p) for p in rss), "peak_rss_mb_runs": [mb(p) for p in rss],
+        "rss_after_imports_mb": last["rss_after_setup_mb"],
+        "phases": {p: median(r["phases"].get(p, 0.0) for r in runs) for p in runs[0]["phases"]},
+        "steps": {s: median(r["steps"].get(s, 0.0) for r in runs) for s in runs[0]["steps"]},
+        "steps_inclusive": {s: median(r["steps_inclusive"].get(s, 0.0) for r in runs)
+                            for s in runs[0]["steps_inclusive"]},
+        "step_calls": last["step_calls"],
+        "peak_rss_mb_after_step": last["peak_rss_mb_after_step"], "rss_mb_after_step": last["rss_mb_after_step"],
+        "progress": last["progress"], "flow": last["flow"],
+        "outputs": last["outputs"], "checks": last["checks"],
+    }
+    entry["step_groups"] = group_steps(entry["steps"])
+    failed = [k for k, ok in entry["checks"].items() if not ok]
+    if failed:
+        log(f"  CHECKS FAILED at {tag}: {failed}")
+    return entry
+
+
+def step_group(step: str) -> str:
+    """Which part of a mixed build a step belongs to (GROUPS)."""
+    module, _, name = step.rpartition(".")
+    if step in ("load_cin", "split_inputs", "cin_source.read_cin_census", "cin_source.is_cin_census") \
+            or module in ("cin", "cin_reader"):
+        return "CIN XML reading"
+    if step == "cin_source.account_cin" or module == "cin_episodes":
+        return "CIN stacking"
+    if step in ("cin_intervals", "_joined_episodes_out") or module == "cin_source":
+        return "CIN mapping and intervals"
+    if module == "timeline" or step == "joined.flatten_timeline":
+        return "timeline flattening (timeline.py)"
+    if module == "joined" or step in ("joined_spells", "care_intervals"):
+        return "joined spells (joined.py)"
+    if step in ("build_transitions", "combine_issues", "_report", "summarise_issues", "pseudonym_text",
+                "check_outputs", "(inline in run_pipeline)"):
+        return "transitions, issues, report, outputs"
+    return "SSDA903 care journeys"
+
+
+def group_steps(steps: dict[str, float]) -> dict[str, float]:
+    groups = {g: 0.0 for g in GROUPS}
+    for step, secs in steps.items():
+        group = step_group(step)
+        groups[group] = groups.get(group, 0.0) + secs
+    return {g: round(v, 3) for g, v in groups.items()}
+
+
 def machine_info() -> dict[str, Any]:
     import numpy
     import pandas
@@ -691,8 +1079,9 @@ def load_note(results: dict[str, Any]) -> str:
     start = results["load_average_start"][0]
     end = results.get("load_average_end", [start])[0]
     note = f"1-minute load average {start} at the start, {end} at the end"
-    wall = sum(s["build_seconds"]["median"] for s in results["sizes"])
-    cpu = sum(s["build_cpu_seconds"]["median"] for s in results["sizes"])
+    cases = results["sizes"] + results.get("mixed", [])
+    wall = sum(s["build_seconds"]["median"] for s in cases)
+    cpu = sum(s["build_cpu_seconds"]["median"] for s in cases)
     if cpu and wall > 1.15 * cpu:
         note += (f"; the builds took {wall / cpu:.2f}x their CPU time: other work shared the machine, so wall "
                  "times are inflated and noisy, and CPU seconds are the steadier figure")
@@ -706,9 +1095,35 @@ def render_markdown(results: dict[str, Any]) -> str:
              f"Python {m['python']}, pandas {m['pandas']}, numpy {m['numpy']}, pyarrow {m['pyarrow']}. "
              f"Config `pathway_configs/ssda903.yaml`, synthetic data seed {results['seed']}. " + load_note(results),
              "",
-             "Build = `run_pipeline` on the episodes CSV + header CSV (what `journeys build` does before writing); "
+             "Build = `run_pipeline` on the inputs (what `journeys build` does before writing); "
              "write = the parquet/CSV/JSON outputs; phases from the pipeline's progress messages (seconds, "
-             "median over runs).", "",
+             "median over runs)."]
+    if results["sizes"]:
+        lines += render_plain(results)
+    if results.get("mixed"):
+        lines += render_mixed(results)
+    lines += ["", "Targets (project issues):", ""]
+    at_1e6 = [s for s in results["sizes"] if s["target"] == 10**6]
+    if at_1e6:
+        rss = at_1e6[0]["peak_rss_mb"]
+        lines.append(f"- peak memory under 2 GB at 10^6 episodes (SSDA903 only): {rss:,.0f} MB, "
+                     f"{'met' if rss < TARGETS['peak_rss_mb_at_1e6'] else 'NOT met'}")
+    else:
+        lines.append("- peak memory under 2 GB at 10^6 episodes (SSDA903 only): not measured in this run")
+    mixed_1e6 = [s for s in results.get("mixed", []) if s["target"] == 10**6]
+    if mixed_1e6:
+        rss = mixed_1e6[0]["peak_rss_mb"]
+        lines.append(f"- peak memory under 2 GB for the mixed build at 10^6 episode rows (SSDA903 CSV + CIN census "
+                     f"XML): {rss:,.0f} MB, {'met' if rss < TARGETS['mixed_peak_rss_mb_at_1e6'] else 'NOT met'}")
+    else:
+        lines.append("- peak memory under 2 GB for the mixed build at 10^6 episode rows: not measured in this run")
+    lines.append("- end to end within 3x of a DuckDB query counting transitions at 10^6: DuckDB comparison "
+                 "arrives with issue 5")
+    return "\n".join(lines) + "\n"
+
+
+def render_plain(results: dict[str, Any]) -> list[str]:
+    lines = ["", "## SSDA903 only: one episodes CSV + header CSV", "",
              "| episodes | children | build s (median) | runs | build CPU s | write s | rows/s | peak RSS MB "
              "| Reading | Checking | Mapping | Building | checks |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--|"]
@@ -719,7 +1134,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                      f"{', '.join(f'{x:.1f}' for x in s['build_seconds']['runs'])} | "
                      f"{s['build_cpu_seconds']['median']:.1f} | "
                      f"{s['write_seconds']['median']:.1f} | {s['rows_per_second']:,} | {s['peak_rss_mb']:,.0f} | "
-                     + " | ".join(f"{ph.get(p, 0):.1f}" for p in PHASES) + f" | {ok} |")
+                     + " | ".join(f"{ph.get(p, 0):.1f}" for p in PLAIN_PHASES) + f" | {ok} |")
     refs = [s for s in results["sizes"] if "reference" in s]
     if refs:
         lines += ["", "Side by side, same episodes (seconds; the reference and the loop start from the CSV "
@@ -747,28 +1162,84 @@ def render_markdown(results: dict[str, Any]) -> str:
         if secs >= 0.01 * total:
             peak = f"{peaks[step]:,.0f}" if step in peaks else ""
             lines.append(f"| `{step}` | {secs:.2f} | {secs / total:.0%} | {peak} |")
-    at_1e6 = [s for s in results["sizes"] if s["target"] == 10**6]
-    lines += ["", "Targets (project issues):", ""]
-    if at_1e6:
-        rss = at_1e6[0]["peak_rss_mb"]
-        lines.append(f"- peak memory under 2 GB at 10^6 episodes: {rss:,.0f} MB, "
-                     f"{'met' if rss < TARGETS['peak_rss_mb_at_1e6'] else 'NOT met'}")
-    else:
-        lines.append("- peak memory under 2 GB at 10^6 episodes: not measured in this run")
-    lines.append("- end to end within 3x of a DuckDB query counting transitions at 10^6: DuckDB comparison "
-                 "arrives with issue 5")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def render_mixed(results: dict[str, Any]) -> list[str]:
+    mixed = results["mixed"]
+    lines = ["", "## Mixed: SSDA903 episodes CSV + header CSV + CIN census XML (joined journeys)", "",
+             "The same kind of CSV pair plus the CIN census returns (one XML per collection year) of the same "
+             "children in care and of children only ever referred (8 per child in care, the generator's "
+             "default), joined into one journey per child. Episode rows = care episodes (CSV) + CIN census "
+             "stage episodes (referral, assessment, child in need, CIN plan, s47, CP plan intervals, as read "
+             "and stacked over the returns). Joining = the CIN census and everything after it (CIN intervals, "
+             "timeline, joined spells, transitions, issues, report).", "",
+             "| episode rows | care episodes | CIN stage episodes | children (in care + only referred) | XML MB (files) "
+             "| build s (median) | runs | build CPU s | write s | rows/s | peak RSS MB "
+             "| Reading | Checking | Mapping | Building | Joining | checks |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--|"]
+    for s in mixed:
+        ph = s["phases"]
+        ok = "ok" if all(s["checks"].values()) else "FAILED"
+        lines.append(f"| {s['episode_rows']:,} | {s['care_episodes']:,} | {s['cin_stage_episodes']:,} | "
+                     f"{s['children']:,} ({s['care_children']:,} + {s['referred_only_children']:,}) | "
+                     f"{s['xml_mb']:,.0f} ({s['cin_files']}) | {s['build_seconds']['median']:.1f} | "
+                     f"{', '.join(f'{x:.1f}' for x in s['build_seconds']['runs'])} | "
+                     f"{s['build_cpu_seconds']['median']:.1f} | {s['write_seconds']['median']:.1f} | "
+                     f"{s['rows_per_second']:,} | {s['peak_rss_mb']:,.0f} | "
+                     + " | ".join(f"{ph.get(p, 0):.1f}" for p in PHASES) + f" | {ok} |")
+    lines += ["", "Row accounting (last run; report.json's per-input rows summed per table; the checks compare "
+              "them with counts taken from the CSV lines and the XML's <Child>/<CINdetails> elements):", "",
+              "| episode rows | table | files | read | used | superseded | ignored | quarantined |",
+              "|---:|:--|---:|---:|---:|---:|---:|---:|"]
+    for s in mixed:
+        for table, r in s["outputs"]["rows_by_table"].items():
+            lines.append(f"| {s['episode_rows']:,} | {table} | {r['files']} | {r['rows_read']:,} | {r['rows_used']:,} | "
+                         f"{r['rows_superseded']:,} | {r['rows_ignored']:,} | {r['rows_quarantined']:,} |")
+    lines += ["", "Checks (every mixed size): " + "; ".join(mixed[-1]["checks"]) + "."]
+    failed = {s["label"]: [k for k, ok in s["checks"].items() if not ok] for s in mixed}
+    if any(failed.values()):
+        lines.append("FAILED: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in failed.items() if v))
+    big = max(mixed, key=lambda s: s["episode_rows"])
+    total = big["build_seconds"]["median"] or 1
+    flow = big.get("flow", {})
+    lines += ["", f"Where the mixed build's time goes at {big['episode_rows']:,} episode rows, by part (self seconds of "
+              "the steps in each part, median):", "", "| part | seconds | share |", "|:--|---:|---:|"]
+    for group, secs in big["step_groups"].items():
+        lines.append(f"| {group} | {secs:.1f} | {secs / total:.0%} |")
+    if flow:
+        lines += ["", "Through the joined steps: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int)
+                                                              else f"{k.replace('_', ' ')} {v}"
+                                                              for k, v in flow.items()) + "."]
+    lines += ["", "Its steps (library functions; `module.function` for those inside the CIN and joined-journey "
+              "modules), in the order they first run; self seconds (median), calls, the peak RSS so far and the "
+              "resident memory when each returns. Steps under 1% are left out:", "",
+              "| step | part | self seconds | share | calls | peak RSS after, MB | RSS after, MB |",
+              "|:--|:--|---:|---:|---:|---:|---:|"]
+    peaks, now, calls = big.get("peak_rss_mb_after_step", {}), big.get("rss_mb_after_step", {}), big.get("step_calls", {})
+    for step, secs in big["steps"].items():
+        if secs >= 0.01 * total:
+            peak = f"{peaks[step]:,.0f}" if step in peaks else ""
+            rss = f"{now[step]:,.0f}" if now.get(step) is not None else ""
+            lines.append(f"| `{step}` | {step_group(step)} | {secs:.2f} | {secs / total:.0%} | {calls.get(step, '')} | "
+                         f"{peak} | {rss} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", type=parse_size, metavar="N",
-                        help="target episode counts (default: 1e5 1e6)")
+                        help="SSDA903-only builds: target episode counts (default: 1e5 1e6)")
+    parser.add_argument("--mixed-sizes", nargs="+", type=parse_size, metavar="N",
+                        help="mixed builds (SSDA903 CSVs + CIN census XML): target episode rows, care episodes + "
+                             "CIN stage episodes (default: 1e5 1e6)")
+    parser.add_argument("--no-plain", action="store_true", help="skip the SSDA903-only builds")
+    parser.add_argument("--no-mixed", action="store_true", help="skip the mixed builds")
     parser.add_argument("--full", action="store_true",
-                        help="add 1e7 episodes (slow; about 15 GB peak if memory scales as at 1e6)")
+                        help="add 1e7 episodes, SSDA903 only (slow; about 15 GB peak if memory scales as at 1e6)")
     parser.add_argument("--repeats", type=int, help="timed runs per size (default: 3 up to 1e5, 2 up to 1e6, "
-                                                    "then 1)")
+                                                    "then 1; mixed: 3 up to 1e5, then 1)")
     parser.add_argument("--seed", type=int, default=1, help="synthetic data seed (default 1)")
     parser.add_argument("--first-year", type=int, default=2016)
     parser.add_argument("--last-year", type=int, default=2025)
@@ -778,7 +1249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true", help="skip the reference check and the loop")
     parser.add_argument("--profile", action="store_true",
                         help="also write a cProfile of one extra build per size to results/profile_n*.txt")
-    parser.add_argument("--worker", choices=["generate", "build", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["generate", "generate-mixed", "build", "reference"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -787,6 +1259,8 @@ def main(argv: list[str] | None = None) -> int:
         job = json.loads(args.job.read_text())
         if args.worker == "generate":
             result = generate(job["size"], job["seed"], job["first_year"], job["last_year"])
+        elif args.worker == "generate-mixed":
+            result = generate_mixed(job["size"], job["seed"], job["first_year"], job["last_year"])
         elif args.worker == "build":
             result = worker_build(job)
         else:
@@ -794,24 +1268,32 @@ def main(argv: list[str] | None = None) -> int:
         args.result.write_text(json.dumps(result, indent=2, default=str))
         return 0
 
-    sizes = sorted(set(args.sizes or DEFAULT_SIZES) | ({FULL_SIZE} if args.full else set()))
+    sizes = [] if args.no_plain else sorted(set(args.sizes or DEFAULT_SIZES) | ({FULL_SIZE} if args.full else set()))
+    mixed_sizes = [] if args.no_mixed else sorted(set(args.mixed_sizes or DEFAULT_MIXED_SIZES))
     started = time.perf_counter()
     missing = [s for s in sizes if args.regenerate or cached_meta(s, args.seed) is None]
-    if missing:
+    missing_mixed = [s for s in mixed_sizes if args.regenerate or cached_mixed_meta(s, args.seed) is None]
+    if missing or missing_mixed:
         try:
             from journeys.synth import generate_care_episodes  # noqa: F401
+            if missing_mixed:
+                from journeys.synth import generate_cin, write_cin_census  # noqa: F401
         except ImportError as exc:
-            print(f"journeys.synth.generate_care_episodes is not available ({exc}), and there is no cached "
-                  f"data for {', '.join(label(s) for s in missing)} in {DATA}", file=sys.stderr)
+            print(f"journeys.synth cannot generate the data ({exc}), and there is no cached data for "
+                  f"{', '.join([label(s) for s in missing] + [f'mixed {label(s)}' for s in missing_mixed])} in {DATA}",
+                  file=sys.stderr)
             return 1
     results: dict[str, Any] = {
-        "benchmark": "journeys build, end to end from one SSDA903 episodes CSV + header CSV",
+        "benchmark": "journeys build, end to end from one SSDA903 episodes CSV + header CSV ('sizes'), and from "
+                     "those plus the CIN census XML returns of the same children ('mixed')",
         "date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(),
         "config": str(CONFIG.relative_to(ROOT)), "seed": args.seed, "targets": TARGETS,
-        "load_average_start": [round(x, 2) for x in os.getloadavg()], "sizes": [],
+        "load_average_start": [round(x, 2) for x in os.getloadavg()], "sizes": [], "mixed": [],
     }
     for size in sizes:
         results["sizes"].append(bench_size(size, args))
+    for size in mixed_sizes:
+        results["mixed"].append(bench_mixed(size, args))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -820,7 +1302,7 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "build.md").write_text(table)
     print(table)
     log(f"done in {results['total_seconds']} s; results in {RESULTS.relative_to(ROOT)}/build.json and build.md")
-    failed = [s["label"] for s in results["sizes"] if not all(s["checks"].values())]
+    failed = [s["label"] for s in results["sizes"] + results["mixed"] if not all(s["checks"].values())]
     return 1 if failed else 0
 
 
