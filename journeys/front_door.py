@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 
 from journeys.accounting import RowLedger
 from journeys.config import PathwayConfig
 from journeys.joined import INTERVAL_COLUMNS, censor
-from journeys.mapping import map_episodes
+from journeys.mapping import map_episodes, settle_mapping
 from journeys.pseudonymise import pseudonymise_keys
 from journeys.validate import check_episodes
 
@@ -34,13 +33,8 @@ def front_door_intervals(rows: pd.DataFrame, config: PathwayConfig, key: str, le
     rows.loc[late | rows["end"].isna(), ["end", "exit_code"]] = [pd.NaT, pd.NA]
     mapped, found = map_episodes(rows.reset_index(drop=True), config, source="front_door")
     issues.append(found)
-    ignored = mapped["action"] == "ignore"
-    ledger.ignore(mapped.loc[ignored, "row_id"], mapped.loc[ignored, "rule"])
-    bad = ~ignored & ((mapped["action"] == "unmapped") | (mapped["outcome"] == "unmapped"))
-    codes = np.where(mapped.loc[bad, "action"] == "unmapped", "unknown-service-code", "unknown-exit-code")
-    ledger.quarantine(mapped.loc[bad, "row_id"], codes)
-    used = mapped[mapped["action"] == "stage"]
-    used = used[~bad[used.index]]
+    kept = settle_mapping(mapped, ledger)
+    used = mapped[kept & (mapped["action"] == "stage")]
     start = config.front_door.data_start
     intervals = pd.DataFrame({
         "person_id": used["person_id"], "stage": used["stage"], "start": used["start"], "end": used["end"],

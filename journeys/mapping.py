@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from journeys.accounting import RowLedger
 from journeys.config import PathwayConfig, Rule
 from journeys.errors import ConfigError
 from journeys.issues import combine_issues, issue_frame
@@ -80,3 +81,13 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig, source: str | None 
                     miss_exit["exit_code"]),
     ]
     return out, combine_issues(issues)
+
+
+def settle_mapping(mapped: pd.DataFrame, ledger: RowLedger) -> pd.Series:
+    """Mark ignored rows (by rule) and unmapped ones (quarantined) in the ledger; True for the rows kept."""
+    ignored = mapped["action"] == "ignore"
+    ledger.ignore(mapped.loc[ignored, "row_id"], mapped.loc[ignored, "rule"])
+    unmapped = ~ignored & ((mapped["action"] == "unmapped") | (mapped["outcome"] == "unmapped"))
+    codes = np.where(mapped.loc[unmapped, "action"] == "unmapped", "unknown-service-code", "unknown-exit-code")
+    ledger.quarantine(mapped.loc[unmapped, "row_id"], codes)
+    return ~ignored & ~unmapped

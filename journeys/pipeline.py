@@ -20,7 +20,7 @@ from journeys.contracts import check_outputs
 from journeys.errors import BuildError
 from journeys.joined import care_intervals, joined_spells
 from journeys.issues import combine_issues, issue_frame, render_message, summarise_issues
-from journeys.mapping import map_episodes
+from journeys.mapping import map_episodes, settle_mapping
 from journeys.pseudonymise import load_key, pseudonym_text, pseudonymise_keys
 from journeys.readers import read_tables
 from journeys.sources import CanonicalTables, canonicalise
@@ -214,12 +214,7 @@ def _map_codes(episodes: pd.DataFrame, config: PathwayConfig, ledger: RowLedger,
     """Apply the config's rules; ignored rows leave by rule, unmapped codes are quarantined."""
     episodes, found = map_episodes(episodes.reset_index(drop=True), config)
     issues.append(found)
-    ignored = episodes["action"] == "ignore"
-    ledger.ignore(episodes.loc[ignored, "row_id"], episodes.loc[ignored, "rule"])
-    unmapped = ~ignored & ((episodes["action"] == "unmapped") | (episodes["outcome"] == "unmapped"))
-    codes = np.where(episodes.loc[unmapped, "action"] == "unmapped", "unknown-service-code", "unknown-exit-code")
-    ledger.quarantine(episodes.loc[unmapped, "row_id"], codes)
-    return episodes[~ignored & ~unmapped].reset_index(drop=True)
+    return episodes[settle_mapping(episodes, ledger)].reset_index(drop=True)
 
 
 def _journeys(episodes: pd.DataFrame, config: PathwayConfig, when: dt.date, ledger: RowLedger,
