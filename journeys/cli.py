@@ -1,4 +1,4 @@
-"""The `journeys` command: validate, build, synth. Exit 0 ok, 1 invalid data or config, 2 usage."""
+"""The `journeys` command: validate, build, flows, synth. Exit 0 ok, 1 invalid data or config, 2 usage."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from journeys.config import load_config
 from journeys.errors import JourneysError
+from journeys.flows import Period, flows_long, suppressed_flows
 from journeys.pipeline import BuildResult, run_pipeline
 from journeys.stages import load_stage_model
 
@@ -22,6 +23,13 @@ def _date(text: str) -> dt.date:
         except ValueError:
             pass
     raise argparse.ArgumentTypeError(f"'{text}' is not a date: write it as 2024-03-31 or 31/03/2024")
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _progress(message: str) -> None:
@@ -50,6 +58,10 @@ def make_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build episodes, spells, transitions and report.json")
     _inputs_parser(build)
     build.add_argument("--out", required=True, type=Path, help="folder to write the outputs to")
+    flows = sub.add_parser("flows", help="print a quarter's suppressed flows between stages")
+    _inputs_parser(flows)
+    flows.add_argument("--period", required=True, type=_period, help="the calendar quarter, e.g. 2023Q2")
+    flows.add_argument("--format", choices=["csv", "json"], default="csv")
     synth = sub.add_parser("synth", help="write the synthetic sample authorities")
     synth.add_argument("--out", required=True, type=Path)
     synth.add_argument("--seed", type=int, default=1)
@@ -109,6 +121,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flows(args: argparse.Namespace) -> int:
+    result = _run(args)
+    if args.period.start > dt.date.fromisoformat(str(result.report["extract_date"])):
+        raise JourneysError(f"{args.period.key} starts after the extract date {result.report['extract_date']}",
+                            fix="choose a quarter the data covers.")
+    table = flows_long(suppressed_flows(result.spells, args.period, result.stage_model), args.period)
+    if args.format == "json":
+        print(json.dumps(table.to_dict("records"), indent=2))
+    else:
+        print(table.to_csv(index=False), end="")
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from journeys.synth import write_samples
     written = write_samples(args.out, seed=args.seed, scale=args.scale)
@@ -122,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `journeys` console script."""
     parser = make_parser()
     args = parser.parse_args(argv)
-    handler = {"validate": cmd_validate, "build": cmd_build, "synth": cmd_synth}[args.command]
+    handler = {"validate": cmd_validate, "build": cmd_build, "flows": cmd_flows, "synth": cmd_synth}[args.command]
     try:
         return handler(args)
     except JourneysError as exc:

@@ -1,0 +1,102 @@
+"""Quarterly flows: where each child was when a quarter began and where they were when it ended."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from journeys.stages import OPEN, StageModel
+from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable, suppress_table
+
+NOT_KNOWN = "not_known"  # not known to any service the data covers at that moment
+_PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar quarter, keyed `YYYYQn` everywhere (2023Q2 = April to June 2023)."""
+
+    year: int
+    quarter: int
+
+    @classmethod
+    def parse(cls, key: str) -> Period:
+        """'2023Q2' -> Period(2023, 2); anything else is a ValueError that says the form.
+
+        >>> Period.parse("2023Q2").label
+        '2023-24 Q1'
+        """
+        match = _PERIOD.match(key.strip().upper())
+        if not match:
+            raise ValueError(f"'{key}' is not a quarter: write it as 2023Q2 (April to June 2023)")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @property
+    def key(self) -> str:
+        return f"{self.year}Q{self.quarter}"
+
+    @property
+    def start(self) -> dt.date:
+        return dt.date(self.year, 3 * self.quarter - 2, 1)
+
+    @property
+    def end(self) -> dt.date:
+        """The last day of the quarter."""
+        nxt = dt.date(self.year + (self.quarter == 4), (3 * self.quarter) % 12 + 1, 1)
+        return nxt - dt.timedelta(days=1)
+
+    @property
+    def label(self) -> str:
+        """The councils' financial-year label: calendar Q2 is Q1 of the year starting in April."""
+        fy = self.year if self.quarter > 1 else self.year - 1
+        return f"{fy}-{(fy + 1) % 100:02d} Q{(self.quarter - 2) % 4 + 1}"
+
+
+def _stage_at(spells: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
+    """Each child's stage at the start of a day (children in no stage are left out)."""
+    still_open = spells["next_stage"] == OPEN
+    covers = (spells["start"] <= moment) & ((moment < spells["end"]) | (still_open & (moment <= spells["end"])))
+    hit = spells[covers]
+    return pd.Series(hit["stage"].to_numpy(), index=hit["person_id"].to_numpy())
+
+
+def quarter_flows(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
+    """Counts of children by (stage at the quarter's start, stage or outcome at its end).
+
+    A child counts once: from the stage they were in on the first day (or `not_known`) to the
+    stage they were in on the last day, or the outcome of a journey that ended in the quarter, or
+    `not_known`. Stages entered and left within the quarter are not boundary stock; the journeys
+    view shows them.
+    """
+    first, last = pd.Timestamp(period.start), pd.Timestamp(period.end)
+    during = spells[(spells["start"] <= last) & ((spells["end"] >= first) | (spells["next_stage"] == OPEN))]
+    children = pd.Index(during["person_id"].unique())
+    at_start = _stage_at(during, first).reindex(children).fillna(NOT_KNOWN)
+    at_end = _stage_at(during, last).reindex(children)
+    outcomes = set(model.of_kind("outcome"))
+    ended = during[during["next_stage"].isin(outcomes) & (during["end"] > first) & (during["end"] <= last)]
+    ended = ended.sort_values("end", kind="stable").drop_duplicates("person_id", keep="last")
+    at_end = at_end.fillna(pd.Series(ended["next_stage"].to_numpy(), index=ended["person_id"].to_numpy()))
+    at_end = at_end.fillna(NOT_KNOWN)
+    counts = pd.crosstab(at_start.to_numpy(), at_end.to_numpy())
+    order = [NOT_KNOWN, *[s for s in model.ids if s in set(counts.index) | set(counts.columns)]]
+    rows = [s for s in order if s in counts.index]
+    cols = [s for s in order if s in counts.columns]
+    return counts.reindex(index=rows, columns=cols, fill_value=0).astype(np.int64)
+
+
+def suppressed_flows(spells: pd.DataFrame, period: Period, model: StageModel,
+                     threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
+    """The quarter's flow table after primary and secondary suppression (the only form that leaves)."""
+    return suppress_table(quarter_flows(spells, period, model), threshold=threshold)
+
+
+def flows_long(table: SuppressedTable, period: Period) -> pd.DataFrame:
+    """One row per published cell: period, label, from_stage, to_stage, count ('c' where hidden)."""
+    cells = table.long()
+    return pd.DataFrame({"period": period.key, "period_label": period.label, "from_stage": cells["row"],
+                         "to_stage": cells["column"], "count": cells["display"]})

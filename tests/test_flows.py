@@ -1,0 +1,54 @@
+"""Quarterly flows: stage at the quarter's start -> stage or outcome at its end, exact on a hand-built case."""
+
+from __future__ import annotations
+
+import pytest
+
+from journeys.cli import main
+from journeys.flows import Period, flows_long, quarter_flows, suppressed_flows
+from tests.conftest import ROOT, write_episodes
+
+ROWS = [
+    ("1", "01/01/2019", "S", "C2", "U4", "", ""),                 # in foster care throughout
+    ("2", "01/01/2019", "S", "C2", "U4", "01/05/2019", "X1"),     # moves to a children's home
+    ("2", "01/05/2019", "P", "C2", "K2", "", ""),
+    ("3", "01/05/2019", "S", "C2", "U4", "", ""),                 # enters care in the quarter
+    ("4", "01/01/2019", "S", "C2", "U4", "15/05/2019", "E4A"),    # goes home in the quarter
+    ("5", "01/07/2019", "S", "C2", "U4", "", ""),                 # after the quarter
+    ("6", "01/01/2019", "S", "C2", "U4", "31/03/2019", "E4A"),    # left before it
+]
+
+
+def test_period_keys_and_labels() -> None:
+    p = Period.parse("2019q2")
+    assert (p.key, p.label, p.start.isoformat(), p.end.isoformat()) == ("2019Q2", "2019-20 Q1", "2019-04-01",
+                                                                       "2019-06-30")
+    assert Period.parse("2020Q1").label == "2019-20 Q4" and Period.parse("2019Q4").end.isoformat() == "2019-12-31"
+    with pytest.raises(ValueError, match="write it as 2023Q2"):
+        Period.parse("2019-Q2")
+
+
+def test_quarter_flows_exact(build_903) -> None:
+    r = build_903(ROWS)
+    table = quarter_flows(r.spells, Period.parse("2019Q2"), r.stage_model)
+    assert table.to_dict("index") == {
+        "not_known": {"foster_other": 1, "residential": 0, "returned_home": 0},
+        "foster_other": {"foster_other": 1, "residential": 1, "returned_home": 1},
+    }
+    published = flows_long(suppressed_flows(r.spells, Period.parse("2019Q2"), r.stage_model), Period.parse("2019Q2"))
+    assert set(published["count"]) <= {"c", "0"}  # every 1 is hidden; nothing else is there to show
+    assert list(published.columns) == ["period", "period_label", "from_stage", "to_stage", "count"]
+
+
+def test_cli_flows_prints_suppressed_csv(tmp_path, capsys) -> None:
+    path = write_episodes(tmp_path / "episodes.csv", ROWS)
+    code = main(["flows", "--quiet", "--config", str(ROOT / "pathway_configs" / "ssda903.yaml"), str(path),
+                 "--extract-date", "2020-03-31", "--period", "2019Q2"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0] == "period,period_label,from_stage,to_stage,count"
+    assert "2019Q2,2019-20 Q1,foster_other,residential,c" in out
+    assert not any(line.endswith(",1") for line in out), "a small count was printed"
+    with pytest.raises(SystemExit) as exit_:
+        main(["flows", "--config", "x.yaml", str(path), "--period", "Q2"])
+    assert exit_.value.code == 2
