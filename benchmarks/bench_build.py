@@ -876,6 +876,27 @@ def ensure_data(size: int, seed: int, args: argparse.Namespace) -> dict[str, Any
     return meta
 
 
+def _timing_summary(runs: list[dict[str, Any]], rss: list[int]) -> dict[str, Any]:
+    """The timing and memory figures every case reports (medians over its runs)."""
+    builds = [r["build_seconds"] for r in runs]
+    last = runs[-1]
+    return {
+        "repeats": len(runs),
+        "build_seconds": {"median": median(builds), "best": min(builds), "runs": builds},
+        "build_cpu_seconds": {"median": median(r["build_cpu_seconds"] for r in runs),
+                              "runs": [r["build_cpu_seconds"] for r in runs]},
+        "write_seconds": {"median": median(r["write_seconds"] for r in runs),
+                          "runs": [r["write_seconds"] for r in runs]},
+        "end_to_end_seconds": median(r["build_seconds"] + r["write_seconds"] for r in runs),
+        "peak_rss_mb": max(mb(p) for p in rss), "peak_rss_mb_runs": [mb(p) for p in rss],
+        "rss_after_imports_mb": last["rss_after_setup_mb"],
+        "phases": {p: median(r["phases"].get(p, 0.0) for r in runs) for p in runs[0]["phases"]},
+        "steps": {s: median(r["steps"].get(s, 0.0) for r in runs) for s in runs[0]["steps"]},
+        "steps_inclusive": {s: median(r["steps_inclusive"].get(s, 0.0) for r in runs)
+                            for s in runs[0]["steps_inclusive"]},
+    }
+
+
 def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     meta = ensure_data(size, args.seed, args)
     paths = data_paths(size, args.seed)
@@ -902,20 +923,8 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         "target": size, "label": label(size), "episodes": meta["episodes"], "children": meta["children"],
         "header_rows": meta["header_rows"], "episodes_csv_mb": meta["episodes_csv_mb"],
         "data": {k: meta[k] for k in ("generate_seconds", "write_csv_seconds", "synth_fingerprint", "created")},
-        "repeats": len(runs),
-        "build_seconds": {"median": median(builds), "best": min(builds), "runs": builds},
-        "build_cpu_seconds": {"median": median(r["build_cpu_seconds"] for r in runs),
-                              "runs": [r["build_cpu_seconds"] for r in runs]},
-        "write_seconds": {"median": median(r["write_seconds"] for r in runs),
-                          "runs": [r["write_seconds"] for r in runs]},
-        "end_to_end_seconds": median(r["build_seconds"] + r["write_seconds"] for r in runs),
+        **_timing_summary(runs, rss),
         "rows_per_second": round(meta["episodes"] / median(builds)),
-        "peak_rss_mb": max(mb(p) for p in rss), "peak_rss_mb_runs": [mb(p) for p in rss],
-        "rss_after_imports_mb": last["rss_after_setup_mb"],
-        "phases": {p: median(r["phases"].get(p, 0.0) for r in runs) for p in runs[0]["phases"]},
-        "steps": {s: median(r["steps"].get(s, 0.0) for r in runs) for s in runs[0]["steps"]},
-        "steps_inclusive": {s: median(r["steps_inclusive"].get(s, 0.0) for r in runs)
-                            for s in runs[0]["steps_inclusive"]},
         "peak_rss_mb_after_step": last["peak_rss_mb_after_step"],
         "outputs": last["outputs"], "checks": last["checks"],
     }
@@ -995,20 +1004,8 @@ def bench_mixed(size: int, args: argparse.Namespace) -> dict[str, Any]:
         "episodes_csv_mb": meta["episodes_csv_mb"], "header_csv_mb": meta["header_csv_mb"],
         "data": {k: meta[k] for k in ("seconds", "write_csv_seconds", "n_care_generated", "referred_only_dropped",
                                       "rows_per_care_child_probe", "synth_fingerprint", "created")},
-        "repeats": len(runs),
-        "build_seconds": {"median": median(builds), "best": min(builds), "runs": builds},
-        "build_cpu_seconds": {"median": median(r["build_cpu_seconds"] for r in runs),
-                              "runs": [r["build_cpu_seconds"] for r in runs]},
-        "write_seconds": {"median": median(r["write_seconds"] for r in runs),
-                          "runs": [r["write_seconds"] for r in runs]},
-        "end_to_end_seconds": median(r["build_seconds"] + r["write_seconds"] for r in runs),
+        **_timing_summary(runs, rss),
         "rows_per_second": round(meta["episode_rows"] / median(builds)),
-        "peak_rss_mb": max(mb(p) for p in rss), "peak_rss_mb_runs": [mb(p) for p in rss],
-        "rss_after_imports_mb": last["rss_after_setup_mb"],
-        "phases": {p: median(r["phases"].get(p, 0.0) for r in runs) for p in runs[0]["phases"]},
-        "steps": {s: median(r["steps"].get(s, 0.0) for r in runs) for s in runs[0]["steps"]},
-        "steps_inclusive": {s: median(r["steps_inclusive"].get(s, 0.0) for r in runs)
-                            for s in runs[0]["steps_inclusive"]},
         "step_calls": last["step_calls"],
         "peak_rss_mb_after_step": last["peak_rss_mb_after_step"], "rss_mb_after_step": last["rss_mb_after_step"],
         "progress": last["progress"], "flow": last["flow"],

@@ -17,11 +17,11 @@ from lxml import etree
 
 from journeys.cin_episodes import CinStack, account_cin, cin_episodes, register_cin, stack_cin
 from journeys.cin_reader import (BLOCK_ELEMENT, CHILDREN, CIN_PROBLEMS, COLUMNS, DETAILS, ELEMENT, CinCensus,
-                                 RawCensus, cin_issue_frame, local_name, parse_cin_xml, text_of)
-from journeys.issues import combine_issues
+                                 RawCensus, local_name, parse_cin_xml, text_of)
+from journeys.issues import combine_issues, issue_frame
 from journeys.sources import parse_dates
 
-__all__ = ["CIN_PROBLEMS", "CinCensus", "CinStack", "account_cin", "cin_episodes", "cin_issue_frame", "is_cin_census",
+__all__ = ["CIN_PROBLEMS", "CinCensus", "CinStack", "account_cin", "cin_episodes", "is_cin_census",
            "read_cin_census", "register_cin", "stack_cin"]
 
 STAGE_DATES = {"assessments": ("start", "authorised"), "cin_plans": ("start", "end"),
@@ -93,13 +93,13 @@ class _Checks:
     def census(self) -> CinCensus:
         raw = self.raw
         unknown = list(zip(*raw.unknown)) or [(), (), (), ()]
-        found = cin_issue_frame("unknown-element", self.file, list(unknown[0]), list(unknown[1]), None,
+        found = issue_frame("unknown-element", self.file, list(unknown[0]), list(unknown[1]), None,
                                 list(unknown[2]), list(unknown[3]))
         found["column"] = found["value"]
         self.issues.append(found)
         if raw.broken is not None:
             read = len(self.f["children"]) - (raw.partial is not None)
-            self.issues.append(cin_issue_frame(
+            self.issues.append(issue_frame(
                 "malformed-xml", self.file, None, int(raw.broken.lineno or 0), None, raw.broken.msg,
                 f"; the {read} complete Child element{'s' if read != 1 else ''} before it "
                 f"{'were' if read != 1 else 'was'} read, the child being read there is left out and nothing "
@@ -135,7 +135,7 @@ class _Checks:
         row = sub[field + "@"].fillna(sub["line"]) if field else sub["line"]
         values, details = (v(sub) if callable(v) else v for v in (value, detail))
         table = CHILDREN if "detail_no" not in frame else DETAILS
-        self.issues.append(cin_issue_frame(code, self.file, table, row, element, values, details))
+        self.issues.append(issue_frame(code, self.file, table, row, element, values, details))
         return sub
 
     def who(self, sub: pd.DataFrame) -> pd.Series:
@@ -158,7 +158,7 @@ class _Checks:
             if pd.isna(latest):
                 return None, when
             year = latest.year + (1 if (latest.month, latest.day) > (3, 31) else 0)
-            self.issues.append(cin_issue_frame("inferred-return-year", self.file, None, value=str(year)))
+            self.issues.append(issue_frame("inferred-return-year", self.file, None, value=str(year)))
         return int(year), when
 
     def date(self, frame: pd.DataFrame, table: str, field: str, code: str = "unparseable-date") -> None:

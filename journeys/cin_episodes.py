@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from journeys.accounting import RowLedger
-from journeys.cin_reader import CHILDREN, COLUMNS, DETAILS, CinCensus, cin_issue_frame
-from journeys.issues import combine_issues
+from journeys.cin_reader import CHILDREN, COLUMNS, DETAILS, CinCensus
+from journeys.issues import combine_issues, issue_frame
 from journeys.sources import DATE_DTYPE
 
 #: Stage codes in the order a block runs through them (also the tie-break when sorting).
@@ -235,7 +235,7 @@ def _latest(frame: pd.DataFrame, keys: list[str], code: str) -> tuple[
     value = dup["referral_date"].dt.strftime("%Y-%m-%d") if code == "duplicate-cin-details" else None
     detail = (" (the first is at line " + first["line"].astype("int64").astype("str") + " of "
               + first["file"].astype("str") + ", child " + dup["la_child_id"] + ")")
-    issues = cin_issue_frame(code, dup["file"], table, dup["line"], "LAchildID" if table == CHILDREN
+    issues = issue_frame(code, dup["file"], table, dup["line"], "LAchildID" if table == CHILDREN
                              else "CINreferralDate", value, detail)
     kept = ordered[~repeat].sort_values("row_id", kind="stable").reset_index(drop=True)
     winners = pd.Series(winner.loc[~same, "row_id"].to_numpy(dtype=np.int64),

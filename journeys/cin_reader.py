@@ -12,7 +12,7 @@ import pandas as pd
 from lxml import etree
 
 from journeys.errors import InputError
-from journeys.issues import PROBLEMS, Problem, combine_issues, issue_frame
+from journeys.issues import PROBLEMS, Problem
 
 #: The problem codes this reader raises (their wording lives in journeys.issues with all the others).
 CIN_CODES = ("malformed-xml", "unknown-element", "missing-referral-date", "missing-stage-start", "impossible-date",
@@ -118,10 +118,6 @@ class CinCensus:
     section47: pd.DataFrame
     cp_plans: pd.DataFrame
     issues: pd.DataFrame
-
-
-#: Kept for the CIN modules' call sites: the CIN codes are in the shared catalogue now.
-cin_issue_frame = issue_frame
 
 
 _CHUNK = 20_000  # children per table chunk while walking

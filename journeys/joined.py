@@ -53,7 +53,8 @@ def joined_spells(intervals: pd.DataFrame, model: StageModel, authority: str) ->
     journey_id = np.cumsum(segments["new_cover"].to_numpy())
     segments = _merge_cover(segments.assign(journey_id=journey_id))
     journey_id = segments["journey_id"].to_numpy()
-    ends = _journey_ends(segments, intervals, {s: i for i, s in enumerate(order)})
+    owned = _assign_journeys(segments, intervals)  # each interval's journey, worked out once
+    ends = _journey_ends(owned, {s: i for i, s in enumerate(order)})
     first_of_person = segments.groupby("person_id", sort=False)["journey_id"].transform("min")
     journey_no = (segments["journey_id"] - first_of_person + 1).astype(np.int32)
     step = segments.groupby("journey_id").cumcount().astype(np.int32) + 1
@@ -68,7 +69,7 @@ def joined_spells(intervals: pd.DataFrame, model: StageModel, authority: str) ->
         "exit_detail": segments["journey_id"].map(ends["exit_detail"]).where(last).astype("object")
         .where(lambda s: s.notna(), None),
         "moves": _moves(segments, intervals),
-        "left_truncated": segments["journey_id"].map(_truncated(segments, intervals)).astype(bool),
+        "left_truncated": segments["journey_id"].map(_truncated(owned)).astype(bool),
         "re_entry": journey_no > 1,
         "days_since_previous": since.groupby(segments["journey_id"]).transform("max").astype("Int64"),
     }).loc[:, SPELL_COLUMNS]
@@ -100,20 +101,18 @@ def _assign_journeys(segments: pd.DataFrame, intervals: pd.DataFrame) -> pd.Data
     return merged.sort_values("_i")
 
 
-def _journey_ends(segments: pd.DataFrame, intervals: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
+def _journey_ends(owned: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
     """Per journey: the outcome and detail of the involvement that ended last."""
-    owned = _assign_journeys(segments, intervals)
     codes, names = pd.factorize(owned["stage"])
-    owned["rank"] = np.array([rank.get(n, -1) for n in names], dtype=np.int64)[codes]
-    owned = owned.sort_values(["journey_id", "end", "rank"], kind="stable")
+    owned = owned.assign(rank=np.array([rank.get(n, -1) for n in names], dtype=np.int64)[codes]).sort_values(["journey_id", "end", "rank"], kind="stable")
     last = owned.drop_duplicates("journey_id", keep="last").set_index("journey_id")
     outcome = last["outcome"].astype("object").where(last["outcome"].notna(), UNKNOWN_EXIT)
     return pd.DataFrame({"outcome": outcome, "exit_detail": last["exit_detail"]})
 
 
-def _truncated(segments: pd.DataFrame, intervals: pd.DataFrame) -> pd.Series:
+def _truncated(owned: pd.DataFrame) -> pd.Series:
     """A journey is left-truncated when the involvement it starts with was already under way."""
-    owned = _assign_journeys(segments, intervals).sort_values(["journey_id", "start"], kind="stable")
+    owned = owned.sort_values(["journey_id", "start"], kind="stable")
     return owned.drop_duplicates("journey_id").set_index("journey_id")["left_truncated"].astype(bool)
 
 

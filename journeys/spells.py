@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from journeys.issues import combine_issues, issue_frame
-from journeys.stages import BEFORE_DATA, ENTRY, OPEN, UNKNOWN_EXIT
+from journeys.stages import OPEN, UNKNOWN_EXIT
 
 #: RNE values that mean the child changed placement (S starts a period; L is legal status only).
 PLACEMENT_CHANGE_RNE = ["P", "B", "T", "U"]
@@ -150,8 +150,3 @@ def empty_spells() -> pd.DataFrame:
              "start": "datetime64[us]", "end": "datetime64[us]", "next_stage": "str", "exit_detail": "object",
              "moves": "int32", "left_truncated": "bool", "re_entry": "bool", "days_since_previous": "Int64"}
     return pd.DataFrame({c: pd.Series(dtype=types[c]) for c in SPELL_COLUMNS})
-
-
-def first_of(stage_if_truncated: pd.Series) -> pd.Series:
-    """The pseudo-stage a journey starts from."""
-    return pd.Series(np.where(stage_if_truncated, BEFORE_DATA, ENTRY), index=stage_if_truncated.index)

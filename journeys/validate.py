@@ -11,11 +11,6 @@ import pandas as pd
 from journeys import codes
 from journeys.issues import PROBLEMS, combine_issues, issue_frame
 
-#: Display names of canonical columns in SSDA903 terms, for messages an analyst recognises.
-SSDA903_NAMES = {"person_id": "CHILD", "start": "DECOM", "end": "DEC", "code": "PLACE", "exit_code": "REC",
-                 "rne": "RNE", "legal_status": "LS", "birth_date": "DOB", "sex": "SEX"}
-
-
 @dataclass(frozen=True)
 class RowRule:
     """One vectorised row check: `test(frame)` is True where the row passes; failures become `code` issues."""
@@ -76,35 +71,30 @@ def failures(frame: pd.DataFrame, rules: list[RowRule]) -> pd.DataFrame:
 
 def _issue_for(frame: pd.DataFrame, rows: pd.Index, check: str, extract_date: dt.date | None) -> pd.DataFrame:
     code, _, part = check.partition(":")
-    sub = frame.loc[rows]
-    names = SSDA903_NAMES if (sub["source"] == "ssda903").all() else {}
-
-    def name(col: str) -> str:
-        return names.get(col, col)
-
+    sub = frame.loc[rows]  # columns are named canonically; the pipeline renames them as the source has them
     def when(col: str) -> pd.Series:
         return sub[col].dt.strftime("%d/%m/%Y")
 
     args: dict[str, object]
     if code == "unparseable-date":
         col = "start" if part == "start" else "end"
-        args = {"column_name": name(col), "value": sub[col + "_text"], "detail": ""}
+        args = {"column_name": col, "value": sub[col + "_text"], "detail": ""}
     elif code == "end-before-start":
-        args = {"column_name": name("end"), "value": when("end"), "detail": " (" + when("start") + ")"}
+        args = {"column_name": "end", "value": when("end"), "detail": " (" + when("start") + ")"}
     elif code in ("start-after-extract-date", "end-after-extract-date"):
         col = "start" if code.startswith("start") else "end"
-        args = {"column_name": name(col), "value": when(col), "detail": f"{extract_date:%d/%m/%Y}"}
+        args = {"column_name": col, "value": when(col), "detail": f"{extract_date:%d/%m/%Y}"}
     elif code == "rec-without-dec":
-        args = {"column_name": name("exit_code"), "value": sub["exit_code"]}
+        args = {"column_name": "exit_code", "value": sub["exit_code"]}
     elif code == "invalid-code":
         col = {"RNE": "rne", "LS": "legal_status"}[part]
         args = {"column_name": part, "value": sub[col], "detail": part}
     elif code == "code-outside-years":
-        args = {"column_name": name("code"), "value": sub["code"],
+        args = {"column_name": "code", "value": sub["code"],
                 "detail": sub["return_year"].map(lambda y: codes.collection_label(int(y)))}
     else:
         column = {"missing-child-id": "person_id", "missing-start-date": "start"}.get(code, "")
-        args = {"column_name": name(column) if column else None}
+        args = {"column_name": column or None}
     return issue_frame(code, sub["file"], "episodes", sub["row"], **args)  # type: ignore[arg-type]
 
 

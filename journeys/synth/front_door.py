@@ -33,47 +33,12 @@ from journeys.synth.cin_care import care_periods
 from journeys.synth.cin_paths import Table, bwd, days_of, fwd, span, uniform
 from journeys.synth.cin_people import new_ids, referral_day_weights
 from journeys.synth.draw import IntArray, add_years, day_of, draw, draw_days
+from journeys.synth.front_door_steps import concat_steps, cummax_by, group_starts, names_of, step_table, take_steps
 from journeys.synth.generate import _dates, window
 
 INF = np.iinfo(np.int64).max // 4
 KEY = 1 << 20  # child * KEY + day: one sortable key (days stay below 2**20 until the year 4840)
-STEP_KEYS = ("case", "child", "kind", "start", "end", "outcome", "source")
 FRONT_DOOR_COLUMNS = ("child", "in_care", "case", "step", "start", "end", "outcome", "source")
-
-
-def _table(**cols: npt.ArrayLike) -> Table:
-    n = max(len(np.atleast_1d(v)) for v in cols.values())
-    out = {k: np.full(n, -1, dtype=np.int64) for k in STEP_KEYS}
-    for k, v in cols.items():
-        out[k] = np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)).copy()
-    return out
-
-
-def _names(codes: IntArray, names: tuple[str, ...] | list[str]) -> npt.NDArray[np.object_]:
-    """Integer codes as names, None where negative."""
-    out = np.asarray(names, dtype=object)[np.maximum(codes, 0)]
-    out[codes < 0] = None
-    return out
-
-
-def _concat(tables: list[Table]) -> Table:
-    return {k: np.concatenate([t[k] for t in tables]).astype(np.int64) for k in STEP_KEYS}
-
-
-def _take(table: Table, rows: npt.NDArray[np.bool_] | IntArray) -> Table:
-    return {k: v[rows] for k, v in table.items()}
-
-
-def _group_starts(group: IntArray) -> npt.NDArray[np.bool_]:
-    """True at the first row of each run of equal (sorted) group values."""
-    return np.r_[True, group[1:] != group[:-1]] if len(group) else np.zeros(0, dtype=bool)
-
-
-def _cummax_by(group: IntArray, values: IntArray) -> IntArray:
-    """Running maximum of `values` within each run of equal (sorted) `group` values."""
-    if not len(values):
-        return values.copy()
-    return pd.Series(values).groupby(group, sort=False).cummax().to_numpy(dtype=np.int64)
 
 
 # --- cases from CINdetails blocks --------------------------------------------------------------------------------
@@ -103,7 +68,7 @@ def _module_steps(cin: CinTables, episodes: pd.DataFrame, b: dict[str, np.ndarra
             (cin.section47, F.SECTION_47, "S47ActualStartDate", "concluded"),
             (cin.cp_plans, F.CP_PLAN, "CPPstartDate", "CPPendDate")):
         block = frame["cin_id"].to_numpy(dtype=np.int64) - 1
-        parts.append(_table(case=block, child=b["child"][block], kind=kind, start=days_of(frame[start]),
+        parts.append(step_table(case=block, child=b["child"][block], kind=kind, start=days_of(frame[start]),
                             end=days_of(frame[end])))
     # each period of care belongs to the block open on the day it starts
     per = care_periods(episodes, children)
@@ -115,9 +80,9 @@ def _module_steps(cin: CinTables, episodes: pd.DataFrame, b: dict[str, np.ndarra
     block = order[np.maximum(at, 0)]
     inside = (at >= 0) & (b["child"][block] == p_child) & ((b["closure"][block] < 0) |
                                                            (b["closure"][block] >= p_start))
-    parts.append(_table(case=block[inside], child=p_child[inside], kind=F.CARE, start=p_start[inside],
+    parts.append(step_table(case=block[inside], child=p_child[inside], kind=F.CARE, start=p_start[inside],
                         end=p_end[inside]))
-    return _concat(parts)
+    return concat_steps(parts)
 
 
 def _case_steps(rng: np.random.Generator, b: dict[str, np.ndarray], modules: Table, dob: IntArray) -> Table:
@@ -126,18 +91,18 @@ def _case_steps(rng: np.random.Generator, b: dict[str, np.ndarray], modules: Tab
     first_other = np.full(n, INF, dtype=np.int64)
     np.minimum.at(first_other, modules["case"], modules["start"])
     ref_end = np.where(first_other < INF, np.maximum(first_other, b["ref"]), b["closure"])
-    referral = _table(case=np.arange(n), child=b["child"], kind=F.REFERRAL, start=b["ref"], end=ref_end)
-    steps = _concat([referral, modules])
+    referral = step_table(case=np.arange(n), child=b["child"], kind=F.REFERRAL, start=b["ref"], end=ref_end)
+    steps = concat_steps([referral, modules])
     end_inf = np.where(steps["end"] < 0, INF, steps["end"])
     order = np.lexsort((steps["kind"], end_inf, steps["start"], steps["case"]))
-    steps, end_inf = _take(steps, order), end_inf[order]
+    steps, end_inf = take_steps(steps, order), end_inf[order]
     case = steps["case"]
-    cover = _cummax_by(case, end_inf)
-    head = _group_starts(case)
+    cover = cummax_by(case, end_inf)
+    head = group_starts(case)
     prev_cover = np.where(head, INF, np.r_[INF, cover[:-1]])
     # a gap inside a case (after an assessment, before a plan; after care): child in need without a plan
     gap = steps["start"] > prev_cover
-    inner = _table(case=case[gap], child=steps["child"][gap], kind=F.CHILD_IN_NEED, start=prev_cover[gap],
+    inner = step_table(case=case[gap], child=steps["child"][gap], kind=F.CHILD_IN_NEED, start=prev_cover[gap],
                    end=steps["start"][gap])
     # the step that ends last (of those ending together, the one of the highest-ranked stage, as journeys
     # take a case's outcome from it) and where the case stands then
@@ -161,7 +126,7 @@ def _case_steps(rng: np.random.Generator, b: dict[str, np.ndarray], modules: Tab
     steps["end"][row_of_last[reopen]] = -1
     open_tail = pending & ~short_route
     tail_rows = np.flatnonzero(tail | open_tail)
-    outer = _table(case=tail_rows, child=b["child"][tail_rows], kind=F.CHILD_IN_NEED, start=cover_end[tail_rows],
+    outer = step_table(case=tail_rows, child=b["child"][tail_rows], kind=F.CHILD_IN_NEED, start=cover_end[tail_rows],
                    end=np.where(tail[tail_rows], b["closure"][tail_rows], -1))
     # how the case ended, and on which step that is written
     outcome = np.where(b["reason"] >= 0, np.array([F.REASON_OUTCOME[r] for r in C.REASONS])[np.maximum(b["reason"], 0)],
@@ -182,14 +147,14 @@ def _case_steps(rng: np.random.Generator, b: dict[str, np.ndarray], modules: Tab
     eh_end = np.where(joins, next_ref, eh_end)
     eh_outcome = np.where(rng.random(n) < F.P_EH_WITHDRAWN, F.EH_WITHDRAWN, F.EH_NEEDS_MET)
     sd = np.flatnonzero(step_down)
-    after = _table(case=sd, child=b["child"][sd], kind=F.EARLY_HELP, start=case_end[sd], end=eh_end[sd],
+    after = step_table(case=sd, child=b["child"][sd], kind=F.EARLY_HELP, start=case_end[sd], end=eh_end[sd],
                    outcome=np.where(joins[sd], -1, eh_outcome[sd]))
     case_end = np.where(step_down, eh_end, case_end)
     on_last = closed & ~step_down & ~tail & (last_kind != F.CARE) & (last_kind >= 0)
     steps["outcome"][row_of_last[on_last]] = outcome[on_last]
     outer["outcome"] = np.where(tail[tail_rows] & ~step_down[tail_rows], outcome[tail_rows], -1)
     entry = _entries(rng, b, np.r_[False, joins[:-1]] if n else joins, case_end, dob, ref_end == b["ref"])
-    return _concat([steps, inner, outer, after, entry])
+    return concat_steps([steps, inner, outer, after, entry])
 
 
 def _entries(rng: np.random.Generator, b: dict[str, np.ndarray], joined: npt.NDArray[np.bool_],
@@ -211,9 +176,9 @@ def _entries(rng: np.random.Generator, b: dict[str, np.ndarray], joined: npt.NDA
     contact = _contact_days(rng, anchor, instant & ~step_up)
     contact = np.minimum(np.maximum(contact, prev_end + 1), anchor)
     c, s = np.flatnonzero(~joined), np.flatnonzero(step_up)
-    return _concat([
-        _table(case=c, child=child[c], kind=F.CONTACT, start=contact[c], end=anchor[c], source=b["source"][c]),
-        _table(case=s, child=child[s], kind=F.EARLY_HELP, start=eh_start[s], end=ref[s])])
+    return concat_steps([
+        step_table(case=c, child=child[c], kind=F.CONTACT, start=contact[c], end=anchor[c], source=b["source"][c]),
+        step_table(case=s, child=child[s], kind=F.EARLY_HELP, start=eh_start[s], end=ref[s])])
 
 
 def _contact_days(rng: np.random.Generator, decided: IntArray, not_same_day: npt.NDArray[np.bool_]) -> IntArray:
@@ -238,10 +203,10 @@ def _standalone(rng: np.random.Generator, child: IntArray, day: IntArray, eh: np
     source = draw(rng, C.SOURCE_WEIGHTS[C.SOURCE_GENERAL], n)
     case = case0 + np.arange(n)
     e = np.flatnonzero(eh)
-    return _concat([
-        _table(case=case, child=child, kind=F.CONTACT, start=day, end=decided,
+    return concat_steps([
+        step_table(case=case, child=child, kind=F.CONTACT, start=day, end=decided,
                outcome=np.where(eh, -1, no_further), source=source),
-        _table(case=case[e], child=child[e], kind=F.EARLY_HELP, start=decided[e], end=eh_end[e],
+        step_table(case=case[e], child=child[e], kind=F.EARLY_HELP, start=decided[e], end=eh_end[e],
                outcome=eh_out[e])])
 
 
@@ -284,7 +249,7 @@ def _known_children(rng: np.random.Generator, n: int, b: dict[str, np.ndarray], 
     chosen = np.flatnonzero(ok)[:n]
     keep = np.zeros(m, dtype=bool)
     keep[chosen] = True
-    return _apart(_take(drawn, keep[drawn["case"] - case0]))
+    return _apart(take_steps(drawn, keep[drawn["case"] - case0]))
 
 
 def _case_free(drawn: Table, spans: tuple, case0: int, m: int) -> npt.NDArray[np.bool_]:
@@ -311,11 +276,11 @@ def _apart(drawn: Table) -> Table:
     np.maximum.at(last, pos, drawn["end"])
     child[pos] = drawn["child"]
     order = np.lexsort((first, child))
-    reach = _cummax_by(child[order], last[order])
-    before = np.where(_group_starts(child[order]), -INF, np.r_[-INF, reach[:-1]])
+    reach = cummax_by(child[order], last[order])
+    before = np.where(group_starts(child[order]), -INF, np.r_[-INF, reach[:-1]])
     clash = np.zeros(len(cases), dtype=bool)
     clash[order] = first[order] <= before + 1
-    return _take(drawn, ~clash[pos])
+    return take_steps(drawn, ~clash[pos])
 
 
 def _new_children(rng: np.random.Generator, n_cases: int, p_eh: float, taken: npt.NDArray[np.object_],
@@ -338,10 +303,10 @@ def _new_children(rng: np.random.Generator, n_cases: int, p_eh: float, taken: np
     two = _standalone(rng, child, day2, rng.random(m) < p_eh, case0 + m)
     # the first children whose cases make up n_cases
     kept = np.cumsum(1 + again) <= n_cases
-    one = _take(one, kept[one["child"] - child0])
-    two = _take(two, (kept & again)[two["child"] - child0])
+    one = take_steps(one, kept[one["child"] - child0])
+    two = take_steps(two, (kept & again)[two["child"] - child0])
     ids = new_ids(rng, int(kept.sum()), taken)
-    return _concat([one, two]), ids
+    return concat_steps([one, two]), ids
 
 
 # --- the whole extract ------------------------------------------------------------------------------------------------
@@ -368,7 +333,7 @@ def generate_front_door(episodes: pd.DataFrame, header: pd.DataFrame, seed: int 
     b = _blocks(cin, children)
     modules = _module_steps(cin, episodes, b, children)
     steps = _case_steps(rng, b, modules, dob)
-    steps = _take(steps, steps["kind"] != F.CARE)
+    steps = take_steps(steps, steps["kind"] != F.CARE)
     n_cases = len(b["ref"])
     # how many contacts go no further, and how many early help cases stand alone, per referral in the window
     in_window = (steps["start"] >= window_start) & (steps["start"] <= extract)
@@ -384,9 +349,9 @@ def generate_front_door(episodes: pd.DataFrame, header: pd.DataFrame, seed: int 
     taken = np.concatenate([children.to_numpy(dtype=object), header["CHILD"].astype("str").to_numpy(dtype=object)])
     fresh, new_id = _new_children(rng, n_fresh, p_eh, taken, window_start, extract, len(children),
                                   n_cases + 2 * n_known + 100)
-    steps = _concat([steps, known, fresh])
+    steps = concat_steps([steps, known, fresh])
     # what the extract knows: steps ended before the data start are gone, later events are unknown
-    steps = _take(steps, (steps["start"] <= extract) & ((steps["end"] < 0) | (steps["end"] >= cut)))
+    steps = take_steps(steps, (steps["start"] <= extract) & ((steps["end"] < 0) | (steps["end"] >= cut)))
     late = steps["end"] > extract
     steps["end"] = np.where(late, -1, steps["end"])
     steps["outcome"] = np.where(late | (steps["end"] < 0), -1, steps["outcome"])
@@ -394,13 +359,13 @@ def generate_front_door(episodes: pd.DataFrame, header: pd.DataFrame, seed: int 
     in_care = np.concatenate([kids["in_care"].to_numpy(dtype=bool), np.zeros(len(new_id), dtype=bool)])
     rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
     order = np.lexsort((steps["end"], steps["kind"], steps["start"], rank[steps["child"]]))
-    s = _take(steps, order)
+    s = take_steps(steps, order)
     _, case_no = np.unique(s["case"], return_inverse=True)
     sources = [F.SOURCE_LABELS[c] for c in C.SOURCES]
     return pd.DataFrame({
         "child": ids[s["child"]], "in_care": in_care[s["child"]], "case": case_no.astype(np.int64),
         "step": pd.Categorical.from_codes(s["kind"], categories=list(F.STEPS)),
         "start": _dates(s["start"]), "end": _dates(s["end"]),
-        "outcome": _names(s["outcome"], F.OUTCOMES),
-        "source": _names(np.where(s["kind"] == F.CONTACT, s["source"], -1), sources),
+        "outcome": names_of(s["outcome"], F.OUTCOMES),
+        "source": names_of(np.where(s["kind"] == F.CONTACT, s["source"], -1), sources),
     }).reset_index(drop=True)
