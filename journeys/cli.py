@@ -12,8 +12,13 @@ from pathlib import Path
 from journeys.config import load_config
 from journeys.errors import JourneysError
 from journeys.flows import Period, flows_long, suppressed_flows
+from journeys.cache import write_build
 from journeys.pipeline import BuildResult, run_pipeline
 from journeys.stages import load_stage_model
+
+
+class UsageError(Exception):
+    """A combination of options that cannot work (exit 2, like argparse's own errors)."""
 
 
 def _date(text: str) -> dt.date:
@@ -62,6 +67,15 @@ def make_parser() -> argparse.ArgumentParser:
     _inputs_parser(flows)
     flows.add_argument("--period", required=True, type=_period, help="the calendar quarter, e.g. 2023Q2")
     flows.add_argument("--format", choices=["csv", "json"], default="csv")
+    serve = sub.add_parser("serve", help="run the app on this computer (http://127.0.0.1:8050/ by default)")
+    serve.add_argument("--config", type=Path, help="the authority's pathway config, with its INPUT files")
+    serve.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="extract files to build and show")
+    serve.add_argument("--data", nargs="+", type=Path, metavar="BUILD_DIR", help="folders written by journeys build")
+    serve.add_argument("--samples", action="store_true", help="load the bundled synthetic authorities")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    serve.add_argument("--port", type=int, default=8050, help="port to listen on (default 8050)")
+    serve.add_argument("--cache", type=Path, default=Path("build/cache"), help="folder for cached builds")
+    serve.add_argument("--stage-model", type=Path, help="stage model YAML (default: the shipped one)")
     synth = sub.add_parser("synth", help="write the synthetic sample authorities")
     synth.add_argument("--out", required=True, type=Path)
     synth.add_argument("--seed", type=int, default=1)
@@ -109,12 +123,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     result = _run(args)
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    result.episodes.to_parquet(out / "episodes.parquet", index=False)
-    result.spells.to_parquet(out / "spells.parquet", index=False)
-    result.transitions.to_parquet(out / "transitions.parquet", index=False)
-    result.issues.to_csv(out / "issues.csv", index=False)
-    (out / "report.json").write_text(json.dumps(result.report, indent=2, default=str), encoding="utf-8")
+    write_build(result, out)
     if not args.quiet:
         print(format_report(result.report))
         print(f"Wrote episodes.parquet, spells.parquet, transitions.parquet, report.json and issues.csv to {out}")
@@ -134,6 +143,32 @@ def cmd_flows(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.host not in LOOPBACK:
+        raise JourneysError(f"--host {args.host} would let other computers reach the app, and sign-in with roles "
+                            "(DESIGN 7) is not built yet",
+                            fix="serve on 127.0.0.1 (the default) and open the app on this computer.")
+    if args.inputs and not args.config:
+        raise UsageError("INPUT files need --config: the authority's pathway config that maps their codes")
+    if args.config and not args.inputs:
+        raise UsageError("--config needs the INPUT files to build")
+    from journeys.cache import build_inputs, read_build, sample_builds
+    from journeys.ui import AppState, create_app, serve
+    progress = _progress
+    builds = []
+    if args.samples:
+        builds += sample_builds(Path(__file__).resolve().parent.parent, args.cache, progress)
+    if args.config:
+        builds.append(build_inputs(args.config, args.inputs, args.cache, args.stage_model, progress))
+    builds += [read_build(folder) for folder in args.data or []]
+    state = AppState(builds, stage_model=load_stage_model(args.stage_model), cache_root=args.cache)
+    serve(create_app(state), host=args.host, port=args.port)
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from journeys.synth import write_samples
     written = write_samples(args.out, seed=args.seed, scale=args.scale)
@@ -147,9 +182,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `journeys` console script."""
     parser = make_parser()
     args = parser.parse_args(argv)
-    handler = {"validate": cmd_validate, "build": cmd_build, "flows": cmd_flows, "synth": cmd_synth}[args.command]
+    handler = {"validate": cmd_validate, "build": cmd_build, "flows": cmd_flows, "synth": cmd_synth, "serve": cmd_serve}[args.command]
     try:
         return handler(args)
+    except UsageError as exc:
+        parser.error(str(exc))
     except JourneysError as exc:
         print(f"\n{exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,147 @@
+"""Builds on disk: write and read a build folder, and reuse one when inputs, config and code are unchanged.
+
+The cache key is a SHA-256 over the bytes of every input file, the config, the stage model and
+the package's own source, so a changed return, rule or release always rebuilds and nothing
+stale is ever shown. Caches hold pseudonymised ids only (DESIGN 7).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from journeys.attributes import journey_attributes
+from journeys.errors import BuildError
+from journeys.pipeline import BuildResult
+
+BUILD_FILES = ("episodes.parquet", "spells.parquet", "transitions.parquet", "report.json", "issues.csv")
+ATTRIBUTES_FILE = "journey_attributes.parquet"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Build:
+    """A build read back for the app: spells, each journey's attributes and the report."""
+
+    folder: Path
+    spells: pd.DataFrame
+    attributes: pd.DataFrame
+    report: dict[str, object]
+
+    @property
+    def authority(self) -> str:
+        return str(self.report["authority"])
+
+
+def write_build(result: BuildResult, out: Path) -> None:
+    """Write a build's four contract files, issues.csv and the journey attributes the app filters on."""
+    out.mkdir(parents=True, exist_ok=True)
+    result.episodes.to_parquet(out / "episodes.parquet", index=False)
+    result.spells.to_parquet(out / "spells.parquet", index=False)
+    result.transitions.to_parquet(out / "transitions.parquet", index=False)
+    result.issues.to_csv(out / "issues.csv", index=False)
+    journey_attributes(result.episodes, result.spells).to_parquet(out / ATTRIBUTES_FILE, index=False)
+    # report last: its presence marks a complete build
+    (out / "report.json").write_text(json.dumps(result.report, indent=2, default=str), encoding="utf-8")
+
+
+def read_build(folder: Path) -> Build:
+    """Read a build folder written by `journeys build` (attributes are derived and saved if missing)."""
+    folder = Path(folder)
+    missing = [name for name in ("spells.parquet", "report.json") if not (folder / name).is_file()]
+    if missing:
+        raise BuildError(f"{folder} is not a Care Journeys build folder: {', '.join(missing)} missing",
+                         fix="point at a folder written by `journeys build --out`, or build one first.")
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    spells = pd.read_parquet(folder / "spells.parquet")
+    attributes_path = folder / ATTRIBUTES_FILE
+    if attributes_path.is_file():
+        attributes = pd.read_parquet(attributes_path)
+    else:
+        attributes = journey_attributes(pd.read_parquet(folder / "episodes.parquet"), spells)
+        attributes.to_parquet(attributes_path, index=False)
+    return Build(folder, spells, attributes, report)
+
+
+def _digest_file(path: Path, digest: hashlib._Hash) -> None:
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+
+
+def _pipeline_source() -> list[Path]:
+    """The package modules a build runs: journeys.pipeline and everything it imports from journeys, found by
+    reading import statements (so editing the app's pages, charts or a new module keeps the caches)."""
+    seen: set[Path] = set()
+    todo = [_PACKAGE / "pipeline.py", _PACKAGE / "attributes.py"]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("journeys."):
+                    base = _PACKAGE.joinpath(*name.split(".")[1:])
+                    todo += [base.with_suffix(".py"), base / "__init__.py"]
+    return sorted(seen)
+
+
+def cache_key(config: Path, inputs: Sequence[Path], stage_model: Path | None = None) -> str:
+    """SHA-256 of the inputs' bytes (in name order), the config, the stage model and the package source."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(p) for p in inputs), key=lambda p: p.name):
+        digest.update(path.name.encode())
+        _digest_file(path, digest)
+    for path in [Path(config), *([Path(stage_model)] if stage_model else []),
+                 *_pipeline_source(), *sorted(_PACKAGE.parent.glob("pathway_configs/*.yaml"))]:
+        digest.update(path.name.encode())
+        _digest_file(path, digest)
+    return digest.hexdigest()[:24]
+
+
+def cached_build(config: Path, inputs: Sequence[Path], cache_root: Path,
+                 run: Callable[[], BuildResult], stage_model: Path | None = None) -> Path:
+    """The build folder for these inputs, running `run` only when no complete build with the same key exists."""
+    folder = Path(cache_root) / cache_key(config, inputs, stage_model)
+    if not (folder / "report.json").is_file():
+        write_build(run(), folder)
+    return folder
+
+
+def build_inputs(config: Path, inputs: Sequence[Path], cache_root: Path, stage_model: Path | None = None,
+                 progress: Callable[[str], None] | None = None) -> Build:
+    """Build (or reuse the cached build of) an authority's inputs under its config, and read it back."""
+    from journeys.config import load_config
+    from journeys.pipeline import run_pipeline
+    from journeys.stages import load_stage_model
+
+    def run() -> BuildResult:
+        model = load_stage_model(stage_model)
+        return run_pipeline(list(inputs), load_config(config, model), stage_model=model,
+                            progress=progress or (lambda _: None))
+
+    folder = cached_build(config, inputs, cache_root, run, stage_model)
+    if progress:
+        progress(f"Reading the build from {folder}")
+    return read_build(folder)
+
+
+SAMPLES = ("northgate", "riverside", "westmoor")
+
+
+def sample_builds(root: Path, cache_root: Path, progress: Callable[[str], None] | None = None) -> list[Build]:
+    """The bundled synthetic authorities (data_samples/), built once and then read from the cache."""
+    builds = []
+    for name in SAMPLES:
+        files = sorted(p for p in (root / "data_samples" / name).iterdir() if p.is_file() and p.name != "README.md")
+        builds.append(build_inputs(root / "pathway_configs" / f"{name}.yaml", files, cache_root, progress=progress))
+    return builds

@@ -1,0 +1,140 @@
+"""Plotly figures drawn only from suppressed tables: a link's width never gives away what its label hides.
+
+Every figure function takes a controlled type (SuppressedTable, StepFlows, a suppressed trend
+frame) and refuses anything else, so raw counts cannot be drawn by mistake (DESIGN 6). Hidden
+links are drawn at one nominal width that depends only on published numbers, and node hovers
+show the published totals, never the sum of the drawn widths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeys.flows import NOT_KNOWN
+from journeys.stages import StageModel
+from journeys.suppress import SUPPRESSED, SuppressedTable
+
+NOT_KNOWN_LABEL = "Not known to services"
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"  # local fonts only: nothing fetched
+HIDDEN_NOTE = f"{SUPPRESSED} = fewer than 6 children, or hidden so a small number cannot be worked out"
+
+
+def stage_label(model: StageModel, stage: str) -> str:
+    """The stage model's label, with the pseudo-stages of the flows view named in plain words."""
+    if stage == NOT_KNOWN:
+        return NOT_KNOWN_LABEL
+    try:
+        return model.get(stage).label
+    except (KeyError, ValueError):
+        return stage.replace("_", " ").capitalize()
+
+
+def stage_colour(model: StageModel, stage: str) -> str:
+    if stage == NOT_KNOWN:
+        return "#DDDDDD"
+    try:
+        return model.get(stage).colour
+    except (KeyError, ValueError):
+        return "#999999"
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    value = hex_colour.lstrip("#")
+    r, g, b = (int(value[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def nominal_width(published: np.ndarray, threshold: int) -> float:
+    """The width every hidden link is drawn at: a function of published values only (so it leaks nothing).
+
+    >>> nominal_width(np.array([1000, 500]), 5), nominal_width(np.array([10]), 5)
+    (15.0, 5.0)
+    """
+    total = float(np.nansum(published)) if len(published) else 0.0
+    return float(max(threshold, round(0.01 * total)))
+
+
+def _positions(order: Sequence[str], present: Sequence[str]) -> dict[str, float]:
+    """Evenly spaced y for every node that could appear, so a node keeps its place from quarter to quarter."""
+    slots = [s for s in order if s in set(present)] if not order else list(order)
+    n = max(len(slots), 1)
+    return {s: 0.02 + 0.96 * (i + 0.5) / n for i, s in enumerate(slots)}
+
+
+def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
+                left_order: Sequence[str] = (), right_order: Sequence[str] = ()) -> go.Figure:
+    """Sankey of a quarter's flows: stage at the start (left) to stage or outcome at the end (right).
+
+    `left_order`/`right_order` fix every possible node's place (pass the same lists for every
+    quarter and the layout stays still while the play control steps through time).
+    """
+    if not isinstance(table, SuppressedTable):
+        raise TypeError("flow_sankey draws only a SuppressedTable: pass counts through journeys.suppress first")
+    cells = table.long()
+    drawn = cells[cells["suppressed"] | (cells["count"].fillna(0) > 0)].reset_index(drop=True)
+    published = drawn.loc[~drawn["suppressed"], "count"].to_numpy(dtype="float64")
+    nominal = nominal_width(published, table.threshold)
+    widths = np.where(drawn["suppressed"], nominal, drawn["count"].fillna(0).to_numpy(dtype="float64"))
+    lefts = [s for s in table.cells.index if s in set(drawn["row"])]
+    rights = [s for s in table.cells.columns if s in set(drawn["column"])]
+    left_y = _positions(left_order, lefts)
+    right_y = _positions(right_order, rights)
+    nodes = [("L", s) for s in lefts] + [("R", s) for s in rights]
+    index = {node: i for i, node in enumerate(nodes)}
+    totals = {("L", s): t for s, t in table.row_totals.items()} | {("R", s): t for s, t in table.column_totals.items()}
+    node_text = [_count_text(totals.get(node)) for node in nodes]
+    sources = [index[("L", s)] for s in drawn["row"]]
+    targets = [index[("R", s)] for s in drawn["column"]]
+    link_text = [f"{stage_label(model, a)} → {stage_label(model, b)}: {d}"
+                 for a, b, d in zip(drawn["row"], drawn["column"], drawn["display"])]
+    figure = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(
+            label=[stage_label(model, s) for _, s in nodes],
+            color=[stage_colour(model, s) for _, s in nodes],
+            x=[0.001 if side == "L" else 0.999 for side, _ in nodes],
+            y=[(left_y if side == "L" else right_y).get(s, 0.5) for side, s in nodes],
+            pad=12, thickness=18, customdata=[[s, text] for (_, s), text in zip(nodes, node_text)],
+            hovertemplate="%{label}: %{customdata[1]} children<extra></extra>",
+            line=dict(color="#505A5F", width=0.5),
+        ),
+        link=dict(
+            source=sources, target=targets, value=widths.tolist(), customdata=link_text,
+            color=[_rgba(stage_colour(model, s), 0.25 if hidden else 0.45)
+                   for s, hidden in zip(drawn["row"], drawn["suppressed"])],
+            hovertemplate="%{customdata}<extra></extra>",
+        ),
+    ))
+    return _finish(figure, title, note=f"Left: where children were on the quarter's first day. Right: where they "
+                                       f"were on its last day, or how they left. {HIDDEN_NOTE}; hidden links "
+                                       "are drawn at one fixed width.")
+
+
+def _count_text(value: object) -> str:
+    return SUPPRESSED if value is None or pd.isna(value) else f"{int(value):,}"  # type: ignore[call-overload]
+
+
+def _finish(figure: go.Figure, title: str, note: str = "") -> go.Figure:
+    figure.update_layout(
+        title=dict(text=title, x=0.01, font=dict(size=16)), font=dict(family=FONT, size=13, color="#0B0C0C"),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=40 if note else 10), height=560,
+        paper_bgcolor="white", plot_bgcolor="white",
+    )
+    if note:
+        figure.add_annotation(text=note, xref="paper", yref="paper", x=0, y=-0.06, showarrow=False,
+                              align="left", xanchor="left", font=dict(size=11, color="#505A5F"))
+    return figure
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank chart that says why it is blank (no data, nothing matches the filters)."""
+    figure = go.Figure()
+    figure.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                          font=dict(size=15, color="#505A5F"))
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return _finish(figure, "")

@@ -1,0 +1,94 @@
+"""The app's working set: every loaded authority's spells with journey attributes, filtered by masks.
+
+A filter change in the app is a few numpy look-ups over categorical codes (no joins, no copies of
+raw rows), so callbacks stay fast at a million spells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from journeys.attributes import FILTER_COLUMNS, JOURNEY_KEY, combine_attributes, filter_options
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user has chosen: authorities (empty = all), filter values (missing = all), a stage passed through."""
+
+    authorities: tuple[str, ...] = ()
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    through_stage: str | None = None
+
+    @classmethod
+    def from_values(cls, authorities: Sequence[str] | None = None,
+                    filters: Mapping[str, Sequence[str] | None] | None = None,
+                    through_stage: str | None = None) -> Selection:
+        """Build from UI values, where None or an empty list means 'no restriction'."""
+        chosen = {k: tuple(v) for k, v in (filters or {}).items() if v}
+        unknown = set(chosen) - set(FILTER_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown filter {sorted(unknown)}: the filters are {', '.join(FILTER_COLUMNS)}")
+        return cls(tuple(authorities or ()), chosen, through_stage or None)
+
+
+class JourneyData:
+    """Spells of one or more authorities, each row carrying its journey's attributes as categoricals."""
+
+    def __init__(self, spells: pd.DataFrame, attributes: pd.DataFrame | list[pd.DataFrame]) -> None:
+        frames = attributes if isinstance(attributes, list) else [attributes]
+        keyed = combine_attributes(frames)
+        keyed["journey"] = np.arange(len(keyed), dtype=np.int64)
+        joined = spells.merge(keyed[JOURNEY_KEY + ["journey", *FILTER_COLUMNS]], on=JOURNEY_KEY, how="left",
+                              validate="many_to_one")
+        if joined["journey"].isna().any():
+            raise ValueError("some spells have no journey attributes: rebuild the cache")
+        joined["authority"] = joined["authority"].astype("category")
+        self.spells = joined
+        self.attributes = keyed
+        stages = pd.Categorical(joined["stage"])
+        if len(stages.categories) > 64:
+            raise ValueError("more than 64 stages: click-to-narrow keeps one bit per stage")
+        self._stage_codes = {s: i for i, s in enumerate(stages.categories)}
+        bits = np.left_shift(np.uint64(1), stages.codes.astype(np.uint64))
+        passed = np.zeros(len(keyed), dtype=np.uint64)
+        np.bitwise_or.at(passed, joined["journey"].to_numpy(), bits)
+        self._passed = passed  # per journey: one bit per stage it passed through
+        self._journey = joined["journey"].to_numpy()
+
+    @property
+    def authorities(self) -> list[str]:
+        return [str(a) for a in self.spells["authority"].cat.categories]
+
+    def options(self) -> dict[str, list[str]]:
+        """Values each filter can take in the loaded data."""
+        return filter_options(self.attributes)
+
+    def mask(self, selection: Selection) -> np.ndarray:
+        """Which spells belong to journeys matching the selection."""
+        keep = np.ones(len(self.spells), dtype=bool)
+        if selection.authorities:
+            keep &= _category_mask(self.spells["authority"], selection.authorities)
+        for column, values in selection.filters.items():
+            keep &= _category_mask(self.spells[column], values)
+        if selection.through_stage is not None:
+            code = self._stage_codes.get(selection.through_stage)
+            if code is None:
+                return np.zeros(len(self.spells), dtype=bool)
+            bit = np.uint64(1) << np.uint64(code)
+            keep &= (self._passed[self._journey] & bit) != 0
+        return keep
+
+    def select(self, selection: Selection) -> pd.DataFrame:
+        """The spells of the matching journeys (a filtered view; raw rows never leave the core)."""
+        return self.spells[self.mask(selection)]
+
+
+def _category_mask(column: pd.Series, values: Sequence[str]) -> np.ndarray:
+    categories = column.cat.categories
+    allowed = np.zeros(len(categories) + 1, dtype=bool)  # the last slot catches code -1 (missing)
+    allowed[categories.get_indexer(list(values))[categories.get_indexer(list(values)) >= 0]] = True
+    return allowed[column.cat.codes.to_numpy()]

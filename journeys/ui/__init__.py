@@ -1,0 +1,44 @@
+"""The Dash app (the only part of Care Journeys that imports dash): pages call the core, nothing else.
+
+    create_app(state) -> Dash      build the app over an AppState
+    serve(app, host, port)         serve it with waitress (127.0.0.1 by default)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from dash import Dash
+
+from journeys.ui import shell
+from journeys.ui.pages import data, flows, journeys_page, overview
+from journeys.ui.security import secure_headers
+from journeys.ui.state import AppState
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+__all__ = ["AppState", "create_app", "serve"]
+
+
+def create_app(state: AppState) -> Dash:
+    """A multi-page Dash app over `state`; every script, style and font is served by the app itself."""
+    app = Dash(
+        "journeys.ui", use_pages=True, pages_folder="", assets_folder=str(ASSETS), serve_locally=True,
+        suppress_callback_exceptions=True, title="Care Journeys", update_title=None,
+        include_assets_files=True, compress=False,
+    )
+    for page in (overview, journeys_page, flows, data):
+        page.register(app, state)
+    shell.register(app, state)
+    app.layout = lambda: shell.shell(state)
+    secure_headers(app)
+    app.server.config["MAX_CONTENT_LENGTH"] = data.MAX_UPLOAD_BYTES
+    return app
+
+
+def serve(app: Dash, host: str = "127.0.0.1", port: int = 8050, threads: int = 4) -> None:
+    """Serve with waitress, a production WSGI server that also runs on the Windows machines councils use."""
+    from waitress import serve as waitress_serve
+
+    print(f"Care Journeys is running at http://{host}:{port}/ (press Ctrl+C to stop)", flush=True)
+    waitress_serve(app.server, host=host, port=port, threads=threads, ident="care-journeys")

@@ -1,0 +1,86 @@
+"""Building blocks every page shares: the how-to-read note, chart with table view, CSV and picture export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from dash import dcc, html, no_update
+
+GRAPH_CONFIG: dict[str, Any] = {
+    "displaylogo": False,
+    "showLink": False,
+    "showEditInChartStudio": False,
+    "showSendToCloud": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["sendDataToCloud", "lasso2d", "select2d"],
+    "toImageButtonOptions": {"format": "png", "filename": "care-journeys", "scale": 2},
+}
+
+
+def how_to_read(*sentences: str) -> html.Div:
+    """A few plain words on how to read the page (every page has one)."""
+    return html.Div([html.H2("How to read this page", className="visually-hidden"),
+                     *[html.P(s) for s in sentences]], className="how-to-read")
+
+
+def table_view(frame: pd.DataFrame, caption: str, index_header: str = "") -> html.Table:
+    """An accessible HTML table (caption, column and row headers) of text that is already suppressed."""
+    head = [html.Th(index_header, scope="col")] if index_header else []
+    head += [html.Th(str(c), scope="col") for c in frame.columns]
+    rows = []
+    for label, values in zip(frame.index, frame.itertuples(index=False)):
+        cells = [html.Th(str(label), scope="row")] if index_header else []
+        cells += [html.Td(str(v), className="num" if _numeric(v) else None) for v in values]
+        rows.append(html.Tr(cells))
+    return html.Table([html.Caption(caption), html.Thead(html.Tr(head)), html.Tbody(rows)], className="data-table")
+
+
+def _numeric(value: object) -> bool:
+    text = str(value).replace(",", "").replace("-", "").replace(".", "").replace("%", "")
+    return text.isdigit() or text == "c"
+
+
+def chart_block(prefix: str, title: str, filename: str) -> html.Section:
+    """A chart with its table view, CSV download and picture-format choice (ids prefixed by page)."""
+    config = dict(GRAPH_CONFIG, toImageButtonOptions=dict(GRAPH_CONFIG["toImageButtonOptions"], filename=filename))
+    return html.Section([
+        html.H2(title, id=f"{prefix}-title"),
+        dcc.Loading(dcc.Graph(id=f"{prefix}-graph", config=config, className="chart",
+                              figure={"data": [], "layout": {"height": 560}}), type="dot"),
+        html.Div([
+            html.Button("Download the numbers (CSV)", id=f"{prefix}-csv-button", n_clicks=0, className="button"),
+            dcc.Download(id=f"{prefix}-csv"),
+            html.Label("Picture format", htmlFor=f"{prefix}-picture-format", className="inline-label"),
+            dcc.RadioItems(id=f"{prefix}-picture-format", options=["png", "svg"], value="png", inline=True),
+            html.Span("Use the camera button on the chart to save a picture.", className="hint"),
+        ], className="chart-actions"),
+        html.Details([html.Summary("Show the numbers as a table"), html.Div(id=f"{prefix}-table")],
+                     className="table-details", open=False),
+    ], className="chart-block", **{"aria-labelledby": f"{prefix}-title"})
+
+
+def picture_config(filename: str, picture_format: str) -> dict[str, Any]:
+    """Graph config whose camera button saves the chosen format (PNG or SVG), drawn in the browser."""
+    return dict(GRAPH_CONFIG, toImageButtonOptions={"format": picture_format if picture_format in ("png", "svg")
+                                                    else "png", "filename": filename, "scale": 2})
+
+
+def empty_state(message: str) -> html.Div:
+    """What a page shows when there is nothing to show, and what to do about it."""
+    return html.Div([html.P(message), dcc.Link("Load data on the Data page", href="/data")], className="empty-state")
+
+
+def stage_from_click(click: dict[str, Any] | None, stages: list[str]) -> Any:
+    """The stage a clicked Sankey node stands for; links, outcomes and blank clicks change nothing.
+
+    >>> stage_from_click({"points": [{"customdata": ["referral", "1,204"]}]}, ["referral"])
+    'referral'
+    >>> stage_from_click({"points": [{"customdata": "Referral → Assessment: c"}]}, ["referral"]) is no_update
+    True
+    """
+    points = (click or {}).get("points") or []
+    data = points[0].get("customdata") if points else None
+    if isinstance(data, list) and data and data[0] in stages:
+        return data[0]
+    return no_update

@@ -1,0 +1,91 @@
+"""Quarterly flows page: where children were when a quarter began and where they were when it ended."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import dash
+from dash import Dash, Input, Output, State, dcc, html
+
+from journeys.flows import Period
+from journeys.ui.components import stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
+from journeys.ui.shell import FILTER_INPUTS, selection_from
+from journeys.ui.state import AppState
+from journeys.views import flows_view, quarters
+
+PATH = "/flows"
+
+
+def _periods(state: AppState) -> list[Period]:
+    dates = [dt.date.fromisoformat(d) for d in state.extract_dates().values() if d]
+    return quarters(dates)
+
+
+def layout(state: AppState) -> html.Div:
+    periods = _periods(state)
+    if state.empty or not periods:
+        return empty_state("No data is loaded yet, so there are no flows to show.")
+    options = [{"label": p.label, "value": p.key} for p in reversed(periods)]
+    return html.Div([
+        html.H1("Quarterly flows"),
+        how_to_read(
+            "Each band shows children moving from the stage they were in on the first day of the quarter (left, or "
+            "'not known to services' if they were in none) to the stage they were in on its last day, or how they "
+            "left (right). A child counts once. Stages entered and left within the quarter are on the Journeys page.",
+            "Click a stage to show only children who passed through it; the filters above apply too.",
+        ),
+        html.Div([
+            html.Label("Quarter", htmlFor="flows-period"),
+            dcc.Dropdown(id="flows-period", options=options, value=periods[-1].key, clearable=False),
+            html.Button("Play through the quarters", id="flows-play", n_clicks=0, className="button secondary",
+                        **{"aria-pressed": "false"}),
+            dcc.Interval(id="flows-timer", interval=1500, disabled=True),
+        ], className="controls"),
+        chart_block("flows", "Flows between stages", "care-journeys-quarterly-flows"),
+    ])
+
+
+def register(app: Dash, state: AppState) -> None:
+    dash.register_page("journeys.ui.pages.flows", path=PATH, name="Quarterly flows", title="Quarterly flows - Care Journeys",
+                       layout=lambda **_: layout(state), order=2)
+
+    @app.callback(Output("flows-graph", "figure"), Output("flows-table", "children"),
+                  Input("flows-period", "value"), *FILTER_INPUTS)
+    def show_flows(period: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any]:
+        if state.data is None or not period:
+            return dash.no_update, dash.no_update
+        view = flows_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
+                          state.threshold)
+        return view.figure, table_view(view.table, view.caption, index_header="Start of quarter \\ End of quarter")
+
+    @app.callback(Output("flows-csv", "data"), Input("flows-csv-button", "n_clicks"),
+                  State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
+                  prevent_initial_call=True)
+    def download(_: int, period: str, authorities: list[str] | None, *values: Any) -> dict[str, Any] | None:
+        if state.data is None:
+            return None
+        view = flows_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
+                          state.threshold)
+        return dcc.send_string(view.csv, f"care-journeys-flows-{period}.csv")
+
+    @app.callback(Output("flows-graph", "config"), Input("flows-picture-format", "value"))
+    def picture(fmt: str) -> dict[str, Any]:
+        return picture_config("care-journeys-quarterly-flows", fmt)
+
+    @app.callback(Output("flows-timer", "disabled"), Output("flows-play", "children"), Output("flows-play", "aria-pressed"),
+                  Input("flows-play", "n_clicks"), prevent_initial_call=True)
+    def play(clicks: int) -> tuple[bool, str, str]:
+        playing = clicks % 2 == 1
+        return (not playing, "Pause" if playing else "Play through the quarters", "true" if playing else "false")
+
+    @app.callback(Output("flows-period", "value"), Input("flows-timer", "n_intervals"), State("flows-period", "value"),
+                  prevent_initial_call=True)
+    def step(_: int, current: str) -> str:
+        keys = [p.key for p in _periods(state)]
+        return keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
+
+    @app.callback(Output("shell-through-stage", "data", allow_duplicate=True), Input("flows-graph", "clickData"),
+                  prevent_initial_call=True)
+    def narrow(click: dict[str, Any] | None) -> Any:
+        return stage_from_click(click, state.stage_model.of_kind("stage"))

@@ -1,0 +1,88 @@
+"""What the running app holds: the loaded builds, the combined working set, and builds in progress."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from journeys.cache import Build
+from journeys.errors import JourneysError
+from journeys.selection import JourneyData
+from journeys.stages import StageModel, load_stage_model
+from journeys.suppress import DEFAULT_THRESHOLD
+
+
+@dataclass
+class BuildJob:
+    """One build started from the Data page: its progress lines and how it ended."""
+
+    authority: str
+    messages: list[str] = field(default_factory=list)
+    done: bool = False
+    error: str | None = None
+
+
+class AppState:
+    """Server-side state of one app: loaded builds by authority, combined into one JourneyData."""
+
+    def __init__(self, builds: list[Build] | None = None, stage_model: StageModel | None = None,
+                 cache_root: Path = Path("build/cache"), threshold: int = DEFAULT_THRESHOLD,
+                 allow_folders: bool = True) -> None:
+        self.stage_model = stage_model or load_stage_model()
+        self.cache_root = Path(cache_root)
+        self.threshold = threshold
+        self.allow_folders = allow_folders  # reading a folder on the server: loopback analysts only
+        self.builds: dict[str, Build] = {}
+        self.jobs: dict[str, BuildJob] = {}
+        self.version = 0  # bumped on every change so the pages know to refresh
+        self._lock = threading.Lock()
+        self._data: JourneyData | None = None
+        for build in builds or []:
+            self.add(build)
+
+    def add(self, build: Build) -> None:
+        """Load (or replace) an authority's build and rebuild the combined working set."""
+        with self._lock:
+            self.builds[build.authority] = build
+            builds = list(self.builds.values())
+            self._data = JourneyData(pd.concat([b.spells for b in builds], ignore_index=True),
+                                     [b.attributes for b in builds])
+            self.version += 1
+
+    @property
+    def data(self) -> JourneyData | None:
+        return self._data
+
+    @property
+    def empty(self) -> bool:
+        return self._data is None
+
+    def extract_dates(self) -> dict[str, str]:
+        """Each authority's extract (censoring) date, shown wherever results are."""
+        return {name: str(b.report.get("extract_date", "")) for name, b in sorted(self.builds.items())}
+
+    def start_job(self, authority: str, work: Callable[[Callable[[str], None]], Build]) -> BuildJob:
+        """Run a build in a background thread; the Data page polls the job for progress."""
+        job = BuildJob(authority)
+        self.jobs[authority] = job
+
+        def run() -> None:
+            try:
+                self.add(work(job.messages.append))
+                job.messages.append("Built and loaded.")
+            except JourneysError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - the page shows a sentence, never a traceback
+                job.error = (f"Something unexpected went wrong ({type(exc).__name__}: {exc}). This is a fault in "
+                             "Care Journeys, not in your data; the server log has the details.")
+                traceback.print_exc()
+            finally:
+                job.done = True
+
+        threading.Thread(target=run, name=f"build-{authority}", daemon=True).start()
+        return job
