@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SAMPLES := data_samples
 
-.PHONY: setup run test typecheck bench samples clean
+.PHONY: setup run test typecheck bench samples clean browser
+CHROMIUM := /usr/bin/chromium
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,19 +17,22 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 setup: $(STAMP)
 
-## Build the bundled synthetic samples (the app arrives with issue 4 and will serve them).
+## Serve the bundled synthetic samples on http://127.0.0.1:8050/ (built on first run, then read from build/cache).
 run: setup
-	@for a in northgate riverside westmoor; do \
-	  echo "== $$a"; \
-	  $(VENV)/bin/journeys build --quiet --config pathway_configs/$$a.yaml $(SAMPLES)/$$a/* --out build/samples/$$a \
-	    && $(PY) -c "import json,sys; r=json.load(open('build/samples/$$a/report.json')); print('rows read', r['rows_read'], 'used', r['rows_used'], 'superseded', r['rows_superseded'], 'ignored', r['rows_ignored'], 'quarantined', r['rows_quarantined'])"; \
-	done
-	@if [ -f app.py ]; then $(PY) app.py; else echo "Built into build/samples/. The app (issue 4) is not written yet."; fi
+	$(PY) app.py
 
 typecheck: setup
 	$(PY) -m mypy journeys
 
-test: setup typecheck
+## Debian's chromium and chromium-driver for the browser tests (apt-get, never a downloaded browser).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: setup typecheck browser
 	$(PY) -m pytest -q
 
 bench: setup
@@ -38,4 +42,4 @@ samples: setup
 	$(VENV)/bin/journeys synth --out $(SAMPLES) --seed 1 --scale 0.25
 
 clean:
-	rm -rf build .mypy_cache .pytest_cache
+	rm -rf build test-artifacts .mypy_cache .pytest_cache

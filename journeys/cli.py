@@ -9,10 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from journeys.config import load_config
-from journeys.errors import JourneysError
-from journeys.flows import Period, flows_long, suppressed_flows
+import pandas as pd
+
 from journeys.cache import write_build
+from journeys.config import load_config
+from journeys.errors import InputError, JourneysError
+from journeys.flows import Period, flows_long, suppressed_flows
 from journeys.pipeline import BuildResult, run_pipeline
 from journeys.stages import load_stage_model
 
@@ -75,6 +77,7 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
     serve.add_argument("--port", type=int, default=8050, help="port to listen on (default 8050)")
     serve.add_argument("--cache", type=Path, default=Path("build/cache"), help="folder for cached builds")
+    serve.add_argument("--population", type=Path, help="CSV of authority, year, population_0_17 for rates per 10,000")
     serve.add_argument("--stage-model", type=Path, help="stage model YAML (default: the shipped one)")
     synth = sub.add_parser("synth", help="write the synthetic sample authorities")
     synth.add_argument("--out", required=True, type=Path)
@@ -143,6 +146,23 @@ def cmd_flows(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_population(path: Path) -> pd.DataFrame:
+    """The population file for rates: columns authority, year (the 31 March year), population_0_17."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"the population file could not be read: {exc}", where=str(path),
+                         fix="give a CSV with columns authority, year, population_0_17.") from exc
+    missing = {"authority", "year", "population_0_17"} - set(frame.columns)
+    bad = pd.to_numeric(frame.get("population_0_17"), errors="coerce").isna() if not missing else pd.Series(dtype=bool)
+    if missing or bad.any():
+        what = f"columns {', '.join(sorted(missing))} are missing" if missing else \
+            f"population_0_17 is not a number on line {int(bad.idxmax()) + 2}"
+        raise InputError(f"the population file is not usable: {what}", where=str(path),
+                         fix="give a CSV with columns authority, year (e.g. 2024 for 31 March 2024), population_0_17.")
+    return frame.astype({"year": "int64", "population_0_17": "int64"})
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -164,7 +184,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.config:
         builds.append(build_inputs(args.config, args.inputs, args.cache, args.stage_model, progress))
     builds += [read_build(folder) for folder in args.data or []]
-    state = AppState(builds, stage_model=load_stage_model(args.stage_model), cache_root=args.cache)
+    population = read_population(args.population) if args.population else None
+    state = AppState(builds, stage_model=load_stage_model(args.stage_model), cache_root=args.cache, population=population)
     serve(create_app(state), host=args.host, port=args.port)
     return 0
 

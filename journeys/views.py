@@ -48,6 +48,12 @@ def quarters(extract_dates: list[dt.date], first: dt.date | None = None, years: 
     return out
 
 
+def scope(data: JourneyData, selection: Selection) -> str:
+    """Which authorities a view covers, for titles and file names."""
+    chosen = [a for a in data.authorities if not selection.authorities or a in selection.authorities]
+    return ", ".join(chosen) if chosen else "no authority"
+
+
 def flow_orders(model: StageModel) -> tuple[list[str], list[str]]:
     """Every node the flows Sankey can show, in stage-model order: left (start) and right (end) columns."""
     stages = [s for s in model.ids if model.get(s).kind == "stage"]
@@ -65,8 +71,63 @@ def flows_view(data: JourneyData, selection: Selection, period: Period, model: S
         return View(empty_figure(NOTHING_MATCHES), empty, empty.to_csv(index=False), caption)
     table = suppressed_flows(spells, period, model, threshold=threshold)
     left, right = flow_orders(model)
-    figure = flow_sankey(table, model, title=f"Quarterly flows, {period.label}", left_order=left, right_order=right)
+    figure = flow_sankey(table, model, title=f"Quarterly flows, {period.label}: {scope(data, selection)}",
+                         left_order=left, right_order=right)
     display = table.display()
     display.index = [stage_label(model, s) if s != "Total" else "Total" for s in display.index]
     display.columns = [stage_label(model, s) if s != "Total" else "Total" for s in display.columns]
     return View(figure, display, flows_long(table, period).to_csv(index=False), caption)
+
+
+ROW_BUCKETS = {"rows_read": "Rows read", "rows_used": "Used", "rows_superseded": "Superseded by a later return",
+               "rows_ignored": "Ignored by a config rule", "rows_quarantined": "Quarantined (a problem to fix)"}
+
+
+def report_tables(report: dict[str, object]) -> dict[str, pd.DataFrame]:
+    """The validation summary of one build as tables: row accounting, per input file, and by rule or reason.
+
+    These count input rows (records in the files), not children, and are for the analyst loading data.
+    """
+    summary = pd.DataFrame({"Rows": [f"{int(report.get(k, 0)):,}" for k in ROW_BUCKETS]},  # type: ignore[call-overload]
+                           index=list(ROW_BUCKETS.values()))
+    inputs = pd.DataFrame([{"File": e["file"], "Table": e["table"], **{label: f"{int(e[k]):,}" for k, label in ROW_BUCKETS.items()}}
+                           for e in report.get("inputs", [])])  # type: ignore[union-attr, attr-defined]
+    reasons = [("Ignored by rule", k, v) for k, v in dict(report.get("ignored_by_rule", {})).items()]  # type: ignore[call-overload]
+    reasons += [("Quarantined", k, v) for k, v in dict(report.get("quarantined_by_reason", {})).items()]  # type: ignore[call-overload]
+    by_reason = pd.DataFrame([{"Bucket": b, "Rule or reason": k, "Rows": f"{int(v):,}"} for b, k, v in reasons],
+                             columns=["Bucket", "Rule or reason", "Rows"])
+    issues = pd.DataFrame([{"Severity": i["severity"], "Code": i["code"], "Rows": f"{int(i['count']):,}", "Problem": i["title"]}
+                           for i in report.get("issues", [])],  # type: ignore[union-attr, attr-defined]
+                          columns=["Severity", "Code", "Rows", "Problem"])
+    return {"summary": summary, "inputs": inputs, "by_reason": by_reason, "issues": issues}
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A table-only view: the published table (text) and its CSV download."""
+
+    table: pd.DataFrame
+    csv: str
+    caption: str
+
+
+def overview_view(data: JourneyData, selection: Selection, year: int, model: StageModel,
+                  population: pd.DataFrame | None = None, threshold: int = DEFAULT_THRESHOLD) -> TableView:
+    """The DfE headline figures for the year ending 31 March `year`, suppressed, with rates where a population is given."""
+    from journeys.headline import headline_figures
+
+    caption = f"Headline figures for {year - 1}-{year % 100:02d} (year ending 31 March {year}): {scope(data, selection)}"
+    spells = data.select(selection)
+    figures = headline_figures(spells, model, year, population=population, threshold=threshold)
+    csv_frame = figures.assign(year=f"{year - 1}-{year % 100:02d}", authorities=scope(data, selection))
+    table = figures.set_index("label")[["count", "rate_per_10000", "share"]]
+    table.columns = ["Children", "Per 10,000 children", "Share"]
+    return TableView(table, csv_frame.to_csv(index=False), caption)
+
+
+def overview_years(data: JourneyData, extract_dates: list[dt.date]) -> list[int]:
+    """Years (by their 31 March) the overview offers: those the data covers, up to the latest extract date."""
+    from journeys.headline import available_years
+
+    latest = max(extract_dates) if extract_dates else None
+    return [y for y in available_years(data.spells) if latest is None or dt.date(y, 3, 31) <= latest]

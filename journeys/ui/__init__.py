@@ -24,7 +24,7 @@ def create_app(state: AppState) -> Dash:
     """A multi-page Dash app over `state`; every script, style and font is served by the app itself."""
     app = Dash(
         "journeys.ui", use_pages=True, pages_folder="", assets_folder=str(ASSETS), serve_locally=True,
-        suppress_callback_exceptions=True, title="Care Journeys", update_title=None,
+        suppress_callback_exceptions=True, title="Care Journeys", update_title="",  # no 'Updating...' flicker in the tab title
         include_assets_files=True, compress=False,
     )
     for page in (overview, journeys_page, flows, data):

@@ -18,6 +18,11 @@ GRAPH_CONFIG: dict[str, Any] = {
 }
 
 
+def aria(**attributes: str) -> dict[str, Any]:
+    """ARIA attributes for a component: aria(live="polite") -> {"aria-live": "polite"}."""
+    return {f"aria-{name.replace('_', '-')}": value for name, value in attributes.items()}
+
+
 def how_to_read(*sentences: str) -> html.Div:
     """A few plain words on how to read the page (every page has one)."""
     return html.Div([html.H2("How to read this page", className="visually-hidden"),
@@ -30,7 +35,7 @@ def table_view(frame: pd.DataFrame, caption: str, index_header: str = "") -> htm
     head += [html.Th(str(c), scope="col") for c in frame.columns]
     rows = []
     for label, values in zip(frame.index, frame.itertuples(index=False)):
-        cells = [html.Th(str(label), scope="row")] if index_header else []
+        cells: list[Any] = [html.Th(str(label), scope="row")] if index_header else []
         cells += [html.Td(str(v), className="num" if _numeric(v) else None) for v in values]
         rows.append(html.Tr(cells))
     return html.Table([html.Caption(caption), html.Thead(html.Tr(head)), html.Tbody(rows)], className="data-table")
@@ -46,8 +51,8 @@ def chart_block(prefix: str, title: str, filename: str) -> html.Section:
     config = dict(GRAPH_CONFIG, toImageButtonOptions=dict(GRAPH_CONFIG["toImageButtonOptions"], filename=filename))
     return html.Section([
         html.H2(title, id=f"{prefix}-title"),
-        dcc.Loading(dcc.Graph(id=f"{prefix}-graph", config=config, className="chart",
-                              figure={"data": [], "layout": {"height": 560}}), type="dot"),
+        dcc.Loading(dcc.Graph(id=f"{prefix}-graph", className="chart", figure={"data": [], "layout": {"height": 560}},
+                              config=config), type="dot"),  # type: ignore[arg-type]
         html.Div([
             html.Button("Download the numbers (CSV)", id=f"{prefix}-csv-button", n_clicks=0, className="button"),
             dcc.Download(id=f"{prefix}-csv"),
@@ -57,7 +62,7 @@ def chart_block(prefix: str, title: str, filename: str) -> html.Section:
         ], className="chart-actions"),
         html.Details([html.Summary("Show the numbers as a table"), html.Div(id=f"{prefix}-table")],
                      className="table-details", open=False),
-    ], className="chart-block", **{"aria-labelledby": f"{prefix}-title"})
+    ], className="chart-block", **aria(labelledby=f"{prefix}-title"))
 
 
 def picture_config(filename: str, picture_format: str) -> dict[str, Any]:

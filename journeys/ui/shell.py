@@ -10,6 +10,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from journeys.attributes import FILTER_COLUMNS
 from journeys.charts import stage_label
 from journeys.selection import Selection
+from journeys.ui.components import aria
 from journeys.ui.state import AppState
 
 PAGES = [("/", "Overview"), ("/journeys", "Journeys"), ("/flows", "Quarterly flows"), ("/data", "Data")]
@@ -31,7 +32,7 @@ def header(state: AppState) -> html.Header:
     return html.Header([
         html.Div([html.Span("Care Journeys", className="brand"),
                   html.Span("Children's journeys through social care", className="strapline")]),
-        html.Div(loaded, id="shell-authorities", className="authorities", **{"aria-live": "polite"}),
+        html.Div(loaded, id="shell-authorities", className="authorities", **aria(live="polite")),
         html.P("Counts from 1 to 5 are shown as c, with more hidden so they cannot be worked out. Nothing on "
                "these pages leaves this computer.", className="disclosure-note"),
     ], className="header")
@@ -52,8 +53,8 @@ def filter_bar(state: AppState) -> html.Section:
         *[control(FILTER_IDS[c], label, options[c]) for c, label in FILTER_COLUMNS.items()],
         html.Div([html.Span(id="shell-narrow-text"),
                   html.Button("Show all children again", id="shell-narrow-clear", n_clicks=0,
-                              className="button secondary", hidden=True)], className="narrow", **{"aria-live": "polite"}),
-    ], className="filters", **{"aria-label": "Filters"})
+                              className="button secondary", hidden=True)], className="narrow", **aria(live="polite")),
+    ], className="filters", **aria(label="Filters"))
 
 
 def shell(state: AppState) -> html.Div:
@@ -62,7 +63,7 @@ def shell(state: AppState) -> html.Div:
         html.A("Skip to main content", href="#main", className="skip-link"),
         header(state),
         html.Nav(html.Ul([html.Li(dcc.Link(name, href=path)) for path, name in PAGES]), className="nav",
-                 **{"aria-label": "Pages"}),
+                 **aria(label="Pages")),
         filter_bar(state),
         html.Main(dash.page_container, id="main", tabIndex="-1"),
         dcc.Store(id="shell-through-stage", data=None),

@@ -32,11 +32,12 @@ class AppState:
 
     def __init__(self, builds: list[Build] | None = None, stage_model: StageModel | None = None,
                  cache_root: Path = Path("build/cache"), threshold: int = DEFAULT_THRESHOLD,
-                 allow_folders: bool = True) -> None:
+                 allow_folders: bool = True, population: pd.DataFrame | None = None) -> None:
         self.stage_model = stage_model or load_stage_model()
         self.cache_root = Path(cache_root)
         self.threshold = threshold
         self.allow_folders = allow_folders  # reading a folder on the server: loopback analysts only
+        self.population = population  # authority, year, population_0_17: for rates per 10,000 children
         self.builds: dict[str, Build] = {}
         self.jobs: dict[str, BuildJob] = {}
         self.version = 0  # bumped on every change so the pages know to refresh

@@ -9,7 +9,7 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html
 
 from journeys.flows import Period
-from journeys.ui.components import stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
+from journeys.ui.components import aria, stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
 from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
 from journeys.views import flows_view, quarters
@@ -37,9 +37,9 @@ def layout(state: AppState) -> html.Div:
         ),
         html.Div([
             html.Label("Quarter", htmlFor="flows-period"),
-            dcc.Dropdown(id="flows-period", options=options, value=periods[-1].key, clearable=False),
+            dcc.Dropdown(id="flows-period", options=options, value=periods[-1].key, clearable=False, searchable=True),
             html.Button("Play through the quarters", id="flows-play", n_clicks=0, className="button secondary",
-                        **{"aria-pressed": "false"}),
+                        **aria(pressed="false")),
             dcc.Interval(id="flows-timer", interval=1500, disabled=True),
         ], className="controls"),
         chart_block("flows", "Flows between stages", "care-journeys-quarterly-flows"),

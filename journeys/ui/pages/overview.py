@@ -2,19 +2,69 @@
 
 from __future__ import annotations
 
-import dash
-from dash import Dash, html
+import datetime as dt
+from typing import Any
 
-from journeys.ui.components import empty_state
+import dash
+from dash import Dash, Input, Output, State, dcc, html
+
+from journeys.ui.components import empty_state, how_to_read, table_view
+from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
+from journeys.views import overview_view, overview_years
+
+
+def _years(state: AppState) -> list[int]:
+    if state.data is None:
+        return []
+    return overview_years(state.data, [dt.date.fromisoformat(d) for d in state.extract_dates().values() if d])
 
 
 def layout(state: AppState) -> html.Div:
-    if state.empty:
-        return empty_state("No data is loaded yet.")
-    return html.Div([html.H1("Overview")])
+    years = _years(state)
+    if state.empty or not years:
+        return empty_state("No data is loaded yet, so there are no figures to show.")
+    return html.Div([
+        html.H1("Overview"),
+        how_to_read(
+            "The figures the Department for Education publishes each year, counted the same way so that you can "
+            "check them against your published statistics: children, not episodes; a child counts once however many "
+            "times they started or left. The year runs from 1 April to 31 March.",
+            "Rates per 10,000 children appear when the app is given a population file (journeys serve --population). "
+            "Shares and rates are shown only where the counts behind them are.",
+        ),
+        html.Div([html.Label("Year", htmlFor="overview-year"),
+                  dcc.Dropdown(id="overview-year", clearable=False, searchable=True,
+                               options=[{"label": f"{y - 1}-{y % 100:02d}", "value": y} for y in reversed(years)],
+                               value=years[-1])], className="controls"),
+        html.Section([
+            html.H2("Headline figures", id="overview-title"),
+            dcc.Loading(html.Div(id="overview-table"), type="dot"),
+            html.Div([html.Button("Download the numbers (CSV)", id="overview-csv-button", n_clicks=0, className="button"),
+                      dcc.Download(id="overview-csv")], className="chart-actions"),
+        ]),
+    ])
 
 
 def register(app: Dash, state: AppState) -> None:
     dash.register_page("journeys.ui.pages.overview", path="/", name="Overview", title="Overview - Care Journeys",
                        layout=lambda **_: layout(state), order=0)
+
+    def view(year: int, authorities: list[str] | None, values: tuple[Any, ...]) -> Any:
+        assert state.data is not None
+        return overview_view(state.data, selection_from(authorities, *values), int(year), state.stage_model,
+                             state.population, state.threshold)
+
+    @app.callback(Output("overview-table", "children"), Input("overview-year", "value"), *FILTER_INPUTS)
+    def show(year: int | None, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None or year is None:
+            return dash.no_update
+        result = view(year, authorities, values)
+        return table_view(result.table, result.caption, index_header="Figure")
+
+    @app.callback(Output("overview-csv", "data"), Input("overview-csv-button", "n_clicks"), State("overview-year", "value"),
+                  *[State(i.component_id, i.component_property) for i in FILTER_INPUTS], prevent_initial_call=True)
+    def download(_: int, year: int, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None:
+            return None
+        return dcc.send_string(view(year, authorities, values).csv, f"care-journeys-overview-{year}.csv")

@@ -1,0 +1,237 @@
+"""Headline figures the DfE publishes (looked after, starts, ceasings, children in need), counting children."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from journeys.stages import OPEN, StageModel
+from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, safe_share, suppress_series
+
+CARE_GROUP = "in_care"
+#: Front-door stages that are not child-in-need episodes in the CIN census sense.
+FRONT_DOOR_ONLY = ("contact", "early_help")
+#: Ceasing reason when care ends but the journey goes on (joined-up data) and the spells do not
+#: say why care ended: the care outcome is not recorded on the spell, only the next stage.
+CONTINUED_SUPPORT = "continued_support"
+CONTINUED_SUPPORT_LABEL = "Stayed with children's services (reason for leaving care not in the data)"
+_CIN_GROUPS = ("front_door", "child_in_need")
+_CP_STAGE = "child_protection"
+_RATED = ("looked_after_31_march", "started_in_year", "ceased_in_year", "looked_after_during_year",
+          "children_in_need_31_march", "children_in_need_not_looked_after_31_march", "on_cp_plan_31_march")
+_SHARES = {"re_entries_in_year": "started_in_year", "three_plus_placements": "looked_after_31_march"}
+_POPULATION_COLUMNS = ("authority", "year", "population_0_17")
+
+
+def year_bounds(year: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and last day of the financial year ending 31 March `year`.
+
+    >>> [d.date().isoformat() for d in year_bounds(2024)]
+    ['2023-04-01', '2024-03-31']
+    """
+    return pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
+
+
+def available_years(spells: pd.DataFrame) -> list[int]:
+    """The 31-March years whose financial year the data touch (first start to last end), newest last."""
+    if spells.empty:
+        return []
+    first, last = pd.Timestamp(spells["start"].min()), pd.Timestamp(spells["end"].max())
+    return list(range(first.year + (first.month >= 4), last.year + (last.month >= 4) + 1))
+
+
+def headline_counts(spells: pd.DataFrame, model: StageModel, year: int) -> pd.DataFrame:
+    """Exact (unsuppressed) headline counts of children for the year ending 31 March `year`.
+
+    Children are (authority, person_id) pairs, each counted once per figure. Definitions:
+    - looked_after_31_march: in an in-care stage on 31 March (a spell ending that day has left).
+    - started_in_year: entered an in-care stage in the year from anything but care: a journey's
+      first step (not left-truncated), or a step after a non-care stage (joined-up data). A journey
+      already in care when the data begins (`before_data`) is not a start.
+    - re_entries_in_year: starters with any start in the year after an earlier care spell of theirs
+      (the `re_entry` flag is not used: in joined-up data it marks any new journey, e.g. after a
+      contact, and misses care periods within one journey).
+    - ceased_in_year and ceased_<reason>: left care in the year (an in-care spell followed by an
+      outcome or a non-care stage), by the reason of their LAST ceasing in the year: the outcome;
+      where the journey went on in a non-care stage, an outcome named by `exit_detail` (id or
+      label), else `continued_support` (SSDA903 REC codes are not on the spells).
+    - looked_after_during_year: in care on any day of the year (includes ceasing on 1 April).
+    - three_plus_placements (DfE placement stability): children looked after on 31 March with 3 or
+      more placements in the year. Approximation: placements = in-care spells overlapping the year
+      plus all their `moves`; moves are not dated, so moves before 1 April in those spells count.
+    - children_in_need_31_march (DfE CIN headline, includes children looked after): the looked
+      after plus children_in_need_not_looked_after_31_march (in referral, assessment, child in
+      need, section 47 or child protection on 31 March; contact and early help are not CIN
+      episodes). on_cp_plan_31_march: in child_protection on 31 March; a child in care with a plan
+      counts as in care (precedence), so this is below the DfE count where both apply. These rows
+      appear only when the data hold front-door or child-in-need stages.
+    """
+    first, last = year_bounds(year)
+    stage_in = _stage_lookup(spells)
+    is_open = spells["next_stage"].eq(OPEN).to_numpy()
+    in_care = stage_in(_care_stages(model))
+    care = _care_rows(spells, in_care, is_open, model, last)
+    during = care[care["end"] >= first]
+    at_end = during[_covers(during, last)]
+    starts = _starts(care, during, first)
+    ceased = _last_ceasings(during, spells, model, last)
+    places = during["moves"].to_numpy(dtype=np.int64) + 1
+    placements = pd.Series(places).groupby(during["child"].to_numpy()).sum()
+    stable_ids = placements.index[placements.to_numpy() >= 3]
+    fy = f"{year - 1}-{year % 100:02d}"
+    rows: list[tuple[str, str, int]] = [
+        ("looked_after_31_march", f"Children looked after on 31 March {year}", _n(at_end)),
+        ("started_in_year", f"Children who started to be looked after in {fy}", _n(starts)),
+        ("re_entries_in_year", f"Children who started to be looked after in {fy} after an earlier period "
+                               "of care (re-entry)", _n(starts[starts["re_entry"]])),
+        ("ceased_in_year", f"Children who ceased to be looked after in {fy}", len(ceased)),
+    ]
+    by_reason = ceased["reason"].value_counts()
+    for reason in [*model.of_kind("outcome"), CONTINUED_SUPPORT]:
+        if reason in by_reason.index:
+            name = CONTINUED_SUPPORT_LABEL if reason == CONTINUED_SUPPORT else model.get(reason).label
+            rows.append((f"ceased_{reason}", f"Ceased to be looked after in {fy}: {name}", int(by_reason[reason])))
+    rows += [
+        ("looked_after_during_year", f"Children looked after at any time in {fy}", _n(during)),
+        ("three_plus_placements", f"Children looked after on 31 March {year} with 3 or more placements in {fy}",
+         int(np.isin(at_end["child"].unique(), stable_ids).sum())),
+    ]
+    front_door = [s for s in model.of_kind("stage") if model.get(s).group in _CIN_GROUPS]
+    if stage_in(front_door).any():
+        cin = stage_in([s for s in front_door if s not in FRONT_DOOR_ONLY])
+        front = spells.loc[cin & _covers(spells.assign(open=is_open), last).to_numpy(),
+                           ["authority", "person_id", "stage"]]
+        in_need = len(front[["authority", "person_id"]].drop_duplicates())
+        on_plan = len(front.loc[front["stage"] == _CP_STAGE, ["authority", "person_id"]].drop_duplicates())
+        rows += [
+            ("children_in_need_31_march", f"Children in need on 31 March {year} (including children looked after)",
+             in_need + _n(at_end)),
+            ("children_in_need_not_looked_after_31_march",
+             f"Children in need on 31 March {year} who were not looked after", in_need),
+            ("on_cp_plan_31_march", f"Children on a child protection plan on 31 March {year}", on_plan),
+        ]
+    return pd.DataFrame({"measure": pd.array([r[0] for r in rows], dtype="str"),
+                         "label": pd.array([r[1] for r in rows], dtype="str"),
+                         "count": np.array([r[2] for r in rows], dtype=np.int64)})
+
+
+def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, population: pd.DataFrame | None = None,
+                     threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """The publishable headline table: counts as text ("c" where hidden), rates per 10,000 and shares.
+
+    Counts from 1 to threshold are hidden. The ceasing reasons with their total (ceased_in_year)
+    and the children in need with their two parts (looked after, not looked after) are one-way
+    tables, suppressed with secondary suppression so no hidden count can be worked out from them.
+    Rates (per 10,000 children aged 0-17 in `population`, columns authority, year, population_0_17)
+    and shares (re-entries of starters; placement stability of the looked after on 31 March, in whole
+    percent) are shown only where their counts are; "" where they do not apply or cannot be worked out.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
+        raise DisclosureError(f"threshold must be a whole number of at least 1, got {threshold!r}.")
+    table = headline_counts(spells, model, year)
+    counts = pd.Series(table["count"].to_numpy(), index=table["measure"].to_numpy())
+    hidden = pd.Series((counts >= 1) & (counts <= threshold), index=counts.index)
+    reasons = counts[counts.index.str.startswith("ceased_") & (counts.index != "ceased_in_year")]
+    parts = counts.reindex(["looked_after_31_march", "children_in_need_not_looked_after_31_march"]).dropna()
+    for part, total in ((reasons, "ceased_in_year"), (parts, "children_in_need_31_march")):
+        if total in counts.index and len(part) > 0:
+            controlled = suppress_series(part.astype(np.int64), threshold=threshold)
+            hidden[part.index] |= controlled.hidden_mask().iloc[:, 0].to_numpy()
+            hidden[total] |= controlled.grand_total is None
+    published = counts.astype("Int64").mask(hidden)
+    pop = _population(population, spells, year)
+    rates = safe_share(published, pop, scale=10_000)
+    rate_text = np.where(~counts.index.isin(_RATED) | (pop is None), "",
+                         np.where(hidden, SUPPRESSED, rates.map(lambda v: f"{v:.1f}")))
+    share_text = pd.Series("", index=counts.index, dtype="str")
+    for num, den in _SHARES.items():
+        if num in counts.index and den in counts.index:
+            share = safe_share(published[[num]], published[den])[num]
+            share_text[num] = SUPPRESSED if hidden[num] or hidden[den] else ("" if pd.isna(share) else f"{share:.0%}")
+    return pd.DataFrame({
+        "measure": table["measure"], "label": table["label"],
+        "count": pd.array([SUPPRESSED if h else str(c) for c, h in zip(counts, hidden)], dtype="str"),
+        "rate_per_10000": pd.array(rate_text, dtype="str"), "share": pd.array(share_text.to_numpy(), dtype="str"),
+    })
+
+
+def _care_stages(model: StageModel) -> list[str]:
+    return [s for s in model.of_kind("stage") if model.get(s).group == CARE_GROUP]
+
+
+def _stage_lookup(spells: pd.DataFrame) -> Callable[[list[str]], np.ndarray]:
+    """A function giving the rows whose stage is among some ids (stages coded once: a million spells stay fast)."""
+    codes, uniques = pd.factorize(spells["stage"], use_na_sentinel=True)
+    names = np.asarray(uniques, dtype=object)
+    return lambda ids: np.append(np.isin(names, ids), False)[codes]
+
+
+def _care_rows(spells: pd.DataFrame, in_care: np.ndarray, is_open: np.ndarray, model: StageModel,
+               last: pd.Timestamp) -> pd.DataFrame:
+    """In-care spells started by `last` as numbers: an int64 `child` per (authority, person_id), the
+    spell's position `row` in spells, whether the next stage is care (`next_care`) or `open`."""
+    care_ids = _care_stages(model)
+    keep = np.flatnonzero(in_care & (spells["start"] <= last).to_numpy())
+    authority, _ = pd.factorize(spells["authority"].iloc[keep])
+    person, people = pd.factorize(spells["person_id"].iloc[keep])
+    frame = {"child": authority.astype(np.int64) * max(len(people), 1) + person, "row": keep}
+    for column in ("journey_no", "step", "start", "end", "moves", "left_truncated"):
+        frame[column] = spells[column].to_numpy()[keep]
+    frame["next_care"] = spells["next_stage"].isin(care_ids).to_numpy()[keep]
+    frame["open"] = is_open[keep]
+    return pd.DataFrame(frame)
+
+
+def _covers(spells: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
+    """Spells the child is in at the end of `day`: started by then, and left after it or still open."""
+    return (spells["start"] <= day) & ((spells["end"] > day) | (spells["open"] & (spells["end"] >= day)))
+
+
+def _n(rows: pd.DataFrame) -> int:
+    """Distinct children among the rows."""
+    return int(rows["child"].nunique())
+
+
+def _starts(care: pd.DataFrame, during: pd.DataFrame, first: pd.Timestamp) -> pd.DataFrame:
+    """In-care spells starting a period of care in the year, with `re_entry` (an earlier care spell).
+
+    A care spell just before one starting in the year ends in the year, so `during` holds it.
+    """
+    cand = during[during["start"] >= first]
+    keys = ["child", "journey_no", "step"]
+    cand = cand.merge(during[keys].assign(step=during["step"] + 1, _care_before=True), how="left", on=keys)
+    from_outside = np.where(cand["step"] == 1, ~cand["left_truncated"].astype(bool), cand["_care_before"].isna())
+    cand = cand[from_outside]
+    earliest = care.groupby("child")["start"].min()
+    return cand.assign(re_entry=earliest.reindex(cand["child"]).to_numpy() < cand["start"].to_numpy())
+
+
+def _last_ceasings(during: pd.DataFrame, spells: pd.DataFrame, model: StageModel, last: pd.Timestamp) -> pd.DataFrame:
+    """Each child's last ceasing in the year, with the `reason` it ended with."""
+    leaving = during[~during["next_care"] & ~during["open"] & (during["end"] <= last)]
+    leaving = leaving.sort_values("end", kind="stable").drop_duplicates("child", keep="last")
+    outcomes = model.of_kind("outcome")
+    care_outcomes = [o for o in outcomes if model.get(o).group != "front_door_outcome"]
+    named = {o: o for o in care_outcomes} | {model.get(o).label.lower(): o for o in care_outcomes}
+    next_stage = spells["next_stage"].iloc[leaving["row"]].reset_index(drop=True)
+    detail = spells["exit_detail"].iloc[leaving["row"]].astype("str").str.strip().str.lower().map(named)
+    reason = next_stage.where(next_stage.isin(outcomes), detail.reset_index(drop=True).fillna(CONTINUED_SUPPORT))
+    return leaving.assign(reason=reason.astype("str").to_numpy())
+
+
+def _population(population: pd.DataFrame | None, spells: pd.DataFrame, year: int) -> float | None:
+    """Children aged 0-17 in the authorities of the spells in `year`; None if any is missing (no rates)."""
+    if population is None:
+        return None
+    missing = [c for c in _POPULATION_COLUMNS if c not in population.columns]
+    if missing:
+        raise ValueError(f"the population table lacks column(s) {', '.join(missing)}: it needs authority, "
+                         "year (the 31 March year, e.g. 2024) and population_0_17")
+    rows = population[population["year"] == year]
+    rows = rows[rows["authority"].isin(spells["authority"].unique())]
+    if rows["authority"].duplicated().any():
+        raise ValueError(f"the population table has more than one row for an authority in {year}: keep one")
+    total = float(rows["population_0_17"].sum())
+    return total if rows["authority"].nunique() == spells["authority"].nunique() and total > 0 else None

@@ -1,0 +1,119 @@
+"""The app in a real browser: stage labels, a suppressed link, the CSV download, and no request leaves the machine."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from typing import Any
+
+from tests.browser.conftest import ARTIFACTS, NORTHGATE, ROOT, RunningApp
+
+PERIOD, PERIOD_LABEL = "2023Q2", "2023-24 Q1"
+
+
+def choose(page: Any, control: str, text: str) -> None:
+    """Pick an option in a Dash dropdown: open it, type to search, click the option with exactly this text."""
+    page.click(f"#{control}")
+    page.keyboard.type(text)
+    page.locator(".dash-dropdown-option", has=page.get_by_text(text, exact=True)).first.click()
+    page.keyboard.press("Escape")
+
+
+def figure_title(page: Any, graph: str) -> str:
+    return str(page.evaluate(f"() => (document.querySelector('#{graph} .js-plotly-plot') || {{}}).layout?.title?.text || ''"))
+
+
+def wait_for_title(page: Any, graph: str, expected: str) -> None:
+    page.wait_for_function(
+        "([graph, text]) => { const gd = document.querySelector('#' + graph + ' .js-plotly-plot');"
+        " return gd && gd.layout && gd.layout.title && gd.layout.title.text === text; }",
+        arg=[graph, expected], timeout=30_000)
+
+
+def cli_flows(env: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, "-m", "journeys.cli", "flows", "--quiet", "--config",
+                           str(ROOT / "pathway_configs" / "northgate.yaml"), *map(str, NORTHGATE), "--period", PERIOD],
+                          check=True, capture_output=True, text=True, cwd=ROOT, env=env)
+    return done.stdout
+
+
+def test_quarterly_flows_in_the_browser(two_authorities: RunningApp, page: Any, app_env: dict[str, str]) -> None:
+    page, recorder = page
+    page.goto(two_authorities.url + "/flows")
+    page.wait_for_selector("#flows-graph .sankey")
+    assert "northgate: data to 2025-03-31" in page.inner_text("header")
+
+    choose(page, "filter-authority", "northgate")
+    choose(page, "flows-period", PERIOD_LABEL)
+    wait_for_title(page, "flows-graph", f"Quarterly flows, {PERIOD_LABEL}: northgate")
+
+    labels = set(page.locator("#flows-graph .node-label").all_text_contents())
+    assert {"Not known to services", "Referral", "Child in need", "Child protection plan",
+            "Foster care: other carers", "No further action"} <= labels
+    assert "Contact" not in labels  # northgate has no front-door extract: riverside's stages are filtered out
+
+    expected = cli_flows(app_env)
+    rows = list(csv.DictReader(io.StringIO(expected)))
+    hidden = [r for r in rows if r["count"] == "c"]
+    assert hidden, "the sample quarter should have at least one suppressed link"
+    link_text = page.evaluate("() => document.querySelector('#flows-graph .js-plotly-plot').data[0].link.customdata")
+    node_labels = page.evaluate("() => document.querySelector('#flows-graph .js-plotly-plot').data[0].node.label")
+    known = hidden[0]
+    label = {r: page.evaluate(f"() => document.querySelector('#flows-graph .js-plotly-plot').data[0].node.customdata"
+                              f".find(d => d[0] === '{r}')") for r in (known["from_stage"], known["to_stage"])}
+    assert label[known["from_stage"]] is not None and label[known["to_stage"]] is not None
+    suppressed_links = [t for t in link_text if t.endswith(": c")]
+    assert len(suppressed_links) == len(hidden)
+    assert all(text.split(": ")[-1] == "c" or text.split(": ")[-1].replace(",", "").isdigit() for text in link_text)
+    assert node_labels  # the figure is drawn from the published table only
+
+    page.click("text=Show the numbers as a table")
+    table = page.inner_text("#flows-table")
+    assert f"{PERIOD_LABEL}" in table and "\tc" in table
+
+    with page.expect_download() as download_info:
+        page.click("#flows-csv-button")
+    download = download_info.value
+    assert download.suggested_filename == f"care-journeys-flows-{PERIOD}.csv"
+    assert open(download.path(), encoding="utf-8").read() == expected
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "quarterly-flows.png"), full_page=True)
+    assert recorder.hosts() == {f"127.0.0.1:{two_authorities.port}"}, recorder.hosts()
+    assert not [e for e in recorder.errors if "Content Security Policy" in e], recorder.errors
+
+
+def test_every_page_is_served_from_this_machine(two_authorities: RunningApp, page: Any) -> None:
+    page, recorder = page
+    for path, heading in (("/", "Overview"), ("/journeys", "Journeys"), ("/flows", "Quarterly flows"), ("/data", "Data")):
+        page.goto(two_authorities.url + path)
+        page.wait_for_selector(f"h1:has-text('{heading}')")
+        page.wait_for_load_state("networkidle")
+    assert recorder.hosts() == {f"127.0.0.1:{two_authorities.port}"}, recorder.hosts()
+    assert not recorder.errors, recorder.errors
+
+
+def test_keyboard_reaches_the_controls(two_authorities: RunningApp, page: Any) -> None:
+    page, _ = page
+    page.goto(two_authorities.url + "/flows")
+    page.wait_for_selector("#flows-graph .sankey")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to main content"
+    focused = set()
+    for _ in range(25):
+        page.keyboard.press("Tab")
+        focused.add(page.evaluate("() => document.activeElement.id || document.activeElement.textContent"))
+    assert {"Quarterly flows", "flows-play"} <= focused or "Play through the quarters" in focused, focused
+    for control in ("filter-authority", "filter-sex", "flows-period"):
+        assert page.locator(f"label[for='{control}']").count() == 1, control
+
+
+def test_empty_state_says_what_to_do(empty_app: RunningApp, page: Any) -> None:
+    page, recorder = page
+    page.goto(empty_app.url + "/flows")
+    page.wait_for_selector(".empty-state")
+    assert "No data is loaded yet" in page.inner_text("main")
+    assert "No data loaded" in page.inner_text("header")
+    assert recorder.hosts() == {f"127.0.0.1:{empty_app.port}"}
