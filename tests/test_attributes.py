@@ -1,0 +1,65 @@
+"""Journey attributes for filters (age band, sex, ethnicity group, legal status, need) and fast selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeys.attributes import combine_attributes, journey_attributes
+from journeys.selection import JourneyData, Selection
+
+
+def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    t = pd.Timestamp
+    spells = pd.DataFrame({
+        "authority": ["a", "a", "a", "a"], "person_id": ["p1", "p1", "p1", "p2"], "journey_no": [1, 1, 2, 1],
+        "step": [1, 2, 1, 1], "stage": ["referral", "foster_other", "foster_other", "child_in_need"],
+        "start": [t("2020-01-01"), t("2020-02-01"), t("2023-05-01"), t("2021-01-01")],
+        "end": [t("2020-02-01"), t("2021-01-01"), t("2024-03-31"), t("2021-06-01")],
+        "next_stage": ["foster_other", "returned_home", "open", "case_closed"]})
+    episodes = pd.DataFrame({
+        "authority": ["a", "a", "a", "a", "a"], "person_id": ["p1", "p1", "p1", "p2", "p2"],
+        "start": [t("2020-01-01"), t("2020-02-01"), t("2023-05-01"), t("2021-01-01"), t("2021-02-01")],
+        "sex": [None, "F", "F", None, None], "birth_month": [pd.NaT, t("2010-03-01"), t("2010-03-01"), pd.NaT, pd.NaT],
+        "ethnicity": [None, "MWBC", "MWBC", "WHITE - ANY OTHER", None],
+        "legal_status": [None, "C1", "C2", None, None], "need_code": ["N5", "N1", "N1", None, "N4"]})
+    return spells, episodes
+
+
+def test_one_row_per_journey_with_its_first_values() -> None:
+    spells, episodes = frames()
+    attrs = journey_attributes(episodes, spells)
+    assert attrs[["person_id", "journey_no"]].values.tolist() == [["p1", 1], ["p1", 2], ["p2", 1]]
+    assert attrs["age_band"].tolist() == ["5 to 9", "10 to 15", "Not known"]  # 9 on 1 Jan 2020, 13 in May 2023
+    assert attrs["sex"].tolist() == ["Female", "Female", "Not known"]
+    assert attrs["ethnicity_group"].tolist() == ["Mixed", "Mixed", "White"]
+    assert attrs["legal_status"].tolist() == ["C1 Interim care order", "C2 Full care order", "Not in care"]
+    assert attrs["need_code"].tolist() == ["N5 Family dysfunction", "N1 Abuse or neglect", "N4 Family in acute stress"]
+
+
+def test_selection_masks_whole_journeys() -> None:
+    spells, episodes = frames()
+    data = JourneyData(spells, journey_attributes(episodes, spells))
+    assert data.mask(Selection()).all()
+    assert data.mask(Selection.from_values(filters={"sex": ["Female"]})).tolist() == [True, True, True, False]
+    assert data.mask(Selection(through_stage="referral")).tolist() == [True, True, False, False]  # journey 1 only
+    assert not data.mask(Selection(through_stage="adopted")).any()
+    both = Selection.from_values(["a"], {"sex": ["Female"], "age_band": ["10 to 15"]}, "foster_other")
+    assert data.mask(both).tolist() == [False, False, True, False]
+    with pytest.raises(ValueError, match="unknown filter"):
+        Selection.from_values(filters={"postcode": ["X"]})
+
+
+def test_combined_authorities_keep_categories_in_order() -> None:
+    spells, episodes = frames()
+    first = journey_attributes(episodes, spells)
+    second = journey_attributes(episodes.assign(authority="b", legal_status="S20"), spells.assign(authority="b"))
+    combined = combine_attributes([first, second])
+    assert list(combined["legal_status"].cat.categories) == ["C1 Interim care order", "C2 Full care order", "S20",
+                                                             "Not in care"]
+    data = JourneyData(pd.concat([spells, spells.assign(authority="b")]), [first, second])
+    assert data.authorities == ["a", "b"]
+    assert int(data.mask(Selection(authorities=("b",))).sum()) == 4
+    assert np.array_equal(data.mask(Selection.from_values(filters={"legal_status": ["S20"]})),
+                          np.array([False] * 4 + [True] * 4))  # every b row says S20

@@ -1,0 +1,57 @@
+"""Cached builds: reused when inputs, config and pipeline code are unchanged; rebuilt when any changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from journeys.cache import BUILD_FILES, build_inputs, cache_key, read_build
+from journeys.cli import main
+from journeys.errors import BuildError
+from tests.conftest import ROOT, write_episodes
+
+CONFIG = ROOT / "pathway_configs" / "ssda903.yaml"
+ROWS = [("1", "01/01/2019", "S", "C2", "U4", "", ""), ("2", "01/02/2019", "S", "C2", "K2", "01/03/2019", "E4A")]
+
+
+def test_second_build_is_read_from_the_cache(tmp_path) -> None:
+    inputs = [write_episodes(tmp_path / "episodes.csv", ROWS)]
+    calls: list[str] = []
+    first = build_inputs(CONFIG, inputs, tmp_path / "cache", progress=calls.append)
+    assert any("Checking" in c for c in calls)
+    assert all((first.folder / name).is_file() for name in BUILD_FILES)
+    calls.clear()
+    again = build_inputs(CONFIG, inputs, tmp_path / "cache", progress=calls.append)
+    assert again.folder == first.folder and not any("Checking" in c for c in calls)
+    assert len(again.attributes) == 2 and again.authority == "ssda903"
+
+
+def test_key_changes_with_inputs_and_config(tmp_path) -> None:
+    path = write_episodes(tmp_path / "episodes.csv", ROWS)
+    key = cache_key(CONFIG, [path])
+    assert cache_key(CONFIG, [path]) == key
+    write_episodes(path, ROWS[:1])
+    assert cache_key(CONFIG, [path]) != key
+    other = tmp_path / "other.yaml"
+    other.write_text(CONFIG.read_text() + "\n# edited\n")
+    assert cache_key(other, [path]) != cache_key(CONFIG, [path])
+
+
+def test_read_build_explains_a_wrong_folder(tmp_path) -> None:
+    with pytest.raises(BuildError, match="not a Care Journeys build folder: spells.parquet, report.json missing"):
+        read_build(tmp_path)
+
+
+def test_build_folder_from_the_cli_serves_as_data(tmp_path) -> None:
+    path = write_episodes(tmp_path / "episodes.csv", ROWS)
+    assert main(["build", "--quiet", "--config", str(CONFIG), str(path), "--out", str(tmp_path / "out")]) == 0
+    build = read_build(tmp_path / "out")
+    assert build.spells["person_id"].nunique() == 2 and list(build.attributes["sex"].astype(str)) == ["Not known"] * 2
+
+
+def test_serve_refuses_other_computers_and_half_given_inputs(tmp_path, capsys) -> None:
+    assert main(["serve", "--host", "0.0.0.0"]) == 1
+    assert "sign-in with roles" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", str(tmp_path / "episodes.csv")])
+    assert exit_.value.code == 2
+    assert "INPUT files need --config" in capsys.readouterr().err

@@ -1,0 +1,130 @@
+"""The pure functions behind the app's callbacks: exact figures, tables and downloads on hand-built data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeys.attributes import journey_attributes
+from journeys.charts import flow_sankey, nominal_width
+from journeys.cli import main
+from journeys.flows import Period, suppressed_flows
+from journeys.selection import JourneyData, Selection
+from journeys.views import flows_view, overview_view, quarters, report_tables
+from tests.conftest import ROOT, write_episodes
+
+Q = Period.parse("2019Q2")
+
+
+def cohort_rows() -> list[tuple[str, ...]]:
+    """In one quarter: 30 stay in foster care, 8 move to a home, 3 go home, 7 are adopted; 2 + 9 enter care."""
+    rows = [(f"F{i}", "01/01/2019", "S", "C2", "U4", "", "") for i in range(30)]
+    for i in range(8):
+        rows += [(f"M{i}", "01/01/2019", "S", "C2", "U4", "01/05/2019", "X1"), (f"M{i}", "01/05/2019", "P", "C2", "K2", "", "")]
+    rows += [(f"H{i}", "01/01/2019", "S", "V2", "U4", "15/05/2019", "E4A") for i in range(3)]
+    rows += [(f"N{i}", "01/05/2019", "S", "V2", "U4", "", "") for i in range(2)]
+    rows += [(f"A{i}", "01/01/2019", "S", "E1", "U4", "20/05/2019", "E11") for i in range(7)]  # adopted
+    rows += [(f"R{i}", "01/05/2019", "S", "C1", "K2", "", "") for i in range(9)]  # enter a children's home
+    return rows
+
+
+@pytest.fixture
+def cohort(build_903):
+    result = build_903(cohort_rows())
+    data = JourneyData(result.spells.assign(authority="northgate"),
+                       journey_attributes(result.episodes.assign(authority="northgate"),
+                                          result.spells.assign(authority="northgate")))
+    return result, data
+
+
+def test_flows_view_publishes_only_the_suppressed_table(cohort) -> None:
+    result, data = cohort
+    view = flows_view(data, Selection(), Q, result.stage_model)
+    # 3 went home (alone in their column) and 2 entered foster care: both hidden, with partners so
+    # that neither can be worked out from the totals; the 7 adoptions and the margins stay published
+    assert view.table.to_dict("index") == {
+        "Not known to services": {"Foster care: other carers": "c", "Residential care": "c", "Returned home": "0",
+                                  "Adopted": "0", "Total": "11"},
+        "Foster care: other carers": {"Foster care: other carers": "c", "Residential care": "c", "Returned home": "c",
+                                      "Adopted": "7", "Total": "48"},
+        "Total": {"Foster care: other carers": "32", "Residential care": "c", "Returned home": "c", "Adopted": "7",
+                  "Total": "59"},
+    }
+    sankey = view.figure.data[0]
+    hidden = [t for t in sankey.link.customdata if t.endswith(": c")]
+    assert len(hidden) == int((view.table.drop(index="Total", columns="Total") == "c").to_numpy().sum())
+    # geometry: every hidden link has the same width, set by published numbers only
+    widths = {w for w, t in zip(sankey.link.value, sankey.link.customdata) if t.endswith(": c")}
+    assert len(widths) == 1
+    assert view.figure.layout.title.text == "Quarterly flows, 2019-20 Q1: northgate"
+
+
+def test_flows_download_is_what_the_cli_prints(cohort, tmp_path, capsys) -> None:
+    result, data = cohort
+    path = write_episodes(tmp_path / "episodes.csv", cohort_rows())
+    assert main(["flows", "--quiet", "--config", str(ROOT / "pathway_configs" / "ssda903.yaml"), str(path),
+                 "--extract-date", "2020-03-31", "--period", "2019Q2"]) == 0
+    assert flows_view(data, Selection(), Q, result.stage_model).csv == capsys.readouterr().out
+
+
+def test_filters_and_click_to_narrow(cohort) -> None:
+    result, data = cohort
+    section_20 = flows_view(data, Selection.from_values(filters={"legal_status": ["V2 Section 20 (single period)"]}),
+                            Q, result.stage_model)
+    csv = pd.read_csv(io.StringIO(section_20.csv), dtype=str)
+    assert set(csv.loc[csv["count"] != "0", "to_stage"]) == {"returned_home", "foster_other"}  # the H and N children
+    assert set(csv["count"]) == {"0", "c"}
+    narrowed = data.select(Selection(through_stage="residential"))
+    assert narrowed["person_id"].nunique() == 17  # 8 who moved there + 9 who entered there
+    assert set(narrowed["stage"]) == {"foster_other", "residential"}  # whole journeys, not just the clicked stage
+    assert data.select(Selection(authorities=("elsewhere",))).empty
+    nothing = flows_view(data, Selection(authorities=("elsewhere",)), Q, result.stage_model)
+    assert nothing.table.empty and "No children match" in nothing.figure.layout.annotations[0].text
+
+
+def test_charts_refuse_raw_counts(cohort) -> None:
+    result, _ = cohort
+    from journeys.flows import quarter_flows
+    with pytest.raises(TypeError, match="SuppressedTable"):
+        flow_sankey(quarter_flows(result.spells, Q, result.stage_model), result.stage_model)  # type: ignore[arg-type]
+    figure = flow_sankey(suppressed_flows(result.spells, Q, result.stage_model), result.stage_model)
+    hover = figure.data[0].node.customdata
+    assert all(text == "c" or text.replace(",", "").isdigit() for _, text in hover)
+
+
+def test_nominal_width_depends_on_published_values_only() -> None:
+    assert nominal_width(np.array([]), 5) == 5.0
+    assert nominal_width(np.array([3000.0]), 5) == 30.0
+
+
+def test_overview_view_counts_children(cohort) -> None:
+    result, data = cohort
+    view = overview_view(data, Selection(), 2020, result.stage_model)
+    assert view.table.loc["Children looked after on 31 March 2020", "Children"] == "49"  # 30 + 8 + 2 + 9
+    assert view.table.loc["Children who ceased to be looked after in 2019-20", "Children"] == "10"  # 3 home + 7 adopted
+    assert view.table.loc["Ceased to be looked after in 2019-20: Returned home", "Children"] == "c"
+    assert view.table.loc["Ceased to be looked after in 2019-20: Adopted", "Children"] == "c"  # else 10 - 7 = 3
+    assert "looked_after_31_march" in view.csv and ",49," in view.csv
+
+
+def test_quarters_offered_stop_at_the_extract_date() -> None:
+    offered = quarters([dt.date(2025, 3, 31)], years=1)
+    assert [p.key for p in offered] == ["2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1"]
+    assert quarters([]) == []
+
+
+def test_report_tables_account_for_every_row() -> None:
+    report = {"rows_read": 10, "rows_used": 6, "rows_superseded": 2, "rows_ignored": 1, "rows_quarantined": 1,
+              "ignored_by_rule": {"Short breaks": 1}, "quarantined_by_reason": {"end-before-start": 1},
+              "inputs": [{"file": "a.csv", "table": "episodes", "rows_read": 10, "rows_used": 6, "rows_superseded": 2,
+                          "rows_ignored": 1, "rows_quarantined": 1}],
+              "issues": [{"severity": "error", "code": "end-before-start", "count": 1, "title": "Ends before it starts"}]}
+    tables = report_tables(report)
+    assert tables["summary"]["Rows"].tolist() == ["10", "6", "2", "1", "1"]
+    assert tables["by_reason"].values.tolist() == [["Ignored by rule", "Short breaks", "1"],
+                                                   ["Quarantined", "end-before-start", "1"]]
+    assert tables["issues"]["Code"].tolist() == ["end-before-start"]
