@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 
 from journeys.flows import NOT_KNOWN
 from journeys.stages import StageModel
-from journeys.suppress import SUPPRESSED, SuppressedTable
+from journeys.steps import StepFlows
+from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable
 
 NOT_KNOWN_LABEL = "Not known to services"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"  # local fonts only: nothing fetched
@@ -138,3 +139,47 @@ def empty_figure(message: str) -> go.Figure:
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return _finish(figure, "")
+
+
+def step_sankey(flows: StepFlows, title: str = "", threshold: int = DEFAULT_THRESHOLD) -> go.Figure:
+    """Sankey of journeys aligned on step: column k holds the stage each journey was in at its k-th step.
+
+    Node order within a column and colours come from the stage model (via `StepFlows.nodes`), so
+    the same stage sits at the same height in every column; hidden links take one nominal width.
+    """
+    if not isinstance(flows, StepFlows):
+        raise TypeError("step_sankey draws only StepFlows: pass counts through journeys.steps.step_flows first")
+    nodes, links = flows.nodes.reset_index(drop=True), flows.links
+    drawn = links[links["suppressed"] | (links["count"].fillna(0) > 0)].reset_index(drop=True)
+    used = set(drawn["source"]) | set(drawn["target"])
+    nodes = nodes[nodes["node"].isin(used)].reset_index(drop=True)
+    if nodes.empty:
+        return empty_figure("No journeys start in this period for these children.")
+    index = {n: i for i, n in enumerate(nodes["node"])}
+    published = drawn.loc[~drawn["suppressed"], "count"].to_numpy(dtype="float64")
+    nominal = nominal_width(published, threshold)
+    widths = np.where(drawn["suppressed"], nominal, drawn["count"].fillna(0).to_numpy(dtype="float64"))
+    columns = int(nodes["step"].max()) + 1
+    x = (nodes["step"].to_numpy() / max(columns - 1, 1)) * 0.98 + 0.001
+    per_column = nodes.groupby("step").cumcount().to_numpy()
+    column_size = nodes.groupby("step")["node"].transform("size").to_numpy()
+    y = 0.02 + 0.96 * (per_column + 0.5) / column_size
+    weeks = nodes["median_weeks"].to_numpy(dtype="float64")
+    node_text = [f"{total} journeys" + (f"; median {int(w)} weeks in this stage" if not np.isnan(w) else "")
+                 for total, w in zip(nodes["total_display"], weeks)]
+    label_of = dict(zip(nodes["node"], nodes["label"]))
+    figure = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=nodes["label"].tolist(), color=nodes["colour"].tolist(), x=x.tolist(), y=y.tolist(),
+                  pad=10, thickness=16, line=dict(color="#505A5F", width=0.5),
+                  customdata=[[s, t] for s, t in zip(nodes["stage"], node_text)],
+                  hovertemplate="%{label}<br>%{customdata[1]}<extra></extra>"),
+        link=dict(source=[index[s] for s in drawn["source"]], target=[index[t] for t in drawn["target"]],
+                  value=widths.tolist(),
+                  customdata=[f"{label_of[s]} → {label_of[t]}: {d}" for s, t, d in
+                              zip(drawn["source"], drawn["target"], drawn["display"])],
+                  color=[_rgba(c, 0.4) for c in nodes.set_index("node").loc[drawn["source"], "colour"]],
+                  hovertemplate="%{customdata}<extra></extra>"),
+    ))
+    return _finish(figure, title, note=f"Each column is one step of a journey, left to right. {HIDDEN_NOTE}; hidden "
+                                       "links are drawn at one fixed width.")

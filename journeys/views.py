@@ -131,3 +131,21 @@ def overview_years(data: JourneyData, extract_dates: list[dt.date]) -> list[int]
 
     latest = max(extract_dates) if extract_dates else None
     return [y for y in available_years(data.spells) if latest is None or dt.date(y, 3, 31) <= latest]
+
+
+def journeys_view(data: JourneyData, selection: Selection, year: int, model: StageModel, depth: int = 6,
+                  include_truncated: bool = False, threshold: int = DEFAULT_THRESHOLD) -> View:
+    """Journeys starting in the year ending 31 March `year`, aligned on step, with later steps folded."""
+    from journeys.charts import step_sankey
+    from journeys.steps import step_flows, step_table
+
+    start, end = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
+    label = f"{year - 1}-{year % 100:02d}"
+    caption = f"Journeys that started in {label}, step by step: {scope(data, selection)}"
+    spells = data.select(selection)
+    flows = step_flows(spells, model, start, end, depth=depth, include_truncated=include_truncated, threshold=threshold)
+    table = step_table(flows)
+    title = f"Journeys starting in {label}: {scope(data, selection)}"
+    figure = step_sankey(flows, title, threshold) if not table.empty else empty_figure(NOTHING_MATCHES)
+    display = table.set_index("step") if not table.empty else table
+    return View(figure, display, table.to_csv(index=False), caption)

@@ -1,0 +1,182 @@
+#!/usr/bin/env python
+"""Benchmark the app at 10^6 episodes: start time from cache, and the server time of each filter change.
+
+1. Data: the mixed SSDA903 + CIN census synthetic authority of `bench_build.py` (10^6 episode rows
+   by default; inputs cached in benchmarks/data/), built once into benchmarks/data/app-cache/ the
+   way `journeys serve --config ... INPUT...` builds (keyed by input, config and code hashes).
+2. Start time from cache: `journeys serve --config CFG INPUT... --cache DIR` started as a
+   subprocess until it first answers GET / (hashing the inputs, reading the cached parquet, the
+   journey attributes, building the working set, importing dash): median of 3 starts.
+3. Filter changes: the real Dash callback endpoint (`/_dash-update-component`, through Flask's
+   test client, so JSON encoding and the figure are included), for each page's main callback, with
+   50 random filter combinations (authority, age band, sex, ethnicity, legal status, need, a stage
+   clicked to narrow, a quarter or year): median, p95 and max milliseconds. Target p95 < 150 ms.
+
+Results: benchmarks/results/app.json and app.md. Run: `make bench` (with the build benchmark) or
+`.venv/bin/python benchmarks/bench_app.py [--size 1e6] [--changes 50]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_build  # noqa: E402  (the synthetic inputs and their cache)
+
+from journeys.attributes import FILTER_COLUMNS  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+CACHE = bench_build.DATA / "app-cache"
+KEY_FILE = bench_build.DATA / "bench.key"
+TARGET_P95_MS = 150.0
+
+
+def inputs_for(size: int, seed: int) -> list[Path]:
+    args = argparse.Namespace(regenerate=False, first_year=2016, last_year=2025)
+    meta = bench_build.ensure_mixed_data(size, seed, args)
+    return bench_build.mixed_inputs(meta, bench_build.mixed_paths(size, seed))
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_seconds(inputs: list[Path], env: dict[str, str]) -> float:
+    """Seconds from starting `journeys serve` to its first answer."""
+    port = free_port()
+    begun = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "journeys.cli", "serve", "--config", str(bench_build.CONFIG),
+                                *map(str, inputs), "--cache", str(CACHE), "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("journeys serve stopped before answering")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - begun
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, Any]], changed: str) -> dict[str, Any]:
+    """The JSON the Dash renderer posts for one callback."""
+    return {"output": "..".join(["", *[f"{i}.{p}" for i, p in outputs], ""]) if len(outputs) > 1 else f"{outputs[0][0]}.{outputs[0][1]}",
+            "outputs": [{"id": i, "property": p} for i, p in outputs] if len(outputs) > 1 else {"id": outputs[0][0], "property": outputs[0][1]},
+            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+            "changedPropIds": [changed], "state": []}
+
+
+def random_filters(rng: random.Random, options: dict[str, list[str]], stages: list[str]) -> list[tuple[str, str, Any]]:
+    """Shell filter values as the renderer sends them: most filters 'All', some with one or two values chosen."""
+    from journeys.ui.shell import FILTER_IDS
+    values: list[tuple[str, str, Any]] = [("filter-authority", "value", [])]
+    for column in FILTER_COLUMNS:
+        chosen = rng.sample(options[column], k=min(len(options[column]), rng.choice([1, 2]))) if rng.random() < 0.35 else []
+        values.append((FILTER_IDS[column], "value", chosen))
+    values.append(("shell-through-stage", "data", rng.choice(stages) if rng.random() < 0.25 else None))
+    return values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=bench_build.parse_size, default=10**6)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--changes", type=int, default=50)
+    args = parser.parse_args()
+    env = dict(os.environ, JOURNEYS_KEY_FILE=str(KEY_FILE), PYTHONUNBUFFERED="1")
+    os.environ["JOURNEYS_KEY_FILE"] = str(KEY_FILE)
+    inputs = inputs_for(args.size, args.seed)
+
+    from journeys.cache import build_inputs
+    from journeys.ui import AppState, create_app
+    from journeys.views import quarters
+
+    began = time.perf_counter()
+    build = build_inputs(bench_build.CONFIG, inputs, CACHE, progress=bench_build.log)
+    first_build = time.perf_counter() - began
+    bench_build.log(f"build ready in {first_build:.1f} s: {len(build.spells):,} spells, {len(build.attributes):,} journeys")
+    starts = [start_seconds(inputs, env) for _ in range(3)]
+    bench_build.log(f"start from cache: {', '.join(f'{s:.1f}' for s in starts)} s")
+
+    state = AppState([build], cache_root=CACHE)
+    app = create_app(state)
+    client = app.server.test_client()
+    client.get("/")  # sets up the server (callbacks, CSP) as the first visit does
+    assert state.data is not None
+    options = state.data.options()
+    stages = state.stage_model.of_kind("stage")
+    periods = [p.key for p in quarters([dt.date.fromisoformat(str(build.report["extract_date"]))], years=5)]
+    years = sorted({int(k[:4]) for k in periods})[1:]
+    pages = {
+        "Quarterly flows": ([("flows-graph", "figure"), ("flows-table", "children")],
+                            lambda rng: [("flows-period", "value", rng.choice(periods))]),
+        "Journeys": ([("journeys-graph", "figure"), ("journeys-table", "children")],
+                     lambda rng: [("journeys-period", "value", rng.choice(years)), ("journeys-depth", "value", rng.choice([3, 4, 6])),
+                                  ("journeys-truncated", "value", [])]),
+        "Overview": ([("overview-table", "children")], lambda rng: [("overview-year", "value", rng.choice(years))]),
+    }
+    results: dict[str, Any] = {}
+    for page, (outputs, own) in pages.items():
+        rng = random.Random(args.seed)
+        times = []
+        for i in range(args.changes + 3):
+            body = callback_body(outputs, own(rng) + random_filters(rng, options, stages), "filter-sex.value")
+            began = time.perf_counter()
+            response = client.post("/_dash-update-component", json=body)
+            elapsed = (time.perf_counter() - began) * 1000
+            if response.status_code not in (200, 204):
+                raise RuntimeError(f"{page}: {response.status_code} {response.get_data(as_text=True)[:500]}")
+            if i >= 3:  # the first three warm caches up, as a user's first clicks do
+                times.append(elapsed)
+        times.sort()
+        results[page] = {"median_ms": round(statistics.median(times), 1),
+                         "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1), "max_ms": round(times[-1], 1),
+                         "changes": len(times)}
+        bench_build.log(f"{page}: median {results[page]['median_ms']} ms, p95 {results[page]['p95_ms']} ms")
+
+    out = {"date": dt.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+           "cpus": os.cpu_count(), "python": platform.python_version(), "episode_rows": args.size,
+           "spells": len(build.spells), "journeys": len(build.attributes), "first_build_s": round(first_build, 1),
+           "start_from_cache_s": [round(s, 2) for s in starts], "start_from_cache_median_s": round(statistics.median(starts), 2),
+           "filter_changes": results, "target_p95_ms": TARGET_P95_MS}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "app.json").write_text(json.dumps(out, indent=2))
+    lines = [f"# App benchmark ({out['date']})", "",
+             f"{out['machine']}, {out['cpus']} CPUs, Python {out['python']}. Mixed SSDA903 + CIN census synthetic authority: "
+             f"{args.size:,} episode rows, {out['spells']:,} spells, {out['journeys']:,} journeys.", "",
+             f"Start from cache (`journeys serve` to first answer, median of 3): **{out['start_from_cache_median_s']} s** "
+             f"({', '.join(map(str, out['start_from_cache_s']))}).", "",
+             f"Server time per filter change, real callback endpoint, {args.changes} random filter combinations per page "
+             f"(target p95 < {TARGET_P95_MS:.0f} ms):", "",
+             "| page | median ms | p95 ms | max ms |", "|:--|---:|---:|---:|"]
+    lines += [f"| {page} | {r['median_ms']} | {r['p95_ms']} | {r['max_ms']} |" for page, r in results.items()]
+    (RESULTS / "app.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
