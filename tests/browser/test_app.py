@@ -81,6 +81,11 @@ def test_quarterly_flows_in_the_browser(two_authorities: RunningApp, page: Any, 
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "quarterly-flows.png"), full_page=True)
+    with page.expect_download() as report_info:
+        page.click("#flows-report-button")
+    report = ARTIFACTS / "quarterly-report.html"
+    report_info.value.save_as(str(report))
+    assert f"Quarterly report, {PERIOD_LABEL}: northgate" in report.read_text(encoding="utf-8")
     assert recorder.hosts() == {f"127.0.0.1:{two_authorities.port}"}, recorder.hosts()
     assert not [e for e in recorder.errors if "Content Security Policy" in e], recorder.errors
 
@@ -117,3 +122,20 @@ def test_empty_state_says_what_to_do(empty_app: RunningApp, page: Any) -> None:
     assert "No data is loaded yet" in page.inner_text("main")
     assert "No data loaded" in page.inner_text("header")
     assert recorder.hosts() == {f"127.0.0.1:{empty_app.port}"}
+
+
+def test_quarterly_report_opens_offline(two_authorities: RunningApp, page: Any) -> None:
+    """The downloaded report draws its Sankey from file:// with every request staying on this computer."""
+    page, recorder = page
+    report = ARTIFACTS / "quarterly-report.html"
+    if not report.is_file():  # written by the flows test; make it here when this test runs alone
+        page.goto(two_authorities.url + "/flows")
+        page.wait_for_selector("#flows-graph .sankey")
+        with page.expect_download() as report_info:
+            page.click("#flows-report-button")
+        report_info.value.save_as(str(report))
+        recorder.urls.clear()
+    page.goto(report.as_uri())
+    page.wait_for_selector(".sankey .node-label")
+    assert "Not known to services" in page.locator(".node-label").all_text_contents()
+    assert {u.split(":", 1)[0] for u in recorder.urls} <= {"file", "data", "blob"}, recorder.urls

@@ -9,6 +9,7 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html
 
 from journeys.flows import Period
+from journeys.report_html import quarterly_report
 from journeys.ui.components import aria, stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
 from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
@@ -43,6 +44,8 @@ def layout(state: AppState) -> html.Div:
             dcc.Interval(id="flows-timer", interval=1500, disabled=True),
         ], className="controls"),
         chart_block("flows", "Flows between stages", "care-journeys-quarterly-flows"),
+        html.Div([html.Button("Download the quarterly report (HTML, opens offline)", id="flows-report-button", n_clicks=0,
+                              className="button secondary"), dcc.Download(id="flows-report")], className="chart-actions"),
     ])
 
 
@@ -68,6 +71,16 @@ def register(app: Dash, state: AppState) -> None:
         view = flows_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
                           state.threshold)
         return dcc.send_string(view.csv, f"care-journeys-flows-{period}.csv")
+
+    @app.callback(Output("flows-report", "data"), Input("flows-report-button", "n_clicks"),
+                  State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
+                  prevent_initial_call=True)
+    def report(_: int, period: str, authorities: list[str] | None, *values: Any) -> dict[str, Any] | None:
+        if state.data is None:
+            return None
+        page = quarterly_report(state.data, selection_from(authorities, *values), Period.parse(period),
+                                state.stage_model, state.extract_dates(), state.threshold)
+        return dcc.send_string(page, f"care-journeys-report-{period}.html")
 
     @app.callback(Output("flows-graph", "config"), Input("flows-picture-format", "value"))
     def picture(fmt: str) -> dict[str, Any]:
