@@ -48,7 +48,7 @@ def cin_intervals(cin: CinInputs, config: PathwayConfig, key: str, ledger: RowLe
     A block whose stage or closure reason no rule maps is quarantined whole: its episodes share
     the block's ledger row, so none of them may be used.
     """
-    rows = cin.stack.episodes.copy()
+    rows = _with_characteristics(cin.stack.episodes, cin.stack.children)
     rows["person_id"] = pseudonymise_keys(rows["person_id"], key)
     rows["row"] = rows["line"]
     rows = rows[rows["start"] <= pd.Timestamp(extract_date)].reset_index(drop=True)
@@ -70,6 +70,17 @@ def cin_intervals(cin: CinInputs, config: PathwayConfig, key: str, ledger: RowLe
         "left_truncated": (used["start"] < data_start) if data_start is not None else False, "moves": 0,
     })[INTERVAL_COLUMNS]
     return censor(pd.concat([intervals, _case_cover(used, intervals)], ignore_index=True), extract_date), used
+
+
+def _with_characteristics(episodes: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
+    """Each census episode with its child's sex, month of birth and ethnicity (the app filters on them)."""
+    kids = children.drop_duplicates("la_child_id")
+    born = pd.to_datetime(kids["birth_date"], errors="coerce")
+    traits = pd.DataFrame({"person_id": kids["la_child_id"].to_numpy(), "sex": kids["sex"].to_numpy(),
+                           "birth_month": (born - pd.to_timedelta(born.dt.day - 1, unit="D")).to_numpy(),
+                           "ethnicity": kids["ethnicity"].to_numpy()})
+    return episodes.drop(columns=[c for c in ("sex", "birth_month", "ethnicity") if c in episodes]).merge(
+        traits, on="person_id", how="left")
 
 
 def _case_cover(used: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:

@@ -188,6 +188,7 @@ def _joined_episodes_out(rows: pd.DataFrame, config: PathwayConfig, source: str)
         "end": rows["end"], "code": rows["code"], "exit_code": rows["exit_code"], "source": source,
         "row_ref": rows["file"].astype("str") + ":" + rows["row"].astype("str"),
         "return_year": rows["return_year"], "need_code": rows.get("need_code"), "stage": rows["stage"],
+        "sex": rows.get("sex"), "birth_month": rows.get("birth_month"), "ethnicity": rows.get("ethnicity"),
     })
     return out.reindex(columns=EPISODE_COLUMNS)
 

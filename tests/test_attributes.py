@@ -63,3 +63,18 @@ def test_combined_authorities_keep_categories_in_order() -> None:
     assert int(data.mask(Selection(authorities=("b",))).sum()) == 4
     assert np.array_equal(data.mask(Selection.from_values(filters={"legal_status": ["S20"]})),
                           np.array([False] * 4 + [True] * 4))  # every b row says S20
+
+
+def test_cin_census_children_bring_their_characteristics(tmp_path) -> None:
+    """Joined-up journeys that start at a referral are filterable by sex, age and ethnicity from the census."""
+    from journeys.config import load_config
+    from journeys.pipeline import run_pipeline
+    from tests.conftest import KEY, ROOT
+
+    census = sorted((ROOT / "data_samples" / "northgate").glob("cin_census_2024-25.xml"))
+    result = run_pipeline(census, load_config(ROOT / "pathway_configs" / "northgate.yaml"), key=KEY)
+    cin = result.episodes[result.episodes["source"] == "cin"]
+    assert cin["sex"].isin(["M", "F", "U"]).all() and cin["ethnicity"].notna().all()
+    assert (cin["birth_month"].dropna().dt.day == 1).all()
+    attrs = journey_attributes(result.episodes, result.spells)
+    assert (attrs["sex"] != "Not known").mean() > 0.99
