@@ -75,6 +75,6 @@ def test_cin_census_children_bring_their_characteristics(tmp_path) -> None:
     result = run_pipeline(census, load_config(ROOT / "pathway_configs" / "northgate.yaml"), key=KEY)
     cin = result.episodes[result.episodes["source"] == "cin"]
     assert cin["sex"].isin(["M", "F", "U"]).all() and cin["ethnicity"].notna().all()
-    assert (cin["birth_month"].dropna().dt.day == 1).all()
+    assert (pd.to_datetime(cin["birth_month"]).dropna().dt.day == 1).all()
     attrs = journey_attributes(result.episodes, result.spells)
     assert (attrs["sex"] != "Not known").mean() > 0.99
