@@ -82,24 +82,27 @@ def _first_per_journey(episodes: pd.DataFrame, journeys: pd.DataFrame, column: s
     """The first non-missing value of `column` among each journey's episodes (episodes placed by date)."""
     values = episodes.loc[episodes[column].notna(), ["authority", "person_id", "start", column]]
     if values.empty:
-        return pd.Series(pd.NA, index=journeys.index, dtype="str")
+        return pd.Series(pd.NA, index=journeys.index, dtype="str")  # nobody has a value: all fall back
+    values = values.astype({"authority": "str", "person_id": "str"}).assign(start=pd.to_datetime(values["start"]))
     values = values.sort_values("start", kind="stable")
     # place each episode in the latest journey that started on or before it (same child)
     placed = pd.merge_asof(values, journeys[["authority", "person_id", "start", "journey_no"]]
-                           .sort_values("start", kind="stable"),
+                           .astype({"authority": "str", "person_id": "str"})
+                           .assign(start=pd.to_datetime(journeys["start"])).sort_values("start", kind="stable"),
                            on="start", by=["authority", "person_id"], direction="backward")
     first = placed.dropna(subset=["journey_no"]).drop_duplicates(JOURNEY_KEY[:2] + ["journey_no"])
     first = first.astype({"journey_no": "int64"})
     merged = journeys[JOURNEY_KEY].astype({"journey_no": "int64"}).merge(
         first[JOURNEY_KEY + [column]], on=JOURNEY_KEY, how="left")
-    return pd.Series(merged[column].to_numpy(), index=journeys.index)
+    return pd.Series(merged[column].to_numpy(), index=journeys.index).astype("str")
 
 
 def _per_child(episodes: pd.DataFrame, journeys: pd.DataFrame, column: str) -> pd.Series:
     """A child's first recorded value of `column` (sex and birth month do not change between journeys)."""
-    known = episodes.loc[episodes[column].notna(), ["authority", "person_id", column]]
+    known = episodes.loc[episodes[column].notna(), ["authority", "person_id", column]].astype(
+        {"authority": "str", "person_id": "str"})
     first = known.drop_duplicates(["authority", "person_id"])
-    merged = journeys[["authority", "person_id"]].merge(first, on=["authority", "person_id"], how="left")
+    merged = journeys[["authority", "person_id"]].astype("str").merge(first, on=["authority", "person_id"], how="left")
     return pd.Series(merged[column].to_numpy(), index=journeys.index)
 
 
@@ -110,14 +113,14 @@ def journey_attributes(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataF
     out = journeys.copy()
     birth = _per_child(episodes, journeys, "birth_month")
     out["age_band"] = age_band(pd.to_datetime(birth), journeys["start"])
-    sex = _per_child(episodes, journeys, "sex").astype("str").str.upper().map(SEXES).fillna(NOT_KNOWN)
+    sex = _per_child(episodes, journeys, "sex").astype("str").str.upper().map(SEXES).astype("str").fillna(NOT_KNOWN)
     out["sex"] = pd.Categorical(sex, categories=["Female", "Male", NOT_KNOWN])
     out["ethnicity_group"] = ethnicity_group(_per_child(episodes, journeys, "ethnicity"))
     legal = _first_per_journey(episodes, journeys, "legal_status")
-    legal = legal.astype("str").str.upper().map(lambda c: LEGAL_STATUS_LABELS.get(c, c)).fillna(NOT_IN_CARE)
+    legal = legal.astype("str").str.upper().map(lambda c: LEGAL_STATUS_LABELS.get(c, c)).astype("str").fillna(NOT_IN_CARE)
     out["legal_status"] = pd.Categorical(legal, categories=_sorted_with_last(legal, NOT_IN_CARE))
     need = _first_per_journey(episodes, journeys, "need_code")
-    need = need.astype("str").str.upper().map(lambda c: NEED_LABELS.get(c, c)).fillna(NOT_RECORDED)
+    need = need.astype("str").str.upper().map(lambda c: NEED_LABELS.get(c, c)).astype("str").fillna(NOT_RECORDED)
     out["need_code"] = pd.Categorical(need, categories=_sorted_with_last(need, NOT_RECORDED))
     return out
 
