@@ -56,8 +56,9 @@ def chart_block(prefix: str, title: str, filename: str) -> html.Section:
         html.Div([
             html.Button("Download the numbers (CSV)", id=f"{prefix}-csv-button", n_clicks=0, className="button"),
             dcc.Download(id=f"{prefix}-csv"),
-            html.Label("Picture format", htmlFor=f"{prefix}-picture-format", className="inline-label"),
-            dcc.RadioItems(id=f"{prefix}-picture-format", options=["png", "svg"], value="png", inline=True),
+            html.Fieldset([html.Legend("Picture format", className="inline-label"),
+                           dcc.RadioItems(id=f"{prefix}-picture-format", options=["png", "svg"], value="png", inline=True)],
+                          className="inline-fieldset"),
             html.Span("Use the camera button on the chart to save a picture.", className="hint"),
         ], className="chart-actions"),
         html.Details([html.Summary("Show the numbers as a table"), html.Div(id=f"{prefix}-table")],

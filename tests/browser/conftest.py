@@ -107,6 +107,17 @@ def empty_app(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         app.stop()
 
 
+@pytest.fixture
+def fresh_app(app_env: dict[str, str], app_cache: Path) -> Iterator[RunningApp]:
+    """An app with nothing loaded, for tests that load data through the Data page."""
+    app = RunningApp(["--cache", str(app_cache)], app_env)
+    try:
+        app.wait(60)
+        yield app
+    finally:
+        app.stop()
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):

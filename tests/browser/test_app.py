@@ -139,3 +139,37 @@ def test_quarterly_report_opens_offline(two_authorities: RunningApp, page: Any) 
     page.wait_for_selector(".sankey .node-label")
     assert "Not known to services" in page.locator(".node-label").all_text_contents()
     assert {u.split(":", 1)[0] for u in recorder.urls} <= {"file", "data", "blob"}, recorder.urls
+
+
+def test_data_page_uploads_builds_and_loads(fresh_app: RunningApp, page: Any) -> None:
+    """An analyst uploads riverside's extracts, chooses its config and builds; the authority then appears."""
+    from tests.browser.conftest import RIVERSIDE
+
+    page, recorder = page
+    page.goto(fresh_app.url + "/data")
+    page.wait_for_selector("h1:has-text('Data')")
+    assert "No authority is loaded yet" in page.inner_text("#data-summary")
+    choose(page, "data-config", "riverside")
+    page.set_input_files("#data-upload input[type=file]", [str(p) for p in RIVERSIDE])
+    page.wait_for_selector("#data-files:has-text('Ready to build')")
+    assert sorted(page.inner_text("#data-files").splitlines()[1:]) == sorted(p.name for p in RIVERSIDE)
+    page.click("#data-build")
+    page.wait_for_selector("#data-progress:has-text('Built and loaded.')", timeout=180_000)
+    summary = page.inner_text("#data-summary")
+    assert "riverside: data to 2025-03-31" in summary and "Superseded by a later return" in summary
+    assert "riverside: data to 2025-03-31" in page.inner_text("header")
+    page.goto(fresh_app.url + "/flows")
+    page.wait_for_selector("#flows-graph .sankey")
+    assert "Contact" in page.locator("#flows-graph .node-label").all_text_contents()
+    assert recorder.hosts() == {f"127.0.0.1:{fresh_app.port}"}
+
+
+def test_data_page_refuses_a_file_that_is_not_an_extract(fresh_app: RunningApp, page: Any, tmp_path: Any) -> None:
+    page, _ = page
+    bad = tmp_path / "returns.xlsx"
+    bad.write_text("this is not a spreadsheet")
+    page.goto(fresh_app.url + "/data")
+    page.wait_for_selector("h1:has-text('Data')")
+    page.set_input_files("#data-upload input[type=file]", [str(bad)])
+    page.wait_for_selector("#data-files:has-text('its contents are not a .xlsx file')")
+    assert "Traceback" not in page.inner_text("body")
