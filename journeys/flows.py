@@ -64,6 +64,30 @@ def _stage_at(spells: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
     return pd.Series(hit["stage"].to_numpy(), index=hit["person_id"].to_numpy())
 
 
+def quarter_places(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
+    """One row per child known in the quarter: person_id, from_stage (first day), to_stage (last day or outcome)."""
+    first, last = pd.Timestamp(period.start), pd.Timestamp(period.end)
+    during = spells[(spells["start"] <= last) & ((spells["end"] >= first) | (spells["next_stage"] == OPEN))]
+    if "authority" in during and during["authority"].nunique() > 1:  # the same pseudonym in two councils: two children
+        during = during.assign(person_id=during["authority"].astype("str") + "|" + during["person_id"].astype("str"))
+    children = pd.Index(during["person_id"].unique())
+    at_start = _stage_at(during, first).reindex(children).fillna(NOT_KNOWN)
+    at_end = _stage_at(during, last).reindex(children)
+    outcomes = set(model.of_kind("outcome"))
+    ended = during[during["next_stage"].isin(outcomes) & (during["end"] > first) & (during["end"] <= last)]
+    ended = ended.sort_values("end", kind="stable").drop_duplicates("person_id", keep="last")
+    at_end = at_end.fillna(pd.Series(ended["next_stage"].to_numpy(), index=ended["person_id"].to_numpy()))
+    return pd.DataFrame({"person_id": children.to_numpy(), "from_stage": at_start.to_numpy(),
+                         "to_stage": at_end.fillna(NOT_KNOWN).to_numpy()})
+
+
+def _ordered(counts: pd.DataFrame, model: StageModel) -> pd.DataFrame:
+    order = [NOT_KNOWN, *[s for s in model.ids if s in set(counts.index) | set(counts.columns)]]
+    rows = [s for s in order if s in counts.index]
+    cols = [s for s in order if s in counts.columns]
+    return counts.reindex(index=rows, columns=cols, fill_value=0).astype(np.int64)
+
+
 def quarter_flows(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
     """Counts of children by (stage at the quarter's start, stage or outcome at its end).
 
@@ -72,27 +96,34 @@ def quarter_flows(spells: pd.DataFrame, period: Period, model: StageModel) -> pd
     `not_known`. Stages entered and left within the quarter are not boundary stock; the journeys
     view shows them.
     """
-    first, last = pd.Timestamp(period.start), pd.Timestamp(period.end)
-    during = spells[(spells["start"] <= last) & ((spells["end"] >= first) | (spells["next_stage"] == OPEN))]
-    children = pd.Index(during["person_id"].unique())
-    at_start = _stage_at(during, first).reindex(children).fillna(NOT_KNOWN)
-    at_end = _stage_at(during, last).reindex(children)
-    outcomes = set(model.of_kind("outcome"))
-    ended = during[during["next_stage"].isin(outcomes) & (during["end"] > first) & (during["end"] <= last)]
-    ended = ended.sort_values("end", kind="stable").drop_duplicates("person_id", keep="last")
-    at_end = at_end.fillna(pd.Series(ended["next_stage"].to_numpy(), index=ended["person_id"].to_numpy()))
-    at_end = at_end.fillna(NOT_KNOWN)
-    counts = pd.crosstab(at_start.to_numpy(), at_end.to_numpy())
-    order = [NOT_KNOWN, *[s for s in model.ids if s in set(counts.index) | set(counts.columns)]]
-    rows = [s for s in order if s in counts.index]
-    cols = [s for s in order if s in counts.columns]
-    return counts.reindex(index=rows, columns=cols, fill_value=0).astype(np.int64)
+    places = quarter_places(spells, period, model)
+    return _ordered(pd.crosstab(places["from_stage"].to_numpy(), places["to_stage"].to_numpy()), model)
+
+
+def perturbed_flows(spells: pd.DataFrame, period: Period, model: StageModel, secret: str) -> pd.DataFrame:
+    """The quarter's flow counts with ONS cell-key noise (viewer mode): the same children, the same noise.
+
+    Each child's record key comes from their pseudonym and `secret`; a cell's noise depends only on
+    the set of children in it, so no two filtered views can be differenced to an exact small count.
+    """
+    from journeys.perturb import keyed_counts, perturb_counts, record_keys
+
+    places = quarter_places(spells, period, model)
+    places["record_key"] = record_keys(places["person_id"], None, secret)
+    cells = keyed_counts(places, ["from_stage", "to_stage"])
+    cells["count"] = perturb_counts(cells["count"].to_numpy(), cells["cell_key"].to_numpy())
+    table = cells.pivot_table(index="from_stage", columns="to_stage", values="count", aggfunc="sum", fill_value=0)
+    return _ordered(table, model)
 
 
 def suppressed_flows(spells: pd.DataFrame, period: Period, model: StageModel,
-                     threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
-    """The quarter's flow table after primary and secondary suppression (the only form that leaves)."""
-    return suppress_table(quarter_flows(spells, period, model), threshold=threshold)
+                     threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> SuppressedTable:
+    """The quarter's flow table after primary and secondary suppression (the only form that leaves).
+
+    With a `secret` (viewer mode) the counts are perturbed by the cell-key method first.
+    """
+    counts = quarter_flows(spells, period, model) if secret is None else perturbed_flows(spells, period, model, secret)
+    return suppress_table(counts, threshold=threshold)
 
 
 def flows_long(table: SuppressedTable, period: Period) -> pd.DataFrame:

@@ -62,14 +62,17 @@ def flow_orders(model: StageModel) -> tuple[list[str], list[str]]:
 
 
 def flows_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
-               threshold: int = DEFAULT_THRESHOLD) -> View:
-    """The quarterly flows Sankey, its table and the CSV that `journeys flows` prints for the same data."""
+               threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> View:
+    """The quarterly flows Sankey, its table and the CSV that `journeys flows` prints for the same data.
+
+    `secret` switches on viewer mode: cell-key perturbation before suppression (DESIGN 6).
+    """
     spells = data.select(selection)
     caption = f"Where children were at the start and end of {period.label} ({period.start:%d %b %Y} to {period.end:%d %b %Y})"
     if spells.empty:
         empty = pd.DataFrame(columns=["period", "period_label", "from_stage", "to_stage", "count"])
         return View(empty_figure(NOTHING_MATCHES), empty, empty.to_csv(index=False), caption)
-    table = suppressed_flows(spells, period, model, threshold=threshold)
+    table = suppressed_flows(spells, period, model, threshold=threshold, secret=secret)
     left, right = flow_orders(model)
     figure = flow_sankey(table, model, title=f"Quarterly flows, {period.label}: {scope(data, selection)}",
                          left_order=left, right_order=right)

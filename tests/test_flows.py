@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from journeys.cli import main
@@ -52,3 +53,28 @@ def test_cli_flows_prints_suppressed_csv(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["flows", "--config", "x.yaml", str(path), "--period", "Q2"])
     assert exit_.value.code == 2
+
+
+def test_same_pseudonym_in_two_authorities_is_two_children(build_903) -> None:
+    r = build_903(ROWS)
+    both = pd.concat([r.spells, r.spells.assign(authority="other")], ignore_index=True)
+    one = quarter_flows(r.spells, Period.parse("2019Q2"), r.stage_model)
+    assert quarter_flows(both, Period.parse("2019Q2"), r.stage_model).equals(one * 2)
+
+
+def test_viewer_counts_are_perturbed_consistently(build_903) -> None:
+    """Cell-key noise: the same children always get the same noise; small values never 1 or 2."""
+    from journeys.flows import perturbed_flows
+    rows = [(f"C{i}", "01/01/2019", "S", "C2", "U4", "", "") for i in range(40)]
+    rows += [(f"H{i}", "01/01/2019", "S", "C2", "U4", "15/05/2019", "E4A") for i in range(12)]
+    r = build_903(rows)
+    exact = quarter_flows(r.spells, Period.parse("2019Q2"), r.stage_model)
+    noisy = perturbed_flows(r.spells, Period.parse("2019Q2"), r.stage_model, secret="0123456789abcdef")
+    again = perturbed_flows(r.spells.sample(frac=1, random_state=3), Period.parse("2019Q2"), r.stage_model,
+                            secret="0123456789abcdef")
+    assert noisy.equals(again)  # row order does not matter: the set of children does
+    assert (abs(noisy - exact) <= 2).all().all()
+    assert not set(noisy.to_numpy().ravel()) & {1, 2}
+    other = perturbed_flows(r.spells, Period.parse("2019Q2"), r.stage_model, secret="fedcba9876543210")
+    assert exact.loc["foster_other", "foster_other"] == 40 and exact.loc["foster_other", "returned_home"] == 12
+    assert not (noisy.equals(exact) and other.equals(exact))

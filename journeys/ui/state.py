@@ -37,6 +37,7 @@ class AppState:
         self.cache_root = Path(cache_root)
         self.threshold = threshold
         self.allow_folders = allow_folders  # reading a folder on the server: loopback analysts only
+        self.viewer_secret: str | None = None  # set for viewers once sign-in exists: counts get cell-key noise
         self.population = population  # authority, year, population_0_17: for rates per 10,000 children
         self.builds: dict[str, Build] = {}
         self.jobs: dict[str, BuildJob] = {}

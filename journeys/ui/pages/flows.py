@@ -59,7 +59,7 @@ def register(app: Dash, state: AppState) -> None:
         if state.data is None or not period:
             return dash.no_update, dash.no_update
         view = flows_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
-                          state.threshold)
+                          state.threshold, state.viewer_secret)
         return view.figure, table_view(view.table, view.caption, index_header="Start of quarter \\ End of quarter")
 
     @app.callback(Output("flows-csv", "data"), Input("flows-csv-button", "n_clicks"),
