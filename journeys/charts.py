@@ -9,16 +9,17 @@ show the published totals, never the sum of the drawn widths.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from journeys.flows import NOT_KNOWN
 from journeys.stages import StageModel
 from journeys.steps import StepFlows
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable
 
+Figure = dict[str, Any]  # a plotly figure as plain JSON-able dicts: no validation cost in callbacks (tests validate)
 NOT_KNOWN_LABEL = "Not known to services"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"  # local fonts only: nothing fetched
 HIDDEN_NOTE = f"{SUPPRESSED} = fewer than 6 children, or hidden so a small number cannot be worked out"
@@ -67,7 +68,7 @@ def _positions(order: Sequence[str], present: Sequence[str]) -> dict[str, float]
 
 
 def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
-                left_order: Sequence[str] = (), right_order: Sequence[str] = ()) -> go.Figure:
+                left_order: Sequence[str] = (), right_order: Sequence[str] = ()) -> Figure:
     """Sankey of a quarter's flows: stage at the start (left) to stage or outcome at the end (right).
 
     `left_order`/`right_order` fix every possible node's place (pass the same lists for every
@@ -92,8 +93,7 @@ def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
     targets = [index[("R", s)] for s in drawn["column"]]
     link_text = [f"{stage_label(model, a)} → {stage_label(model, b)}: {d}"
                  for a, b, d in zip(drawn["row"], drawn["column"], drawn["display"])]
-    figure = go.Figure(go.Sankey(
-        arrangement="snap",
+    figure = _sankey(
         node=dict(
             label=[stage_label(model, s) for _, s in nodes],
             color=[stage_colour(model, s) for _, s in nodes],
@@ -109,7 +109,7 @@ def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
                    for s, hidden in zip(drawn["row"], drawn["suppressed"])],
             hovertemplate="%{customdata}<extra></extra>",
         ),
-    ))
+    )
     return _finish(figure, title, note=f"Left: where children were on the quarter's first day. Right: where they "
                                        f"were on its last day, or how they left. {HIDDEN_NOTE}; hidden links "
                                        "are drawn at one fixed width.")
@@ -119,29 +119,33 @@ def _count_text(value: object) -> str:
     return SUPPRESSED if value is None or pd.isna(value) else f"{int(value):,}"  # type: ignore[call-overload]
 
 
-def _finish(figure: go.Figure, title: str, note: str = "") -> go.Figure:
-    figure.update_layout(
+def _sankey(node: dict[str, Any], link: dict[str, Any]) -> Figure:
+    return {"data": [{"type": "sankey", "arrangement": "snap", "node": node, "link": link}], "layout": {}}
+
+
+def _finish(figure: Figure, title: str, note: str = "") -> Figure:
+    figure["layout"].update(
         title=dict(text=title, x=0.01, font=dict(size=16)), font=dict(family=FONT, size=13, color="#0B0C0C"),
         margin=dict(l=10, r=10, t=50 if title else 20, b=40 if note else 10), height=560,
         paper_bgcolor="white", plot_bgcolor="white",
     )
     if note:
-        figure.add_annotation(text=note, xref="paper", yref="paper", x=0, y=-0.06, showarrow=False,
-                              align="left", xanchor="left", font=dict(size=11, color="#505A5F"))
+        figure["layout"].setdefault("annotations", []).append(dict(
+            text=note, xref="paper", yref="paper", x=0, y=-0.06, showarrow=False, align="left", xanchor="left",
+            font=dict(size=11, color="#505A5F")))
     return figure
 
 
-def empty_figure(message: str) -> go.Figure:
+def empty_figure(message: str) -> Figure:
     """A blank chart that says why it is blank (no data, nothing matches the filters)."""
-    figure = go.Figure()
-    figure.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font=dict(size=15, color="#505A5F"))
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
+    figure: Figure = {"data": [], "layout": {
+        "annotations": [dict(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                             font=dict(size=15, color="#505A5F"))],
+        "xaxis": {"visible": False}, "yaxis": {"visible": False}}}
     return _finish(figure, "")
 
 
-def step_sankey(flows: StepFlows, title: str = "", threshold: int = DEFAULT_THRESHOLD) -> go.Figure:
+def step_sankey(flows: StepFlows, title: str = "", threshold: int = DEFAULT_THRESHOLD) -> Figure:
     """Sankey of journeys aligned on step: column k holds the stage each journey was in at its k-th step.
 
     Node order within a column and colours come from the stage model (via `StepFlows.nodes`), so
@@ -168,8 +172,7 @@ def step_sankey(flows: StepFlows, title: str = "", threshold: int = DEFAULT_THRE
     node_text = [f"{total} journeys" + (f"; median {int(w)} weeks in this stage" if not np.isnan(w) else "")
                  for total, w in zip(nodes["total_display"], weeks)]
     label_of = dict(zip(nodes["node"], nodes["label"]))
-    figure = go.Figure(go.Sankey(
-        arrangement="snap",
+    figure = _sankey(
         node=dict(label=nodes["label"].tolist(), color=nodes["colour"].tolist(), x=x.tolist(), y=y.tolist(),
                   pad=10, thickness=16, line=dict(color="#505A5F", width=0.5),
                   customdata=[[s, t] for s, t in zip(nodes["stage"], node_text)],
@@ -180,6 +183,6 @@ def step_sankey(flows: StepFlows, title: str = "", threshold: int = DEFAULT_THRE
                               zip(drawn["source"], drawn["target"], drawn["display"])],
                   color=[_rgba(c, 0.4) for c in nodes.set_index("node").loc[drawn["source"], "colour"]],
                   hovertemplate="%{customdata}<extra></extra>"),
-    ))
+    )
     return _finish(figure, title, note=f"Each column is one step of a journey, left to right. {HIDDEN_NOTE}; hidden "
                                        "links are drawn at one fixed width.")

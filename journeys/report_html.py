@@ -41,7 +41,7 @@ def quarterly_report(data: JourneyData, selection: Selection, period: Period, mo
     flows = flows_view(data, selection, period, model, threshold)
     year = period.year + (period.quarter > 1)  # the financial year the quarter falls in, by its 31 March
     headline = overview_view(data, selection, year, model, threshold=threshold)
-    chart = pio.to_html(flows.figure, include_plotlyjs=True, full_html=False, config={"displaylogo": False},
+    chart = pio.to_html(flows.figure, validate=False, include_plotlyjs=True, full_html=False, config={"displaylogo": False},
                         default_width="100%")
     dates = ", ".join(f"{html.escape(a)}: data to {html.escape(d)}" for a, d in extract_dates.items())
     flows_table = _table(flows.table, flows.caption, "Start of quarter \\ End of quarter")

@@ -10,14 +10,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-import plotly.graph_objects as go
 
-from journeys.charts import empty_figure, flow_sankey, stage_label
+from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
 from journeys.flows import NOT_KNOWN, Period, flows_long, suppressed_flows
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD
 
+SPELL_CORE = ["authority", "person_id", "journey_no", "step", "stage", "start", "end", "next_stage", "exit_detail",
+              "moves", "left_truncated", "re_entry"]
 NOTHING_MATCHES = "No children match these filters. Clear a filter to see more."
 
 
@@ -25,7 +26,7 @@ NOTHING_MATCHES = "No children match these filters. Clear a filter to see more."
 class View:
     """One chart's worth of output: the figure, its table view (text) and its CSV download (text)."""
 
-    figure: go.Figure
+    figure: Figure  # plotly JSON
     table: pd.DataFrame
     csv: str
     caption: str
@@ -67,7 +68,9 @@ def flows_view(data: JourneyData, selection: Selection, period: Period, model: S
 
     `secret` switches on viewer mode: cell-key perturbation before suppression (DESIGN 6).
     """
-    spells = data.select(selection)
+    columns = ["authority", "person_id", "stage", "start", "end", "next_stage"]
+    spells = data.select(selection, columns=columns, overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)),
+                         children_as_ids=secret is None)
     caption = f"Where children were at the start and end of {period.label} ({period.start:%d %b %Y} to {period.end:%d %b %Y})"
     if spells.empty:
         empty = pd.DataFrame(columns=["period", "period_label", "from_stage", "to_stage", "count"])
@@ -120,7 +123,7 @@ def overview_view(data: JourneyData, selection: Selection, year: int, model: Sta
     from journeys.headline import headline_figures
 
     caption = f"Headline figures for {year - 1}-{year % 100:02d} (year ending 31 March {year}): {scope(data, selection)}"
-    spells = data.select(selection)
+    spells = data.select(selection, columns=SPELL_CORE, until=pd.Timestamp(year, 3, 31), children_as_ids=True)
     figures = headline_figures(spells, model, year, population=population, threshold=threshold)
     csv_frame = figures.assign(year=f"{year - 1}-{year % 100:02d}", authorities=scope(data, selection))
     table = figures.set_index("label")[["count", "rate_per_10000", "share"]]
@@ -145,7 +148,7 @@ def journeys_view(data: JourneyData, selection: Selection, year: int, model: Sta
     start, end = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
     label = f"{year - 1}-{year % 100:02d}"
     caption = f"Journeys that started in {label}, step by step: {scope(data, selection)}"
-    spells = data.select(selection)
+    spells = data.select(selection, columns=SPELL_CORE, starting=(start, end), children_as_ids=True)
     flows = step_flows(spells, model, start, end, depth=depth, include_truncated=include_truncated, threshold=threshold)
     table = step_table(flows)
     title = f"Journeys starting in {label}: {scope(data, selection)}"
