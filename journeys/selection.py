@@ -6,13 +6,19 @@ raw rows), so callbacks stay fast at a million spells.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from journeys.attributes import FILTER_COLUMNS, JOURNEY_KEY, combine_attributes, filter_options
+
+
+T = TypeVar("T")
+MEMO_SIZE = 64  # views remembered per working set (each is a small suppressed table and figure)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,11 @@ class Selection:
         if unknown:
             raise ValueError(f"unknown filter {sorted(unknown)}: the filters are {', '.join(FILTER_COLUMNS)}")
         return cls(tuple(authorities or ()), chosen, through_stage or None)
+
+    def key(self) -> tuple[object, ...]:
+        """A hashable form, for remembering views already computed."""
+        return (tuple(sorted(self.authorities)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.filters.items())),
+                self.through_stage)
 
 
 class JourneyData:
@@ -59,11 +70,23 @@ class JourneyData:
         passed = np.zeros(len(keyed), dtype=np.uint64)
         np.bitwise_or.at(passed, joined["journey"].to_numpy(), bits)
         self._passed = passed  # per journey: one bit per stage it passed through
+        self._memo: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._journey = joined["journey"].to_numpy()
         self._journey_start = pd.to_datetime(keyed["start"]).to_numpy()
         self._start = joined["start"].to_numpy()
         self._end = joined["end"].to_numpy()
         self._open = (joined["next_stage"] == "open").to_numpy()
+
+    def remember(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """The result of `compute` for `key`, kept for the last MEMO_SIZE keys (a download after a view is free)."""
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return self._memo[key]  # type: ignore[return-value]
+        value = compute()
+        self._memo[key] = value
+        if len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return value
 
     @property
     def authorities(self) -> list[str]:

@@ -64,6 +64,13 @@ def flow_orders(model: StageModel) -> tuple[list[str], list[str]]:
 
 def flows_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
                threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> View:
+    """The quarterly flows view (remembered per selection, so its download costs nothing)."""
+    return data.remember(("flows", selection.key(), period.key, threshold, secret, model.version),
+                         lambda: _flows_view(data, selection, period, model, threshold, secret))
+
+
+def _flows_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                threshold: int, secret: str | None) -> View:
     """The quarterly flows Sankey, its table and the CSV that `journeys flows` prints for the same data.
 
     `secret` switches on viewer mode: cell-key perturbation before suppression (DESIGN 6).
@@ -120,6 +127,12 @@ class TableView:
 def overview_view(data: JourneyData, selection: Selection, year: int, model: StageModel,
                   population: pd.DataFrame | None = None, threshold: int = DEFAULT_THRESHOLD) -> TableView:
     """The DfE headline figures for the year ending 31 March `year`, suppressed, with rates where a population is given."""
+    return data.remember(("overview", selection.key(), year, threshold, id(population), model.version),
+                         lambda: _overview_view(data, selection, year, model, population, threshold))
+
+
+def _overview_view(data: JourneyData, selection: Selection, year: int, model: StageModel,
+                   population: pd.DataFrame | None, threshold: int) -> TableView:
     from journeys.headline import headline_figures
 
     caption = f"Headline figures for {year - 1}-{year % 100:02d} (year ending 31 March {year}): {scope(data, selection)}"
@@ -142,6 +155,12 @@ def overview_years(data: JourneyData, extract_dates: list[dt.date]) -> list[int]
 def journeys_view(data: JourneyData, selection: Selection, year: int, model: StageModel, depth: int = 6,
                   include_truncated: bool = False, threshold: int = DEFAULT_THRESHOLD) -> View:
     """Journeys starting in the year ending 31 March `year`, aligned on step, with later steps folded."""
+    return data.remember(("journeys", selection.key(), year, depth, include_truncated, threshold, model.version),
+                         lambda: _journeys_view(data, selection, year, model, depth, include_truncated, threshold))
+
+
+def _journeys_view(data: JourneyData, selection: Selection, year: int, model: StageModel, depth: int,
+                   include_truncated: bool, threshold: int) -> View:
     from journeys.charts import step_sankey
     from journeys.steps import step_flows, step_table
 
