@@ -186,3 +186,41 @@ def step_sankey(flows: StepFlows, title: str = "", threshold: int = DEFAULT_THRE
     )
     return _finish(figure, title, note=f"Each column is one step of a journey, left to right. {HIDDEN_NOTE}; hidden "
                                        "links are drawn at one fixed width.")
+
+
+def trend_multiples(frame: pd.DataFrame, title: str, columns: int = 4) -> Figure:
+    """Small multiples from a suppressed trend frame (period_label, stage, stage_label, count with <NA> hidden).
+
+    Hidden quarters are gaps in the line, never interpolated, so no hidden value can be read off.
+    """
+    if not {"display", "count"} <= set(frame.columns):
+        raise TypeError("trend_multiples draws only a suppressed trend frame (journeys.quarter_stats.trend_frame)")
+    stages = list(dict.fromkeys(frame["stage"]))
+    rows = max(1, -(-len(stages) // columns))
+    data: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {"showlegend": False, "height": max(260, 170 * rows)}
+    gap_x, gap_y = 0.04, 0.10 / max(rows, 1)
+    width, height = (1 - gap_x * (columns - 1)) / columns, (1 - gap_y * (rows - 1)) / rows
+    for i, stage in enumerate(stages):
+        part = frame[frame["stage"] == stage]
+        r, c = divmod(i, columns)
+        axis = "" if i == 0 else str(i + 1)
+        x0, y1 = c * (width + gap_x), 1 - r * (height + gap_y)
+        counts = [None if pd.isna(v) else int(v) for v in part["count"]]
+        data.append({"type": "scatter", "mode": "lines+markers", "x": part["period_label"].tolist(), "y": counts,
+                     "xaxis": f"x{axis}", "yaxis": f"y{axis}", "name": part["stage_label"].iloc[0],
+                     "line": {"color": "#1d70b8"}, "customdata": part["display"].tolist(),
+                     "hovertemplate": "%{x}: %{customdata}<extra>" + str(part["stage_label"].iloc[0]) + "</extra>"})
+        layout[f"xaxis{axis}"] = {"domain": [x0, x0 + width], "anchor": f"y{axis}", "showticklabels": r == rows - 1,
+                                  "tickangle": -45, "tickfont": {"size": 9}}
+        layout[f"yaxis{axis}"] = {"domain": [y1 - height, y1], "anchor": f"x{axis}", "rangemode": "tozero",
+                                  "tickfont": {"size": 9}}
+        layout.setdefault("annotations", []).append(
+            {"text": str(part["stage_label"].iloc[0]), "x": x0, "y": y1, "xref": "paper", "yref": "paper",
+             "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 11}})
+    figure: Figure = {"data": data, "layout": layout}
+    finished = _finish(figure, title, note=f"Gaps are quarters where the number is hidden ({SUPPRESSED}).")
+    finished["layout"]["height"] = layout["height"] + 120
+    finished["layout"]["margin"] = dict(l=45, r=10, t=60, b=110)
+    finished["layout"]["annotations"][-1]["y"] = -90 / finished["layout"]["height"]
+    return finished

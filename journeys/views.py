@@ -174,3 +174,67 @@ def _journeys_view(data: JourneyData, selection: Selection, year: int, model: St
     figure = step_sankey(flows, title, threshold) if not table.empty else empty_figure(NOTHING_MATCHES)
     display = table.set_index("step") if not table.empty else table
     return View(figure, display, table.to_csv(index=False), caption)
+
+
+def _quarter_spells(data: JourneyData, selection: Selection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    return data.select(selection, columns=SPELL_CORE, overlapping=(pd.Timestamp(first), pd.Timestamp(last)),
+                       children_as_ids=True)
+
+
+def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                     threshold: int = DEFAULT_THRESHOLD) -> TableView:
+    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves."""
+    from journeys.quarter_stats import quarter_table_display, suppressed_quarter_table
+
+    def compute() -> TableView:
+        spells = _quarter_spells(data, selection, period.start - dt.timedelta(days=1), period.end)
+        display = quarter_table_display(suppressed_quarter_table(spells, period, model, threshold), model)
+        csv = display.reset_index().assign(period=period.key, period_label=period.label).to_csv(index=False)
+        return TableView(display, csv, f"Children in each stage, {period.label}: {scope(data, selection)}")
+
+    return data.remember(("stages", selection.key(), period.key, threshold, model.version), compute)
+
+
+def year_on_year_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                      threshold: int = DEFAULT_THRESHOLD) -> TableView:
+    """The quarter beside the same quarter a year before, with the change where both are published."""
+    from journeys.quarter_stats import MEASURE_LABELS, year_on_year
+
+    before = Period(period.year - 1, period.quarter)
+
+    def compute() -> TableView:
+        spells = _quarter_spells(data, selection, before.start - dt.timedelta(days=1), period.end)
+        frame = year_on_year(spells, period, model, threshold)
+        frame = frame[frame["measure"].isin(["stock_start", "entries", "exits", "stock_end"])]
+        shown = pd.DataFrame({"Stage": frame["stage_label"], "Measure": frame["measure"].map(MEASURE_LABELS),
+                              period.label: frame["this_quarter"], before.label: frame["year_before"],
+                              "Change": frame["change"]}).set_index("Stage")
+        return TableView(shown, frame.to_csv(index=False),
+                         f"{period.label} beside {before.label}: {scope(data, selection)}")
+
+    return data.remember(("yoy", selection.key(), period.key, threshold, model.version), compute)
+
+
+def trends_view(data: JourneyData, selection: Selection, period: Period, model: StageModel, measure: str = "stock_end",
+                quarters_back: int = 12, threshold: int = DEFAULT_THRESHOLD) -> View:
+    """Small multiples: one panel per stage, a measure over the quarters up to `period` (gaps where hidden)."""
+    from journeys.charts import trend_multiples
+    from journeys.quarter_stats import MEASURE_LABELS, trend_frame
+
+    periods = [period]
+    while len(periods) < quarters_back:
+        p = periods[0]
+        periods.insert(0, Period(p.year - (p.quarter == 1), (p.quarter - 2) % 4 + 1))
+
+    def compute() -> View:
+        spells = _quarter_spells(data, selection, periods[0].start - dt.timedelta(days=1), period.end)
+        frame = trend_frame(spells, model, threshold, periods=periods)
+        chosen = frame[frame["measure"] == measure]
+        label = MEASURE_LABELS.get(measure, measure)
+        title = f"{label}, {periods[0].label} to {period.label}: {scope(data, selection)}"
+        table = chosen.pivot_table(index="stage_label", columns="period_label", values="display", aggfunc="first",
+                                   sort=False)
+        return View(trend_multiples(chosen, title), table, frame.to_csv(index=False), title)
+
+    return data.remember(("trends", selection.key(), period.key, measure, quarters_back, threshold, model.version),
+                         compute)

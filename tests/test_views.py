@@ -15,7 +15,8 @@ from journeys.charts import flow_sankey, nominal_width
 from journeys.cli import main
 from journeys.flows import Period, suppressed_flows
 from journeys.selection import JourneyData, Selection
-from journeys.views import flows_view, overview_view, quarters, report_tables
+from journeys.views import (flows_view, overview_view, quarters, report_tables, stage_table_view, trends_view,
+                            year_on_year_view)
 from tests.conftest import ROOT, write_episodes
 
 Q = Period.parse("2019Q2")
@@ -130,3 +131,21 @@ def test_report_tables_account_for_every_row() -> None:
     assert tables["by_reason"].values.tolist() == [["Ignored by rule", "Short breaks", "1"],
                                                    ["Quarantined", "end-before-start", "1"]]
     assert tables["issues"]["Code"].tolist() == ["end-before-start"]
+
+
+def test_stage_table_trends_and_year_on_year(cohort) -> None:
+    result, data = cohort
+    stages = stage_table_view(data, Selection(), Q, result.stage_model)
+    assert stages.table.loc["Foster care: other carers", "Children at start"] == "48"  # 30 + 8 + 3 + 7
+    # 2 entered foster care: hidden, and with it what would give it away (stock + entered - left = end)
+    assert stages.table.loc["Foster care: other carers", "Entered"] == "c"
+    assert stages.table.loc["Residential care", "Came from another stage"] == "8"
+    assert stages.table.loc["All stages", "Children at end"] == "49"
+    trends = trends_view(data, Selection(), Q, result.stage_model, quarters_back=4)
+    go.Figure(trends.figure)
+    assert list(trends.table.columns) == ["2018-19 Q2", "2018-19 Q3", "2018-19 Q4", "2019-20 Q1"]
+    assert trends.table.loc["Foster care: other carers", "2018-19 Q4"] == "48"
+    assert trends.table.loc["All stages", "2019-20 Q1"] == "49"
+    assert trends.figure["data"][0]["y"].count(None) == sum(trends.table.iloc[0] == "c")  # hidden = gaps
+    yoy = year_on_year_view(data, Selection(), Q, result.stage_model)
+    assert list(yoy.table.columns) == ["Measure", "2019-20 Q1", "2018-19 Q1", "Change"]

@@ -13,7 +13,8 @@ from journeys.report_html import quarterly_report
 from journeys.ui.components import aria, stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
 from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
-from journeys.views import flows_view, quarters
+from journeys.quarter_stats import MEASURE_LABELS
+from journeys.views import flows_view, quarters, stage_table_view, trends_view, year_on_year_view
 
 PATH = "/flows"
 
@@ -44,6 +45,24 @@ def layout(state: AppState) -> html.Div:
             dcc.Interval(id="flows-timer", interval=1500, disabled=True),
         ], className="controls"),
         chart_block("flows", "Flows between stages", "care-journeys-quarterly-flows"),
+        html.Section([
+            html.H2("Children in each stage"),
+            html.P("Children at the start and end of the quarter, those who entered and left each stage in it, those "
+                   "who came from another stage, and placement moves (of stays that ended in the quarter).",
+                   className="hint"),
+            dcc.Loading(html.Div(id="flows-stages-table"), type="dot"),
+            html.Button("Download the numbers (CSV)", id="flows-stages-csv-button", n_clicks=0, className="button"),
+            dcc.Download(id="flows-stages-csv"),
+        ]),
+        html.Section([
+            html.H2("Compared with the same quarter a year before"),
+            dcc.Loading(html.Div(id="flows-yoy-table"), type="dot"),
+        ]),
+        html.Div([html.Label("Trend of", htmlFor="flows-trend-measure"),
+                  dcc.Dropdown(id="flows-trend-measure", clearable=False, value="stock_end",
+                               options=[{"label": v, "value": k} for k, v in MEASURE_LABELS.items()])],
+                 className="controls"),
+        chart_block("flows-trends", "Trends over the last three years", "care-journeys-trends"),
         html.Div([html.Button("Download the quarterly report (HTML, opens offline)", id="flows-report-button", n_clicks=0,
                               className="button secondary"), dcc.Download(id="flows-report")], className="chart-actions"),
     ])
@@ -81,6 +100,50 @@ def register(app: Dash, state: AppState) -> None:
         page = quarterly_report(state.data, selection_from(authorities, *values), Period.parse(period),
                                 state.stage_model, state.extract_dates(), state.threshold)
         return dcc.send_string(page, f"care-journeys-report-{period}.html")
+
+    @app.callback(Output("flows-stages-table", "children"), Output("flows-yoy-table", "children"),
+                  Input("flows-period", "value"), *FILTER_INPUTS)
+    def show_stages(period: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any]:
+        if state.data is None or not period:
+            return dash.no_update, dash.no_update
+        selection, quarter = selection_from(authorities, *values), Period.parse(period)
+        stages = stage_table_view(state.data, selection, quarter, state.stage_model, state.threshold)
+        yoy = year_on_year_view(state.data, selection, quarter, state.stage_model, state.threshold)
+        return (table_view(stages.table, stages.caption, index_header="Stage"),
+                table_view(yoy.table, yoy.caption, index_header="Stage"))
+
+    @app.callback(Output("flows-stages-csv", "data"), Input("flows-stages-csv-button", "n_clicks"),
+                  State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
+                  prevent_initial_call=True)
+    def download_stages(_: int, period: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None:
+            return None
+        view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
+                                state.stage_model, state.threshold)
+        return dcc.send_string(view.csv, f"care-journeys-stages-{period}.csv")
+
+    @app.callback(Output("flows-trends-graph", "figure"), Output("flows-trends-table", "children"),
+                  Input("flows-period", "value"), Input("flows-trend-measure", "value"), *FILTER_INPUTS)
+    def show_trends(period: str, measure: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any]:
+        if state.data is None or not period:
+            return dash.no_update, dash.no_update
+        view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
+                           measure, threshold=state.threshold)
+        return view.figure, table_view(view.table, view.caption, index_header="Stage")
+
+    @app.callback(Output("flows-trends-csv", "data"), Input("flows-trends-csv-button", "n_clicks"),
+                  State("flows-period", "value"), State("flows-trend-measure", "value"),
+                  *[State(i.component_id, i.component_property) for i in FILTER_INPUTS], prevent_initial_call=True)
+    def download_trends(_: int, period: str, measure: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None:
+            return None
+        view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
+                           measure, threshold=state.threshold)
+        return dcc.send_string(view.csv, f"care-journeys-trends-{period}.csv")
+
+    @app.callback(Output("flows-trends-graph", "config"), Input("flows-trends-picture-format", "value"))
+    def trends_picture(fmt: str) -> dict[str, Any]:
+        return picture_config("care-journeys-trends", fmt)
 
     @app.callback(Output("flows-graph", "config"), Input("flows-picture-format", "value"))
     def picture(fmt: str) -> dict[str, Any]:
