@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 
 from journeys.flows import Period, _stage_at
+from journeys.lp import UNBOUNDED, EqualityLP
 from journeys.stages import OPEN, StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, SuppressedTable, suppress_series
 
@@ -317,12 +317,15 @@ def _narrow(values: np.ndarray, shut: np.ndarray, links: np.ndarray, check: np.n
     low, high = truth.copy(), truth.copy()
     todo = np.array([bool(check[k]) and int(k) not in passed for k in cols])
 
+    lp = EqualityLP(a_eq if a_eq is not None else np.zeros((0, cols.size)),
+                    b_eq if b_eq is not None else np.zeros(0))
+
     def solve(c: np.ndarray, upper: float | None) -> None:
         nonlocal low, high
-        res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, upper), method="highs")
-        if res.status == 0:
-            low, high = np.minimum(low, res.x), np.maximum(high, res.x)
-        elif res.status == 3:  # unbounded: only a maximisation of one entry gets here
+        status, x = lp.solve(c, upper)
+        if x is not None:
+            low, high = np.minimum(low, x), np.maximum(high, x)
+        elif status == UNBOUNDED:  # only a maximisation of one entry gets here
             high[c < 0] = np.inf
 
     def unclear() -> np.ndarray:

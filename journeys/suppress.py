@@ -7,9 +7,10 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from journeys.lp import UNBOUNDED, EqualityLP
 
 DEFAULT_THRESHOLD: int = 5
 SUPPRESSED: str = "c"  # the marker shown instead of a hidden count
@@ -346,12 +347,14 @@ def _narrow(
     low, high = truth.copy(), truth.copy()
     high[~todo] = np.inf
 
+    lp = EqualityLP(a_eq, b_eq)
+
     def solve(c: np.ndarray, upper: float | None) -> bool:
         nonlocal low, high
-        res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0.0, upper), method="highs")
-        if res.status == 0:
-            low, high = np.minimum(low, res.x), np.maximum(high, res.x)
-        return bool(res.status == 3)  # unbounded; other failures leave the entry narrow (safe)
+        status, x = lp.solve(c, upper)
+        if x is not None:
+            low, high = np.minimum(low, x), np.maximum(high, x)
+        return status == UNBOUNDED  # other failures leave the entry narrow (safe)
 
     unclear, stale = high - low <= threshold + 0.5, 0
     while unclear.any() and stale < _PROBES:
