@@ -215,7 +215,7 @@ def _last_ceasings(during: pd.DataFrame, spells: pd.DataFrame, model: StageModel
     outcomes = model.of_kind("outcome")
     care_outcomes = [o for o in outcomes if model.get(o).group != "front_door_outcome"]
     named = {o: o for o in care_outcomes} | {model.get(o).label.lower(): o for o in care_outcomes}
-    next_stage = spells["next_stage"].iloc[leaving["row"]].reset_index(drop=True)
+    next_stage = spells["next_stage"].iloc[leaving["row"]].astype("str").reset_index(drop=True)
     detail = spells["exit_detail"].iloc[leaving["row"]].astype("str").str.strip().str.lower().map(named)
     reason = next_stage.where(next_stage.isin(outcomes), detail.reset_index(drop=True).fillna(CONTINUED_SUPPORT))
     return leaving.assign(reason=reason.astype("str").to_numpy())
