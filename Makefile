@@ -37,6 +37,7 @@ test: setup typecheck browser
 
 bench: setup
 	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/bench_app.py
 
 samples: setup
 	$(VENV)/bin/journeys synth --out $(SAMPLES) --seed 1 --scale 0.25
