@@ -56,6 +56,15 @@ class Period:
         return f"{fy}-{(fy + 1) % 100:02d} Q{(self.quarter - 2) % 4 + 1}"
 
 
+def year_label(year: int) -> str:
+    """The financial year ending 31 March `year`, as councils write it (the CIN and SSDA903 collection year).
+
+    >>> year_label(2024)
+    '2023-24'
+    """
+    return f"{year - 1}-{year % 100:02d}"
+
+
 def _stage_at(spells: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
     """Each child's stage at the start of a day (children in no stage are left out)."""
     still_open = spells["next_stage"] == OPEN

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from journeys.flows import year_label
 from journeys.stages import OPEN, StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, safe_share, suppress_series
 
@@ -80,7 +81,7 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int) -> pd.Da
     places = during["moves"].to_numpy(dtype=np.int64) + 1
     placements = pd.Series(places).groupby(during["child"].to_numpy()).sum()
     stable_ids = placements.index[placements.to_numpy() >= 3]
-    fy = f"{year - 1}-{year % 100:02d}"
+    fy = year_label(year)
     rows: list[tuple[str, str, int]] = [
         ("looked_after_31_march", f"Children looked after on 31 March {year}", _n(at_end)),
         ("started_in_year", f"Children who started to be looked after in {fy}", _n(starts)),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
-from journeys.flows import NOT_KNOWN, Period, flows_long, suppressed_flows
+from journeys.flows import NOT_KNOWN, Period, flows_long, suppressed_flows, year_label
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD
@@ -135,10 +135,10 @@ def _overview_view(data: JourneyData, selection: Selection, year: int, model: St
                    population: pd.DataFrame | None, threshold: int) -> TableView:
     from journeys.headline import headline_figures
 
-    caption = f"Headline figures for {year - 1}-{year % 100:02d} (year ending 31 March {year}): {scope(data, selection)}"
+    caption = f"Headline figures for {year_label(year)} (year ending 31 March {year}): {scope(data, selection)}"
     spells = data.select(selection, columns=SPELL_CORE, until=pd.Timestamp(year, 3, 31), children_as_ids=True)
     figures = headline_figures(spells, model, year, population=population, threshold=threshold)
-    csv_frame = figures.assign(year=f"{year - 1}-{year % 100:02d}", authorities=scope(data, selection))
+    csv_frame = figures.assign(year=year_label(year), authorities=scope(data, selection))
     table = figures.set_index("label")[["count", "rate_per_10000", "share"]]
     table.columns = ["Children", "Per 10,000 children", "Share"]
     return TableView(table, csv_frame.to_csv(index=False), caption)
@@ -165,7 +165,7 @@ def _journeys_view(data: JourneyData, selection: Selection, year: int, model: St
     from journeys.steps import step_flows, step_table
 
     start, end = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
-    label = f"{year - 1}-{year % 100:02d}"
+    label = year_label(year)
     caption = f"Journeys that started in {label}, step by step: {scope(data, selection)}"
     spells = data.select(selection, columns=SPELL_CORE, starting=(start, end), children_as_ids=True)
     flows = step_flows(spells, model, start, end, depth=depth, include_truncated=include_truncated, threshold=threshold)

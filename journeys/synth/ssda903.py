@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from journeys.flows import year_label
 from journeys.synth.generate import EPISODE_COLUMNS, HEADER_COLUMNS
 
 #: Codes a return of a later collection year no longer accepts, and what the writer sends instead.
@@ -28,7 +29,7 @@ def collection_label(year: int) -> str:
     >>> collection_label(2025)
     '2024-25'
     """
-    return f"{year - 1}-{year % 100:02d}"
+    return year_label(year)
 
 
 def infer_years(episodes: pd.DataFrame) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import traceback
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import pandas as pd
 
 from journeys.cache import Build
 from journeys.errors import JourneysError
+from journeys.flows import Period
 from journeys.selection import JourneyData
 from journeys.stages import StageModel, load_stage_model
 from journeys.suppress import DEFAULT_THRESHOLD
@@ -67,6 +69,18 @@ class AppState:
     def extract_dates(self) -> dict[str, str]:
         """Each authority's extract (censoring) date, shown wherever results are."""
         return {name: str(b.report.get("extract_date", "")) for name, b in sorted(self.builds.items())}
+
+    def years(self) -> list[int]:
+        """Financial years (by their 31 March) the pages offer, up to the latest extract date."""
+        from journeys.views import overview_years
+        if self._data is None:
+            return []
+        return overview_years(self._data, [dt.date.fromisoformat(d) for d in self.extract_dates().values() if d])
+
+    def quarters(self) -> list[Period]:
+        """Quarters the flows page offers: the last ten years up to the latest extract date."""
+        from journeys.views import quarters
+        return quarters([dt.date.fromisoformat(d) for d in self.extract_dates().values() if d])
 
     def start_job(self, authority: str, work: Callable[[Callable[[str], None]], Build]) -> BuildJob:
         """Run a build in a background thread; the Data page polls the job for progress."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import dash
@@ -19,13 +18,8 @@ from journeys.views import flows_view, quarters, stage_table_view, trends_view, 
 PATH = "/flows"
 
 
-def _periods(state: AppState) -> list[Period]:
-    dates = [dt.date.fromisoformat(d) for d in state.extract_dates().values() if d]
-    return quarters(dates)
-
-
 def layout(state: AppState) -> html.Div:
-    periods = _periods(state)
+    periods = state.quarters()
     if state.empty or not periods:
         return empty_state("No data is loaded yet, so there are no flows to show.")
     options = [{"label": p.label, "value": p.key} for p in reversed(periods)]
@@ -158,7 +152,7 @@ def register(app: Dash, state: AppState) -> None:
     @app.callback(Output("flows-period", "value"), Input("flows-timer", "n_intervals"), State("flows-period", "value"),
                   prevent_initial_call=True)
     def step(_: int, current: str) -> str:
-        keys = [p.key for p in _periods(state)]
+        keys = [p.key for p in state.quarters()]
         return keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
 
     @app.callback(Output("shell-through-stage", "data", allow_duplicate=True), Input("flows-graph", "clickData"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import dash
@@ -11,19 +10,13 @@ from dash import Dash, Input, Output, State, dcc, html
 from journeys.ui.components import chart_block, empty_state, how_to_read, picture_config, stage_from_click, table_view
 from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
-from journeys.views import journeys_view, overview_years
+from journeys.views import journeys_view, year_label
 
 FILENAME = "care-journeys-journeys"
 
 
-def _years(state: AppState) -> list[int]:
-    if state.data is None:
-        return []
-    return overview_years(state.data, [dt.date.fromisoformat(d) for d in state.extract_dates().values() if d])
-
-
 def layout(state: AppState) -> html.Div:
-    years = _years(state)
+    years = state.years()
     if state.empty or not years:
         return empty_state("No data is loaded yet, so there are no journeys to show.")
     return html.Div([
@@ -38,7 +31,7 @@ def layout(state: AppState) -> html.Div:
         html.Div([
             html.Div([html.Label("Journeys starting in", htmlFor="journeys-period"),
                       dcc.Dropdown(id="journeys-period", clearable=False, searchable=True, value=years[-1],
-                                   options=[{"label": f"{y - 1}-{y % 100:02d}", "value": y} for y in reversed(years)])]),
+                                   options=[{"label": year_label(y), "value": y} for y in reversed(years)])]),
             html.Div([html.Label("Steps shown before folding", htmlFor="journeys-depth"),
                       dcc.Dropdown(id="journeys-depth", options=list(range(2, 11)), value=6, clearable=False)]),
             dcc.Checklist(id="journeys-truncated", options=[{"label": " Include journeys already under way when the "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import dash
@@ -11,17 +10,11 @@ from dash import Dash, Input, Output, State, dcc, html
 from journeys.ui.components import empty_state, how_to_read, table_view
 from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
-from journeys.views import overview_view, overview_years
-
-
-def _years(state: AppState) -> list[int]:
-    if state.data is None:
-        return []
-    return overview_years(state.data, [dt.date.fromisoformat(d) for d in state.extract_dates().values() if d])
+from journeys.views import overview_view, year_label
 
 
 def layout(state: AppState) -> html.Div:
-    years = _years(state)
+    years = state.years()
     if state.empty or not years:
         return empty_state("No data is loaded yet, so there are no figures to show.")
     return html.Div([
@@ -35,7 +28,7 @@ def layout(state: AppState) -> html.Div:
         ),
         html.Div([html.Label("Year", htmlFor="overview-year"),
                   dcc.Dropdown(id="overview-year", clearable=False, searchable=True,
-                               options=[{"label": f"{y - 1}-{y % 100:02d}", "value": y} for y in reversed(years)],
+                               options=[{"label": year_label(y), "value": y} for y in reversed(years)],
                                value=years[-1])], className="controls"),
         html.Section([
             html.H2("Headline figures", id="overview-title"),
