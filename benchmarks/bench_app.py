@@ -132,11 +132,12 @@ def main() -> None:
     periods = [p.key for p in quarters([dt.date.fromisoformat(str(build.report["extract_date"]))], years=5)]
     years = sorted({int(k[:4]) for k in periods})[1:]
     pages = {
-        "Quarterly flows": ([("flows-graph", "figure"), ("flows-table", "children")],
-                            lambda rng: [("flows-period", "value", rng.choice(periods))]),
-        "Journeys": ([("journeys-graph", "figure"), ("journeys-table", "children")],
+        "Quarterly flows": ([("flows-graph", "figure"), ("flows-table", "children"), ("flows-graph", "config")],
+                            lambda rng: [("flows-period", "value", rng.choice(periods)),
+                                         ("flows-picture-format", "value", "png")]),
+        "Journeys": ([("journeys-graph", "figure"), ("journeys-table", "children"), ("journeys-graph", "config")],
                      lambda rng: [("journeys-period", "value", rng.choice(years)), ("journeys-depth", "value", rng.choice([3, 4, 6])),
-                                  ("journeys-truncated", "value", [])]),
+                                  ("journeys-truncated", "value", []), ("journeys-picture-format", "value", "png")]),
         "Overview": ([("overview-table", "children")], lambda rng: [("overview-year", "value", rng.choice(years))]),
     }
     results: dict[str, Any] = {}

@@ -173,3 +173,27 @@ def test_data_page_refuses_a_file_that_is_not_an_extract(fresh_app: RunningApp, 
     page.set_input_files("#data-upload input[type=file]", [str(bad)])
     page.wait_for_selector("#data-files:has-text('its contents are not a .xlsx file')")
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_picture_export_png_and_svg(two_authorities: RunningApp, page: Any) -> None:
+    """The camera button saves PNG or SVG drawn in the browser: the click sends no request anywhere."""
+    page, recorder = page
+    page.goto(two_authorities.url + "/flows")
+    page.wait_for_selector("#flows-graph .sankey")
+    choose(page, "filter-authority", "northgate")
+    wait_for_title(page, "flows-graph", f"Quarterly flows, {page.inner_text('#flows-period')}: northgate")
+    for fmt in ("png", "svg"):
+        page.check(f"#flows-picture-format input[value='{fmt}']")
+        page.wait_for_function("fmt => document.querySelector('#flows-graph .js-plotly-plot')._context"
+                               ".toImageButtonOptions.format === fmt", arg=fmt, timeout=10_000)
+        page.hover("#flows-graph")
+        asked = len(recorder.urls)
+        with page.expect_download() as picture:
+            page.click("#flows-graph .modebar-btn[data-title^='Download plot']")
+        assert [u for u in recorder.urls[asked:] if not u.startswith(("data:", "blob:"))] == []  # drawn in the browser
+        assert picture.value.suggested_filename == f"care-journeys-quarterly-flows.{fmt}"
+        saved = ARTIFACTS / f"quarterly-flows.{fmt}"
+        picture.value.save_as(str(saved))
+        head = saved.read_bytes()[:200]
+        assert head.startswith(b"\x89PNG") if fmt == "png" else b"<svg" in head
+    assert recorder.hosts() == {f"127.0.0.1:{two_authorities.port}"}

@@ -66,14 +66,16 @@ def register(app: Dash, state: AppState) -> None:
     dash.register_page("journeys.ui.pages.flows", path=PATH, name="Quarterly flows", title="Quarterly flows - Care Journeys",
                        layout=lambda **_: layout(state), order=2)
 
-    @app.callback(Output("flows-graph", "figure"), Output("flows-table", "children"),
-                  Input("flows-period", "value"), *FILTER_INPUTS)
-    def show_flows(period: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any]:
+    @app.callback(Output("flows-graph", "figure"), Output("flows-table", "children"), Output("flows-graph", "config"),
+                  Input("flows-period", "value"), Input("flows-picture-format", "value"), *FILTER_INPUTS)
+    def show_flows(period: str, fmt: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any, Any]:
+        # the picture format rides with the figure: plotly applies a new config only when it redraws
         if state.data is None or not period:
-            return dash.no_update, dash.no_update
+            return dash.no_update, dash.no_update, dash.no_update
         view = flows_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
                           state.threshold, state.viewer_secret)
-        return view.figure, table_view(view.table, view.caption, index_header="Start of quarter \\ End of quarter")
+        return (view.figure, table_view(view.table, view.caption, index_header="Start of quarter \\ End of quarter"),
+                picture_config("care-journeys-quarterly-flows", fmt))
 
     @app.callback(Output("flows-csv", "data"), Input("flows-csv-button", "n_clicks"),
                   State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
@@ -117,13 +119,15 @@ def register(app: Dash, state: AppState) -> None:
         return dcc.send_string(view.csv, f"care-journeys-stages-{period}.csv")
 
     @app.callback(Output("flows-trends-graph", "figure"), Output("flows-trends-table", "children"),
-                  Input("flows-period", "value"), Input("flows-trend-measure", "value"), *FILTER_INPUTS)
-    def show_trends(period: str, measure: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any]:
+                  Output("flows-trends-graph", "config"), Input("flows-period", "value"),
+                  Input("flows-trend-measure", "value"), Input("flows-trends-picture-format", "value"), *FILTER_INPUTS)
+    def show_trends(period: str, measure: str, fmt: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any, Any]:
         if state.data is None or not period:
-            return dash.no_update, dash.no_update
+            return dash.no_update, dash.no_update, dash.no_update
         view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
                            measure, threshold=state.threshold)
-        return view.figure, table_view(view.table, view.caption, index_header="Stage")
+        return view.figure, table_view(view.table, view.caption, index_header="Stage"), picture_config(
+            "care-journeys-trends", fmt)
 
     @app.callback(Output("flows-trends-csv", "data"), Input("flows-trends-csv-button", "n_clicks"),
                   State("flows-period", "value"), State("flows-trend-measure", "value"),
@@ -134,14 +138,6 @@ def register(app: Dash, state: AppState) -> None:
         view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
                            measure, threshold=state.threshold)
         return dcc.send_string(view.csv, f"care-journeys-trends-{period}.csv")
-
-    @app.callback(Output("flows-trends-graph", "config"), Input("flows-trends-picture-format", "value"))
-    def trends_picture(fmt: str) -> dict[str, Any]:
-        return picture_config("care-journeys-trends", fmt)
-
-    @app.callback(Output("flows-graph", "config"), Input("flows-picture-format", "value"))
-    def picture(fmt: str) -> dict[str, Any]:
-        return picture_config("care-journeys-quarterly-flows", fmt)
 
     @app.callback(Output("flows-timer", "disabled"), Output("flows-play", "children"), Output("flows-play", "aria-pressed"),
                   Input("flows-play", "n_clicks"), prevent_initial_call=True)

@@ -51,12 +51,13 @@ def register(app: Dash, state: AppState) -> None:
         return journeys_view(state.data, selection_from(authorities, *values), int(year), state.stage_model,
                              depth=int(depth), include_truncated=bool(truncated), threshold=state.threshold)
 
-    @app.callback(Output("journeys-graph", "figure"), Output("journeys-table", "children"), *choices, *FILTER_INPUTS)
-    def show(year: int, depth: int, truncated: list[str], authorities: list[str] | None, *values: Any) -> Any:
+    @app.callback(Output("journeys-graph", "figure"), Output("journeys-table", "children"),
+                  Output("journeys-graph", "config"), *choices, Input("journeys-picture-format", "value"), *FILTER_INPUTS)
+    def show(year: int, depth: int, truncated: list[str], fmt: str, authorities: list[str] | None, *values: Any) -> Any:
         if state.data is None or year is None:
-            return dash.no_update, dash.no_update
+            return dash.no_update, dash.no_update, dash.no_update
         result = view(year, depth, truncated, authorities, values)
-        return result.figure, table_view(result.table, result.caption, index_header="Step")
+        return result.figure, table_view(result.table, result.caption, index_header="Step"), picture_config(FILENAME, fmt)
 
     @app.callback(Output("journeys-csv", "data"), Input("journeys-csv-button", "n_clicks"),
                   *[State(i.component_id, i.component_property) for i in choices + FILTER_INPUTS], prevent_initial_call=True)
@@ -64,10 +65,6 @@ def register(app: Dash, state: AppState) -> None:
         if state.data is None:
             return None
         return dcc.send_string(view(year, depth, truncated, authorities, values).csv, f"{FILENAME}-{year}.csv")
-
-    @app.callback(Output("journeys-graph", "config"), Input("journeys-picture-format", "value"))
-    def picture(fmt: str) -> dict[str, Any]:
-        return picture_config(FILENAME, fmt)
 
     @app.callback(Output("shell-through-stage", "data", allow_duplicate=True), Input("journeys-graph", "clickData"),
                   prevent_initial_call=True)
