@@ -76,3 +76,26 @@ def folder_extracts(path_text: str) -> list[Path]:
         raise InputError(f"{folder} holds no extract files ({', '.join(EXTENSIONS)})",
                          fix="choose the folder the returns or extracts were saved in.")
     return files
+
+
+_AUTHORITY = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+
+
+def new_config(authority: str, folder: Path, template: Path) -> Path:
+    """Start an authority's pathway config from the national template (`authority` and `name` set), never overwriting.
+
+    The analyst then edits its rules; the file is checked like any config when a build uses it.
+    """
+    slug = authority.strip().lower().replace(" ", "-")
+    if not _AUTHORITY.match(slug):
+        raise InputError(f"'{authority}' cannot name a config",
+                         fix="use 2 to 40 lower-case letters, digits, - or _, starting with a letter (e.g. 'northgate').")
+    target = folder / f"{slug}.yaml"
+    if target.exists():
+        raise InputError(f"there is already a config for {slug}", where=str(target),
+                         fix="choose it from the list, or pick another name.")
+    text = template.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^authority: .*$", f"authority: {slug}", text, count=1)
+    text = re.sub(r"(?m)^name: .*$", f"name: {slug} (started from the national SSDA903 codes)", text, count=1)
+    target.write_text(text, encoding="utf-8")
+    return target

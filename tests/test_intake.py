@@ -49,3 +49,17 @@ def test_folder_lists_only_extract_files(tmp_path) -> None:
     with pytest.raises(InputError, match="holds no extract files"):
         (tmp_path / "empty").mkdir()
         folder_extracts(str(tmp_path / "empty"))
+
+
+def test_new_config_starts_from_the_template_and_loads(tmp_path) -> None:
+    from journeys.config import load_config
+    from journeys.intake import new_config
+    from tests.conftest import ROOT
+    made = new_config("Eastvale", tmp_path, ROOT / "pathway_configs" / "ssda903.yaml")
+    assert made.name == "eastvale.yaml"
+    config = load_config(made)
+    assert config.authority == "eastvale" and len(config.rules) == len(load_config(ROOT / "pathway_configs" / "ssda903.yaml").rules)
+    with pytest.raises(InputError, match="already a config for eastvale"):
+        new_config("eastvale", tmp_path, ROOT / "pathway_configs" / "ssda903.yaml")
+    with pytest.raises(InputError, match="cannot name a config"):
+        new_config("../etc", tmp_path, ROOT / "pathway_configs" / "ssda903.yaml")

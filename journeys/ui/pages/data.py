@@ -11,7 +11,7 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from journeys.cache import build_inputs
 from journeys.errors import JourneysError
-from journeys.intake import EXTENSIONS, MAX_FILE_BYTES, folder_extracts, save_upload
+from journeys.intake import EXTENSIONS, MAX_FILE_BYTES, folder_extracts, new_config, save_upload
 from journeys.ui.components import aria, how_to_read, table_view
 from journeys.ui.shell import header
 from journeys.ui.state import AppState
@@ -64,6 +64,13 @@ def layout(state: AppState) -> html.Div:
             html.H2("Load extract files"),
             html.Label("The authority's pathway config", htmlFor="data-config"),
             dcc.Dropdown(id="data-config", options=config_options(), placeholder="Choose a config", clearable=False),
+            html.Details([
+                html.Summary("No config for your authority yet? Start one from the national SSDA903 codes"),
+                html.Label("Authority name (lower case, e.g. eastvale)", htmlFor="data-new-authority"),
+                dcc.Input(id="data-new-authority", type="text", className="text-input"),
+                html.Button("Create the config", id="data-new-config", n_clicks=0, className="button secondary"),
+                html.Div(id="data-new-config-status", className="status", **aria(live="polite")),
+            ]),
             html.P(f"Extract files ({', '.join(EXTENSIONS)}; up to {MAX_FILE_BYTES // 2**20} MB each):"),
             dcc.Upload(id="data-upload", multiple=True, max_size=MAX_FILE_BYTES, className="upload",
                        children=html.Div(["Drag files here, or ", html.Button("choose files", className="button secondary")])),
@@ -83,6 +90,17 @@ def register(app: Dash, state: AppState) -> None:
     dash.register_page("journeys.ui.pages.data", path="/data", name="Data", title="Data - Care Journeys",
                        layout=lambda **_: layout(state), order=3)
     uploads = Path(tempfile.mkdtemp(prefix="care-journeys-uploads-"))
+
+    @app.callback(Output("data-config", "options"), Output("data-config", "value"),
+                  Output("data-new-config-status", "children"), Input("data-new-config", "n_clicks"),
+                  State("data-new-authority", "value"), prevent_initial_call=True)
+    def create(_: int, authority: str | None) -> tuple[Any, Any, str]:
+        try:
+            made = new_config(authority or "", CONFIGS, CONFIGS / "ssda903.yaml")
+        except JourneysError as exc:
+            return dash.no_update, dash.no_update, str(exc)
+        return config_options(), str(made), (f"Created {made}. It maps the national SSDA903 codes; edit its rules for "
+                                             "your local codes, then build.")
 
     @app.callback(Output("data-inputs", "data"), Output("data-files", "children"),
                   Input("data-upload", "contents"), Input("data-folder", "value"), State("data-upload", "filename"),
