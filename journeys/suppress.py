@@ -128,7 +128,7 @@ def suppress_table(
         return pd.Series(data, index=index)
 
     return SuppressedTable(
-        cells=frame(shown[:size].reshape(n_rows, n_cols)).astype("Int64").mask(mask),
+        cells=_int_frame(shown[:size].reshape(n_rows, n_cols), mask, counts.index, counts.columns),
         row_totals=margin(slice(size, size + n_rows), counts.index),
         column_totals=margin(slice(size + n_rows, -1), counts.columns),
         grand_total=None if hidden[-1] else int(shown[-1]),
@@ -173,6 +173,14 @@ def safe_share(
     else:
         out = num / (np.nan if pd.isna(denominator) else float(denominator))
     return (out * scale).replace([np.inf, -np.inf], np.nan)
+
+
+def _int_frame(values: np.ndarray, hidden: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
+    """An "Int64" frame with <NA> where hidden, built column by column (no per-cell masking)."""
+    data = {j: pd.arrays.IntegerArray(values[:, j].astype("int64"), hidden[:, j].copy()) for j in range(values.shape[1])}
+    out = pd.DataFrame(data, index=index)
+    out.columns = columns
+    return out
 
 
 def _text(value: Any) -> str:
