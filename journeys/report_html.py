@@ -1,7 +1,9 @@
 """The one-page quarterly report: an HTML file that opens offline, plotly embedded, nothing fetched.
 
-Built only from suppressed tables (the same views the app shows), so it is safe to share as a
-fixed output (DESIGN 6): counts 1 to 5 as `c`, with secondary suppression.
+Built from one suppressed table (the quarter's flows, exactly what `journeys flows` prints), so it
+is safe to share as a fixed output (DESIGN 6). Linked tables (the headline figures, per-stage
+stock) join it once they are audited together with it: published side by side, totals they share
+could give a hidden count away. Its own CSP forbids any request, so it cannot fetch anything.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from journeys.flows import Period
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD
-from journeys.views import flows_view, overview_view, scope
+from journeys.views import flows_view, scope
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#0b0c0c;margin:24px;max-width:1200px}
@@ -39,15 +41,15 @@ def quarterly_report(data: JourneyData, selection: Selection, period: Period, mo
                      today: dt.date | None = None) -> str:
     """The report for one quarter as a self-contained HTML page (plotly.js inlined once)."""
     flows = flows_view(data, selection, period, model, threshold)
-    year = period.year + (period.quarter > 1)  # the financial year the quarter falls in, by its 31 March
-    headline = overview_view(data, selection, year, model, threshold=threshold)
     chart = pio.to_html(flows.figure, validate=False, include_plotlyjs=True, full_html=False, config={"displaylogo": False},
                         default_width="100%")
     dates = ", ".join(f"{html.escape(a)}: data to {html.escape(d)}" for a, d in extract_dates.items())
     flows_table = _table(flows.table, flows.caption, "Start of quarter \\ End of quarter")
     made = (today or dt.date.today()).isoformat()
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Care Journeys: {html.escape(period.label)}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:">
+<title>Care Journeys: {html.escape(period.label)}</title>
 <style>{_STYLE}</style></head><body>
 <h1>Quarterly report, {html.escape(period.label)}: {html.escape(scope(data, selection))}</h1>
 <p class="note">{dates}. Made {made} by Care Journeys on this computer. Counts from 1 to {threshold} are shown as c,
@@ -55,7 +57,5 @@ with more hidden so that none can be worked out from the others.</p>
 <h2>Where children were at the start and end of the quarter</h2>
 {chart}
 {flows_table}
-<h2>Headline figures for the financial year</h2>
-{_table(headline.table, headline.caption, "Figure")}
 </body></html>
 """

@@ -77,16 +77,16 @@ def empty_state(message: str) -> html.Div:
     return html.Div([html.P(message), dcc.Link("Load data on the Data page", href="/data")], className="empty-state")
 
 
-def stage_from_click(click: dict[str, Any] | None, stages: list[str]) -> Any:
-    """The stage a clicked Sankey node stands for; links, outcomes and blank clicks change nothing.
+def stage_from_click(click: dict[str, Any] | None, stages: dict[str, str]) -> Any:
+    """The stage a clicked Sankey node stands for (`stages`: label -> stage id); links, outcomes, blanks: no change.
 
-    >>> stage_from_click({"points": [{"customdata": ["referral", "1,204"]}]}, ["referral"])
+    Dash passes a node's label but drops array-valued custom data, so the label identifies the stage.
+
+    >>> stage_from_click({"points": [{"label": "Referral", "pointNumber": 2}]}, {"Referral": "referral"})
     'referral'
-    >>> stage_from_click({"points": [{"customdata": "Referral → Assessment: c"}]}, ["referral"]) is no_update
+    >>> stage_from_click({"points": [{"label": "Adopted"}]}, {"Referral": "referral"}) is no_update
     True
     """
     points = (click or {}).get("points") or []
-    data = points[0].get("customdata") if points else None
-    if isinstance(data, list) and data and data[0] in stages:
-        return data[0]
-    return no_update
+    label = points[0].get("label") if points else None
+    return stages.get(label, no_update) if isinstance(label, str) else no_update

@@ -70,6 +70,10 @@ class AppState:
         """Each authority's extract (censoring) date, shown wherever results are."""
         return {name: str(b.report.get("extract_date", "")) for name, b in sorted(self.builds.items())}
 
+    def stage_labels(self) -> dict[str, str]:
+        """Label -> id of every stage a child can be in (what a click on a Sankey node can narrow to)."""
+        return {self.stage_model.get(s).label: s for s in self.stage_model.of_kind("stage")}
+
     def years(self) -> list[int]:
         """Financial years (by their 31 March) the pages offer, up to the latest extract date."""
         from journeys.views import overview_years

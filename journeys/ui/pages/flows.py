@@ -12,8 +12,7 @@ from journeys.report_html import quarterly_report
 from journeys.ui.components import aria, stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
 from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
-from journeys.quarter_stats import MEASURE_LABELS
-from journeys.views import flows_view, quarters, stage_table_view, trends_view, year_on_year_view
+from journeys.views import flows_view
 
 PATH = "/flows"
 
@@ -39,24 +38,6 @@ def layout(state: AppState) -> html.Div:
             dcc.Interval(id="flows-timer", interval=1500, disabled=True),
         ], className="controls"),
         chart_block("flows", "Flows between stages", "care-journeys-quarterly-flows"),
-        html.Section([
-            html.H2("Children in each stage"),
-            html.P("Children at the start and end of the quarter, those who entered and left each stage in it, those "
-                   "who came from another stage, and placement moves (of stays that ended in the quarter).",
-                   className="hint"),
-            dcc.Loading(html.Div(id="flows-stages-table"), type="dot"),
-            html.Button("Download the numbers (CSV)", id="flows-stages-csv-button", n_clicks=0, className="button"),
-            dcc.Download(id="flows-stages-csv"),
-        ]),
-        html.Section([
-            html.H2("Compared with the same quarter a year before"),
-            dcc.Loading(html.Div(id="flows-yoy-table"), type="dot"),
-        ]),
-        html.Div([html.Label("Trend of", htmlFor="flows-trend-measure"),
-                  dcc.Dropdown(id="flows-trend-measure", clearable=False, value="stock_end",
-                               options=[{"label": v, "value": k} for k, v in MEASURE_LABELS.items()])],
-                 className="controls"),
-        chart_block("flows-trends", "Trends over the last three years", "care-journeys-trends"),
         html.Div([html.Button("Download the quarterly report (HTML, opens offline)", id="flows-report-button", n_clicks=0,
                               className="button secondary"), dcc.Download(id="flows-report")], className="chart-actions"),
     ])
@@ -97,48 +78,6 @@ def register(app: Dash, state: AppState) -> None:
                                 state.stage_model, state.extract_dates(), state.threshold)
         return dcc.send_string(page, f"care-journeys-report-{period}.html")
 
-    @app.callback(Output("flows-stages-table", "children"), Output("flows-yoy-table", "children"),
-                  Input("flows-period", "value"), *FILTER_INPUTS)
-    def show_stages(period: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any]:
-        if state.data is None or not period:
-            return dash.no_update, dash.no_update
-        selection, quarter = selection_from(authorities, *values), Period.parse(period)
-        stages = stage_table_view(state.data, selection, quarter, state.stage_model, state.threshold)
-        yoy = year_on_year_view(state.data, selection, quarter, state.stage_model, state.threshold)
-        return (table_view(stages.table, stages.caption, index_header="Stage"),
-                table_view(yoy.table, yoy.caption, index_header="Stage"))
-
-    @app.callback(Output("flows-stages-csv", "data"), Input("flows-stages-csv-button", "n_clicks"),
-                  State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
-                  prevent_initial_call=True)
-    def download_stages(_: int, period: str, authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None:
-            return None
-        view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
-                                state.stage_model, state.threshold)
-        return dcc.send_string(view.csv, f"care-journeys-stages-{period}.csv")
-
-    @app.callback(Output("flows-trends-graph", "figure"), Output("flows-trends-table", "children"),
-                  Output("flows-trends-graph", "config"), Input("flows-period", "value"),
-                  Input("flows-trend-measure", "value"), Input("flows-trends-picture-format", "value"), *FILTER_INPUTS)
-    def show_trends(period: str, measure: str, fmt: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any, Any]:
-        if state.data is None or not period:
-            return dash.no_update, dash.no_update, dash.no_update
-        view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
-                           measure, threshold=state.threshold)
-        return view.figure, table_view(view.table, view.caption, index_header="Stage"), picture_config(
-            "care-journeys-trends", fmt)
-
-    @app.callback(Output("flows-trends-csv", "data"), Input("flows-trends-csv-button", "n_clicks"),
-                  State("flows-period", "value"), State("flows-trend-measure", "value"),
-                  *[State(i.component_id, i.component_property) for i in FILTER_INPUTS], prevent_initial_call=True)
-    def download_trends(_: int, period: str, measure: str, authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None:
-            return None
-        view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
-                           measure, threshold=state.threshold)
-        return dcc.send_string(view.csv, f"care-journeys-trends-{period}.csv")
-
     @app.callback(Output("flows-timer", "disabled"), Output("flows-play", "children"), Output("flows-play", "aria-pressed"),
                   Input("flows-play", "n_clicks"), prevent_initial_call=True)
     def play(clicks: int) -> tuple[bool, str, str]:
@@ -154,4 +93,4 @@ def register(app: Dash, state: AppState) -> None:
     @app.callback(Output("shell-through-stage", "data", allow_duplicate=True), Input("flows-graph", "clickData"),
                   prevent_initial_call=True)
     def narrow(click: dict[str, Any] | None) -> Any:
-        return stage_from_click(click, state.stage_model.of_kind("stage"))
+        return stage_from_click(click, state.stage_labels())

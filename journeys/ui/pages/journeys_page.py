@@ -69,4 +69,4 @@ def register(app: Dash, state: AppState) -> None:
     @app.callback(Output("shell-through-stage", "data", allow_duplicate=True), Input("journeys-graph", "clickData"),
                   prevent_initial_call=True)
     def narrow(click: dict[str, Any] | None) -> Any:
-        return stage_from_click(click, state.stage_model.of_kind("stage"))
+        return stage_from_click(click, state.stage_labels())
