@@ -19,6 +19,8 @@ import pandas as pd
 from journeys.attributes import journey_attributes
 from journeys.errors import BuildError
 from journeys.pipeline import BuildResult
+from journeys.pseudonymise import load_key
+from journeys.stages import DEFAULT_STAGE_MODEL
 
 BUILD_FILES = ("episodes.parquet", "spells.parquet", "transitions.parquet", "report.json", "issues.csv")
 ATTRIBUTES_FILE = "journey_attributes.parquet"
@@ -79,7 +81,7 @@ def _pipeline_source() -> list[Path]:
     """The package modules a build runs: journeys.pipeline and everything it imports from journeys, found by
     reading import statements (so editing the app's pages, charts or a new module keeps the caches)."""
     seen: set[Path] = set()
-    todo = [_PACKAGE / "pipeline.py", _PACKAGE / "attributes.py"]
+    todo = [_PACKAGE / "pipeline.py", _PACKAGE / "attributes.py", _PACKAGE / "cache.py"]
     while todo:
         path = todo.pop()
         if path in seen or not path.is_file():
@@ -96,15 +98,17 @@ def _pipeline_source() -> list[Path]:
 
 
 def cache_key(config: Path, inputs: Sequence[Path], stage_model: Path | None = None) -> str:
-    """SHA-256 of the inputs' bytes (in name order), the config, the stage model and the package source."""
+    """SHA-256 of the inputs' bytes (in name order), the config, the stage model, the pipeline's source and
+    a fingerprint of the pseudonymisation key."""
     digest = hashlib.sha256()
     for path in sorted((Path(p) for p in inputs), key=lambda p: p.name):
         digest.update(path.name.encode())
         _digest_file(path, digest)
-    for path in [Path(config), *([Path(stage_model)] if stage_model else []),
-                 *_pipeline_source(), *sorted(_PACKAGE.parent.glob("pathway_configs/*.yaml"))]:
+    for path in [Path(config), Path(stage_model) if stage_model else DEFAULT_STAGE_MODEL, *_pipeline_source()]:
         digest.update(path.name.encode())
         _digest_file(path, digest)
+    # the pseudonymisation key, by a fingerprint only: a new key means new pseudonyms, so a new build
+    digest.update(hashlib.sha256(b"care-journeys cache " + load_key().encode()).digest())
     return digest.hexdigest()[:24]
 
 
@@ -138,10 +142,11 @@ def build_inputs(config: Path, inputs: Sequence[Path], cache_root: Path, stage_m
 SAMPLES = ("northgate", "riverside", "westmoor")
 
 
-def sample_builds(root: Path, cache_root: Path, progress: Callable[[str], None] | None = None) -> list[Build]:
+def sample_builds(root: Path, cache_root: Path, progress: Callable[[str], None] | None = None,
+                  stage_model: Path | None = None) -> list[Build]:
     """The bundled synthetic authorities (data_samples/), built once and then read from the cache."""
     builds = []
     for name in SAMPLES:
         files = sorted(p for p in (root / "data_samples" / name).iterdir() if p.is_file() and p.name != "README.md")
-        builds.append(build_inputs(root / "pathway_configs" / f"{name}.yaml", files, cache_root, progress=progress))
+        builds.append(build_inputs(root / "pathway_configs" / f"{name}.yaml", files, cache_root, stage_model, progress))
     return builds

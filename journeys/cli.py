@@ -160,7 +160,11 @@ def read_population(path: Path) -> pd.DataFrame:
             f"population_0_17 is not a number on line {int(bad.idxmax()) + 2}"
         raise InputError(f"the population file is not usable: {what}", where=str(path),
                          fix="give a CSV with columns authority, year (e.g. 2024 for 31 March 2024), population_0_17.")
-    return frame.astype({"year": "int64", "population_0_17": "int64"})
+    try:
+        return frame.astype({"year": "int64", "population_0_17": "int64"})
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"the population file is not usable: year and population_0_17 must be whole numbers ({exc})",
+                         where=str(path), fix="write the year as 2024 (for 31 March 2024), not 2023-24.") from exc
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -180,7 +184,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     progress = _progress
     builds = []
     if args.samples:
-        builds += sample_builds(Path(__file__).resolve().parent.parent, args.cache, progress)
+        builds += sample_builds(Path(__file__).resolve().parent.parent, args.cache, progress, args.stage_model)
     if args.config:
         builds.append(build_inputs(args.config, args.inputs, args.cache, args.stage_model, progress))
     builds += [read_build(folder) for folder in args.data or []]

@@ -6,6 +6,7 @@ raw rows), so callbacks stay fast at a million spells.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ class JourneyData:
         np.bitwise_or.at(passed, joined["journey"].to_numpy(), bits)
         self._passed = passed  # per journey: one bit per stage it passed through
         self._memo: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self._memo_lock = threading.Lock()
         self._journey = joined["journey"].to_numpy()
         self._journey_start = pd.to_datetime(keyed["start"]).to_numpy()
         self._start = joined["start"].to_numpy()
@@ -82,13 +84,15 @@ class JourneyData:
 
     def remember(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """The result of `compute` for `key`, kept for the last MEMO_SIZE keys (a download after a view is free)."""
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return self._memo[key]  # type: ignore[return-value]
-        value = compute()
-        self._memo[key] = value
-        if len(self._memo) > MEMO_SIZE:
-            self._memo.popitem(last=False)
+        with self._memo_lock:  # waitress serves callbacks from several threads
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]  # type: ignore[return-value]
+        value = compute()  # outside the lock: two threads may compute the same view once each
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
         return value
 
     @property

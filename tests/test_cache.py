@@ -55,3 +55,18 @@ def test_serve_refuses_other_computers_and_half_given_inputs(tmp_path, capsys) -
         main(["serve", str(tmp_path / "episodes.csv")])
     assert exit_.value.code == 2
     assert "INPUT files need --config" in capsys.readouterr().err
+
+
+def test_key_changes_with_the_pseudonymisation_key(tmp_path, monkeypatch) -> None:
+    path = write_episodes(tmp_path / "episodes.csv", ROWS)
+    key = cache_key(CONFIG, [path])
+    monkeypatch.setenv("JOURNEYS_KEY_FILE", str(tmp_path / "other.key"))
+    assert cache_key(CONFIG, [path]) != key  # new key, new pseudonyms: never reuse the old build
+
+
+def test_population_file_errors_are_sentences(tmp_path, capsys) -> None:
+    bad = tmp_path / "population.csv"
+    bad.write_text("authority,year,population_0_17\nnorthgate,2023-24,50000\n")
+    assert main(["serve", "--population", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "population file is not usable" in err and "Traceback" not in err

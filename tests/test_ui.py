@@ -50,9 +50,10 @@ def test_shell_values_become_a_selection() -> None:
 
 def test_clicking_a_stage_narrows_but_a_link_or_outcome_does_not() -> None:
     from dash import no_update
-    stages = ["referral", "foster_other"]
-    assert stage_from_click({"points": [{"customdata": ["foster_other", "12"]}]}, stages) == "foster_other"
-    assert stage_from_click({"points": [{"customdata": ["adopted", "c"]}]}, stages) is no_update
+    stages = AppState([]).stage_labels()
+    assert stage_from_click({"points": [{"label": "Foster care: other carers", "pointNumber": 3}]}, stages) == "foster_other"
+    assert stage_from_click({"points": [{"label": "Adopted"}]}, stages) is no_update  # an outcome, not a stage
+    assert stage_from_click({"points": [{"label": None, "value": 12}]}, stages) is no_update  # a link
     assert stage_from_click(None, stages) is no_update
 
 
@@ -64,3 +65,33 @@ def test_table_view_has_headers_for_screen_readers() -> None:
     assert table.children[0].children == "Caption"
     assert [th.scope for th in head.children.children] == ["col", "col"]
     assert body.children[1].children[0].scope == "row" and body.children[1].children[1].children == "c"
+
+
+def test_requests_for_another_host_name_are_refused(client) -> None:
+    """A page elsewhere cannot reach the app through DNS rebinding: the Host must be this computer."""
+    assert client.get("/", headers={"Host": "attacker.example:8050"}).status_code == 403
+    assert client.get("/", headers={"Host": "127.0.0.1:8050"}).status_code == 200
+    assert client.get("/_dash-layout", headers={"Host": "localhost:8050"}).headers["Cache-Control"] == "no-store"
+
+
+def test_build_refuses_a_config_or_files_the_server_did_not_offer(tmp_path) -> None:
+    """Dash does not check a dropdown's value against its options: the server does."""
+    state = AppState([])
+    app = create_app(state)
+    client = app.server.test_client()
+    client.get("/")
+    output = next(k for k in app.callback_map if k.startswith("..data-poll.disabled...data-progress.children"))
+    body = {"output": output,
+            "outputs": [{"id": "data-poll", "property": "disabled"},
+                        {"id": "data-progress", "property": "children@" + output.split("@")[1].rstrip(".")}],
+            "inputs": [{"id": "data-build", "property": "n_clicks", "value": 1}],
+            "state": [{"id": "data-config", "property": "value", "value": "/etc/passwd"},
+                      {"id": "data-inputs", "property": "data", "value": "made-up-token"}],
+            "changedPropIds": ["data-build.n_clicks"]}
+    answer = client.post("/_dash-update-component", json=body).get_json()
+    assert "Choose a config from the list" in str(answer)
+    assert not state.jobs
+    token = state.hold_inputs([tmp_path / "x.csv"], tmp_path)
+    assert state.held_inputs(token) == [tmp_path / "x.csv"]
+    state.release_inputs(token)
+    assert not tmp_path.exists() and state.held_inputs(token) == []

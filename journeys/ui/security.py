@@ -10,7 +10,7 @@ The exceptions Dash and plotly need, each deliberate (DESIGN 7):
 from __future__ import annotations
 
 from dash import Dash
-from flask import Response
+from flask import Response, request
 
 
 def content_security_policy(app: Dash) -> str:
@@ -30,8 +30,23 @@ def content_security_policy(app: Dash) -> str:
     ])
 
 
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
 def secure_headers(app: Dash) -> None:
-    """Add the CSP and related headers to every response the app sends."""
+    """Add the CSP and related headers to every response, and refuse requests addressed to another host name.
+
+    The Host check stops a web page elsewhere from reaching the app through DNS rebinding.
+    """
+
+    def check_host() -> Response | None:
+        name = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host.split("]")[0] + "]"
+        if name not in LOCAL_HOSTS:
+            return Response("Care Journeys answers only requests addressed to this computer (127.0.0.1 or localhost).",
+                            status=403, mimetype="text/plain")
+        return None
+
+    app.server.before_request(check_host)
     policy: list[str] = []  # computed at the first response: Dash adds its inline scripts while setting up
 
     def add_headers(response: Response) -> Response:
@@ -41,6 +56,8 @@ def secure_headers(app: Dash) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
+        if not request.path.startswith(("/_dash-component-suites/", "/assets/")):  # code may be cached, data not
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     app.server.after_request(add_headers)

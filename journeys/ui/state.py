@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+import shutil
 import threading
 import traceback
 from collections.abc import Callable
@@ -43,7 +45,7 @@ class AppState:
         self.population = population  # authority, year, population_0_17: for rates per 10,000 children
         self.builds: dict[str, Build] = {}
         self.jobs: dict[str, BuildJob] = {}
-        self.version = 0  # bumped on every change so the pages know to refresh
+        self._held: dict[str, tuple[list[Path], Path | None]] = {}  # token -> (files, upload folder to delete)
         self._lock = threading.Lock()
         self._data: JourneyData | None = None
         for build in builds or []:
@@ -56,7 +58,6 @@ class AppState:
             builds = list(self.builds.values())
             self._data = JourneyData(pd.concat([b.spells for b in builds], ignore_index=True),
                                      [b.attributes for b in builds])
-            self.version += 1
 
     @property
     def data(self) -> JourneyData | None:
@@ -68,7 +69,27 @@ class AppState:
 
     def extract_dates(self) -> dict[str, str]:
         """Each authority's extract (censoring) date, shown wherever results are."""
-        return {name: str(b.report.get("extract_date", "")) for name, b in sorted(self.builds.items())}
+        with self._lock:
+            builds = sorted(self.builds.items())
+        return {name: str(b.report.get("extract_date", "")) for name, b in builds}
+
+    def hold_inputs(self, files: list[Path], upload_folder: Path | None) -> str:
+        """Keep a list of input files on the server and hand the browser an opaque token for it."""
+        token = secrets.token_urlsafe(16)
+        with self._lock:
+            self._held[token] = (list(files), upload_folder)
+        return token
+
+    def held_inputs(self, token: str) -> list[Path]:
+        with self._lock:
+            return list(self._held.get(token, ([], None))[0])
+
+    def release_inputs(self, token: str | None) -> None:
+        """Forget the files of a token, deleting uploaded copies (child-level data stays nowhere it need not)."""
+        with self._lock:
+            _, folder = self._held.pop(token or "", ([], None))
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def stage_labels(self) -> dict[str, str]:
         """Label -> id of every stage a child can be in (what a click on a Sankey node can narrow to)."""
@@ -86,10 +107,15 @@ class AppState:
         from journeys.views import quarters
         return quarters([dt.date.fromisoformat(d) for d in self.extract_dates().values() if d])
 
-    def start_job(self, authority: str, work: Callable[[Callable[[str], None]], Build]) -> BuildJob:
-        """Run a build in a background thread; the Data page polls the job for progress."""
-        job = BuildJob(authority)
-        self.jobs[authority] = job
+    def start_job(self, authority: str, work: Callable[[Callable[[str], None]], Build],
+                  release: str | None = None) -> BuildJob | None:
+        """Run a build in a background thread (None if one for this authority is still running)."""
+        with self._lock:
+            running = self.jobs.get(authority)
+            if running is not None and not running.done:
+                return None
+            job = BuildJob(authority)
+            self.jobs[authority] = job
 
         def run() -> None:
             try:
@@ -102,6 +128,7 @@ class AppState:
                              "Care Journeys, not in your data; the server log has the details.")
                 traceback.print_exc()
             finally:
+                self.release_inputs(release)
                 job.done = True
 
         threading.Thread(target=run, name=f"build-{authority}", daemon=True).start()

@@ -197,3 +197,20 @@ def test_picture_export_png_and_svg(two_authorities: RunningApp, page: Any) -> N
         head = saved.read_bytes()[:200]
         assert head.startswith(b"\x89PNG") if fmt == "png" else b"<svg" in head
     assert recorder.hosts() == {f"127.0.0.1:{two_authorities.port}"}
+
+
+def test_clicking_a_stage_narrows_to_children_who_passed_through_it(two_authorities: RunningApp, page: Any) -> None:
+    page, _ = page
+    page.goto(two_authorities.url + "/flows")
+    page.wait_for_selector("#flows-graph .sankey")
+    choose(page, "filter-authority", "northgate")
+    wait_for_title(page, "flows-graph", f"Quarterly flows, {page.inner_text('#flows-period')}: northgate")
+    total = "() => document.querySelector('#flows-graph .js-plotly-plot').data[0].node.customdata.length"
+    before = page.evaluate(total)
+    node = page.locator("#flows-graph .sankey-node", has=page.locator(".node-label", has_text="Residential care")).first
+    node.locator(".node-rect").dispatch_event("click")  # what a mouse click on the node sends
+    page.wait_for_selector("#shell-narrow-text:has-text('passed through: Residential care')")
+    page.wait_for_function(f"before => ({total})() < before", arg=before)  # fewer stages once narrowed
+    page.click("#shell-narrow-clear")
+    page.wait_for_selector("#shell-narrow-clear", state="hidden")
+    page.wait_for_function(f"before => ({total})() === before", arg=before)

@@ -106,27 +106,32 @@ def register(app: Dash, state: AppState) -> None:
                   Input("data-upload", "contents"), Input("data-folder", "value"), State("data-upload", "filename"),
                   prevent_initial_call=True)
     def collect(contents: list[str] | None, folder: str | None, names: list[str] | None) -> tuple[Any, str]:
+        # the browser only ever holds a token: the file list stays on the server (no path comes back in)
         try:
             if dash.ctx.triggered_id == "data-folder":
                 if not state.allow_folders:
                     return None, "Reading folders is switched off."
-                files = folder_extracts(folder or "")
+                token = state.hold_inputs(folder_extracts(folder or ""), None)
             else:
                 target = Path(tempfile.mkdtemp(dir=uploads))
-                files = [save_upload(n, c, target) for n, c in zip(names or [], contents or [])]
+                token = state.hold_inputs([save_upload(n, c, target) for n, c in zip(names or [], contents or [])],
+                                          target)
         except JourneysError as exc:
             return None, str(exc)
-        return [str(f) for f in files], "Ready to build:\n" + "\n".join(f.name for f in files)
+        return token, "Ready to build:\n" + "\n".join(f.name for f in state.held_inputs(token))
 
     @app.callback(Output("data-poll", "disabled"), Output("data-progress", "children", allow_duplicate=True),
                   Input("data-build", "n_clicks"), State("data-config", "value"), State("data-inputs", "data"),
                   prevent_initial_call=True)
-    def start(_: int, config: str | None, inputs: list[str] | None) -> tuple[bool, str]:
-        if not config or not inputs:
-            return True, "Choose a config and add extract files first."
+    def start(_: int, config: str | None, token: str | None) -> tuple[bool, str]:
+        known = {o["value"] for o in config_options()}
+        files = state.held_inputs(token) if token else []
+        if config not in known or not files:
+            return True, "Choose a config from the list and add extract files first."
         name = Path(config).stem
-        state.start_job(name, lambda progress: build_inputs(Path(config), [Path(p) for p in inputs],
-                                                            state.cache_root, progress=progress))
+        if not state.start_job(name, lambda progress: build_inputs(Path(config), files, state.cache_root,
+                                                                   progress=progress), release=token):
+            return False, f"{name} is already being built; its progress follows."
         return False, f"Building {name}..."
 
     @app.callback(Output("data-progress", "children"), Output("data-poll", "disabled", allow_duplicate=True),
