@@ -22,7 +22,9 @@ from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable
 Figure = dict[str, Any]  # a plotly figure as plain JSON-able dicts: no validation cost in callbacks (tests validate)
 NOT_KNOWN_LABEL = "Not known to services"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"  # local fonts only: nothing fetched
-HIDDEN_NOTE = f"{SUPPRESSED} = fewer than 6 children, or hidden so a small number cannot be worked out"
+def hidden_note(threshold: int) -> str:
+    """What 'c' means, in the words of the threshold in force."""
+    return f"{SUPPRESSED} = {threshold} or fewer, or hidden so that a small number cannot be worked out"
 
 
 def stage_label(model: StageModel, stage: str) -> str:
@@ -111,7 +113,7 @@ def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
         ),
     )
     return _finish(figure, title, note=f"Left: where children were on the quarter's first day. Right: where they "
-                                       f"were on its last day, or how they left. {HIDDEN_NOTE}; hidden links "
+                                       f"were on its last day, or how they left. {hidden_note(table.threshold)}; hidden links "
                                        "are drawn at one fixed width.")
 
 
@@ -184,7 +186,7 @@ def step_sankey(flows: StepFlows, title: str = "", threshold: int = DEFAULT_THRE
                   color=[_rgba(c, 0.4) for c in nodes.set_index("node").loc[drawn["source"], "colour"]],
                   hovertemplate="%{customdata}<extra></extra>"),
     )
-    return _finish(figure, title, note=f"Each column is one step of a journey, left to right. {HIDDEN_NOTE}; hidden "
+    return _finish(figure, title, note=f"Each column is one step of a journey, left to right. {hidden_note(threshold)}; hidden "
                                        "links are drawn at one fixed width.")
 
 

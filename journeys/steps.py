@@ -13,7 +13,7 @@ row margin of table k); it is published only where every table that shows it pub
 the number of journeys (the grand total of tables 0 and 1) likewise. Linked tables suppressed
 one by one leak: a total one table hides can be the sum of published links in the other (on the
 sample authorities this left a count of 1 to 5 within the threshold in most quarters). So all
-step tables are then audited together with the same LP test (`suppress._audit`: every link,
+step tables are then audited together with the same LP test (`suppress.audit_hidden`: every link,
 node total and journey count hidden keeps max - min > threshold given everything published
 here), hiding one more entry at a time until all pass. Remaining limits: the audit covers this
 view only, not other outputs that share these counts (quarterly flows, other periods, depths or
@@ -30,7 +30,7 @@ import pandas as pd
 
 from journeys.derived import safe_median_duration
 from journeys.stages import BEFORE_DATA, ENTRY, OPEN, StageModel
-from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable, _audit, suppress_table
+from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable, audit_hidden, suppress_table
 
 MORE_MOVES = "more_moves"  # the node that folds a journey's steps beyond the chosen depth
 MORE_MOVES_LABEL = "More moves"
@@ -266,7 +266,7 @@ def _audit_jointly(links: pd.DataFrame, nodes: pd.DataFrame, journeys: int, jour
         for entry in [*members.tolist(), total]:
             lines_of[entry].append(number)
     passed: set[int] = set()
-    while failing := _audit(values, hidden, lines, threshold, passed):
+    while failing := audit_hidden(values, hidden, lines, threshold, passed):
         hidden[_partner(failing[0], values, hidden, lines, lines_of, n_links)] = True
     return hidden
 

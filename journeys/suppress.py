@@ -112,7 +112,7 @@ def suppress_table(
     passed: set[int] = set()  # entries the audit has cleared; hiding more never undoes that
     while True:
         table.close(hidden)
-        failing = _audit(values, hidden, table.lines, threshold, passed)
+        failing = audit_hidden(values, hidden, table.lines, threshold, passed)
         if not failing:
             break
         hidden[table.partner_for(failing[0], hidden)] = True
@@ -297,10 +297,10 @@ class _Lines:
             pick = self.best(list(group), hidden)
             if pick is not None:
                 return pick
-        raise AssertionError("unreachable: _audit passes everything once only zeros are published")
+        raise AssertionError("unreachable: audit_hidden passes everything once only zeros are published")
 
 
-def _audit(
+def audit_hidden(
     values: np.ndarray, hidden: np.ndarray, lines: list[_Line], threshold: int, passed: set[int]
 ) -> list[int]:
     """Hidden entries whose attacker interval is at most threshold wide, by LP per linked group.

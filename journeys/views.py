@@ -1,7 +1,8 @@
 """What each app page shows, as pure functions of the working set and the user's choices (no dash).
 
 The Dash callbacks only unpack their inputs and call these, so every figure, table and download
-is unit-tested here with exact numbers. Everything returned has passed through `suppress`.
+is unit-tested here with exact numbers. Every count of children returned has passed through
+`suppress` (the Data page's row accounting counts input rows, not children).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ class View:
 
 
 def quarters(extract_dates: list[dt.date], first: dt.date | None = None, years: int = 10) -> list[Period]:
-    """Quarters the app offers, oldest first: up to `years` back from the latest extract date, none after it."""
+    """Quarters the app offers, oldest first: from the data's first day (at most `years` back) to the
+    EARLIEST extract date, so no authority's open cases look like children leaving."""
     if not extract_dates:
         return []
-    last = max(extract_dates)
+    last = min(extract_dates)
     start = max(first or dt.date(last.year - years, 1, 1), dt.date(last.year - years, 1, 1))
     out = []
     year, quarter = start.year, (start.month - 1) // 3 + 1
@@ -145,10 +147,10 @@ def _overview_view(data: JourneyData, selection: Selection, year: int, model: St
 
 
 def overview_years(data: JourneyData, extract_dates: list[dt.date]) -> list[int]:
-    """Years (by their 31 March) the overview offers: those the data covers, up to the latest extract date."""
+    """Years (by their 31 March) the pages offer: those the data covers, up to the earliest extract date."""
     from journeys.headline import available_years
 
-    latest = max(extract_dates) if extract_dates else None
+    latest = min(extract_dates) if extract_dates else None
     return [y for y in available_years(data.spells) if latest is None or dt.date(y, 3, 31) <= latest]
 
 

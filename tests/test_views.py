@@ -118,6 +118,9 @@ def test_quarters_offered_stop_at_the_extract_date() -> None:
     offered = quarters([dt.date(2025, 3, 31)], years=1)
     assert [p.key for p in offered] == ["2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1"]
     assert quarters([]) == []
+    # two authorities: up to the earlier extract date; not before the data begins
+    both = quarters([dt.date(2025, 3, 31), dt.date(2024, 9, 30)], first=dt.date(2024, 2, 10))
+    assert [p.key for p in both] == ["2024Q1", "2024Q2", "2024Q3"]
 
 
 def test_report_tables_account_for_every_row() -> None:

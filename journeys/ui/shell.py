@@ -33,8 +33,8 @@ def header(state: AppState) -> html.Header:
         html.Div([html.Span("Care Journeys", className="brand"),
                   html.Span("Children's journeys through social care", className="strapline")]),
         html.Div(loaded, id="shell-authorities", className="authorities", **aria(live="polite")),
-        html.P("Counts from 1 to 5 are shown as c, with more hidden so they cannot be worked out. Nothing on "
-               "these pages leaves this computer.", className="disclosure-note"),
+        html.P(f"Counts from 1 to {state.threshold} are shown as c, with more hidden so they cannot be worked out. "
+               "Nothing on these pages leaves this computer.", className="disclosure-note"),
     ], className="header")
 
 

@@ -103,9 +103,10 @@ class AppState:
         return overview_years(self._data, [dt.date.fromisoformat(d) for d in self.extract_dates().values() if d])
 
     def quarters(self) -> list[Period]:
-        """Quarters the flows page offers: the last ten years up to the latest extract date."""
+        """Quarters the flows page offers: the last ten years of the data, up to the earliest extract date."""
         from journeys.views import quarters
-        return quarters([dt.date.fromisoformat(d) for d in self.extract_dates().values() if d])
+        first = pd.Timestamp(self._data.spells["start"].min()).date() if self._data is not None else None
+        return quarters([dt.date.fromisoformat(d) for d in self.extract_dates().values() if d], first)
 
     def start_job(self, authority: str, work: Callable[[Callable[[str], None]], Build],
                   release: str | None = None) -> BuildJob | None:
