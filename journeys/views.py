@@ -185,12 +185,21 @@ def _quarter_spells(data: JourneyData, selection: Selection, first: dt.date, las
 
 def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
                      threshold: int = DEFAULT_THRESHOLD) -> TableView:
-    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves."""
-    from journeys.quarter_stats import quarter_table_display, suppressed_quarter_table
+    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves.
+
+    Audited together with the quarter's flows table (journeys.linked), which it is shown beside.
+    """
+    from journeys.flows import quarter_flows
+    from journeys.linked import protect_stage_table
+    from journeys.quarter_stats import quarter_stage_counts, quarter_table_display, suppress_stage_measures
+    from journeys.suppress import suppress_table
 
     def compute() -> TableView:
         spells = _quarter_spells(data, selection, period.start - dt.timedelta(days=1), period.end)
-        display = quarter_table_display(suppressed_quarter_table(spells, period, model, threshold), model)
+        flow_counts, stage_counts = quarter_flows(spells, period, model), quarter_stage_counts(spells, period, model)
+        protected = protect_stage_table(suppress_table(flow_counts, threshold), flow_counts,
+                                        suppress_stage_measures(stage_counts, threshold), stage_counts)
+        display = quarter_table_display(protected, model)
         csv = display.reset_index().assign(period=period.key, period_label=period.label).to_csv(index=False)
         return TableView(display, csv, f"Children in each stage, {period.label}: {scope(data, selection)}")
 

@@ -12,7 +12,7 @@ from journeys.report_html import quarterly_report
 from journeys.ui.components import aria, stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
 from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
-from journeys.views import flows_view
+from journeys.views import flows_view, stage_table_view
 
 PATH = "/flows"
 
@@ -38,6 +38,16 @@ def layout(state: AppState) -> html.Div:
             dcc.Interval(id="flows-timer", interval=1500, disabled=True),
         ], className="controls"),
         chart_block("flows", "Flows between stages", "care-journeys-quarterly-flows"),
+        html.Section([
+            html.H2("Children in each stage"),
+            html.P("Children at the start and end of the quarter, those who entered and left each stage in it, those "
+                   "who came from another stage, and placement moves (of stays that ended in the quarter). Checked "
+                   "together with the flows above, so no hidden number can be worked out from the two.",
+                   className="hint"),
+            dcc.Loading(html.Div(id="flows-stages-table"), type="dot"),
+            html.Button("Download the numbers (CSV)", id="flows-stages-csv-button", n_clicks=0, className="button"),
+            dcc.Download(id="flows-stages-csv"),
+        ]),
         html.Div([html.Button("Download the quarterly report (HTML, opens offline)", id="flows-report-button", n_clicks=0,
                               className="button secondary"), dcc.Download(id="flows-report")], className="chart-actions"),
     ])
@@ -77,6 +87,24 @@ def register(app: Dash, state: AppState) -> None:
         page = quarterly_report(state.data, selection_from(authorities, *values), Period.parse(period),
                                 state.stage_model, state.extract_dates(), state.threshold)
         return dcc.send_string(page, f"care-journeys-report-{period}.html")
+
+    @app.callback(Output("flows-stages-table", "children"), Input("flows-period", "value"), *FILTER_INPUTS)
+    def show_stages(period: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None or not period:
+            return dash.no_update
+        view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
+                                state.stage_model, state.threshold)
+        return table_view(view.table, view.caption, index_header="Stage")
+
+    @app.callback(Output("flows-stages-csv", "data"), Input("flows-stages-csv-button", "n_clicks"),
+                  State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
+                  prevent_initial_call=True)
+    def download_stages(_: int, period: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None:
+            return None
+        view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
+                                state.stage_model, state.threshold)
+        return dcc.send_string(view.csv, f"care-journeys-stages-{period}.csv")
 
     @app.callback(Output("flows-timer", "disabled"), Output("flows-play", "children"), Output("flows-play", "aria-pressed"),
                   Input("flows-play", "n_clicks"), prevent_initial_call=True)

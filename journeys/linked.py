@@ -1,0 +1,125 @@
+"""Tables published side by side, audited together: the quarter's flows and its per-stage table.
+
+The per-stage table's children at the start and end of a quarter are the flows table's row and
+column totals, and at start + entered = at end + left (stage by stage, nearly always). Suppressed
+one at a time, the two can give a hidden count away (an LP found a hidden flow of 1 exactly). So
+the flows table keeps its own pattern (it is exactly what `journeys flows` prints) and the
+per-stage table hides more until an attacker who knows BOTH tables and every relation between them
+still cannot pin any hidden entry of either to within the threshold (`suppress.audit_hidden`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from journeys.quarter_stats import MEASURES
+from journeys.suppress import SuppressedTable, audit_hidden
+
+_LINKED = ("stock_start", "entries", "exits", "stock_end", "moves_in")  # placement_moves: not tied to flows
+
+
+_System = tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, int]], set[int], np.ndarray, np.ndarray, np.ndarray]
+
+
+def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
+            stage_counts: pd.DataFrame) -> _System:
+    """Every entry of both tables (plus two unpublished helpers per stage), what is hidden, and the relations."""
+    n_r, n_c = flow_counts.shape
+    flow_values = flow_counts.to_numpy(dtype=float)
+    values = [flow_values.ravel(), flow_values.sum(axis=1), flow_values.sum(axis=0), [flow_values.sum()]]
+    hidden = [flows.hidden_mask().to_numpy().ravel(), flows.row_totals.isna().to_numpy(),
+              flows.column_totals.isna().to_numpy(), [flows.grand_total is None]]
+    cells = np.arange(n_r * n_c).reshape(n_r, n_c)
+    row_total, col_total = n_r * n_c + np.arange(n_r), n_r * n_c + n_r + np.arange(n_c)
+    grand = n_r * n_c + n_r + n_c
+    lines = [(cells[i], int(row_total[i])) for i in range(n_r)] + [(cells[:, j], int(col_total[j])) for j in range(n_c)]
+    lines += [(row_total, grand), (col_total, grand)]
+    offset = grand + 1
+    grid = stage_counts.reindex(columns=list(_LINKED)).to_numpy(dtype=float)
+    n_s, n_m = grid.shape
+    own = stages.cells.reindex(columns=list(_LINKED)).isna().to_numpy()
+    # children at start and end ARE the flows margins: hidden exactly where the flows table hides them
+    row_hidden = dict(zip(flow_counts.index, flows.row_totals.isna()))
+    col_hidden = dict(zip(flow_counts.columns, flows.column_totals.isna()))
+    own[:, 0] = [bool(row_hidden.get(stage, False)) for stage in stage_counts.index]
+    own[:, 3] = [bool(col_hidden.get(stage, False)) for stage in stage_counts.index]
+    totals_hidden = stages.column_totals.reindex(list(_LINKED)).isna().to_numpy()
+    stage_cell = offset + np.arange(n_s * n_m).reshape(n_s, n_m)
+    stage_total = offset + n_s * n_m + np.arange(n_m)
+    aux = offset + n_s * n_m + n_m + np.arange(2 * n_s)  # per stage: "through" and "from outside"
+    values += [grid.ravel(), grid.sum(axis=0), grid[:, 0] + grid[:, 1], grid[:, 1] - grid[:, 4]]
+    hidden += [own.ravel(), totals_hidden, np.ones(2 * n_s, dtype=bool)]
+    lines += [(stage_cell[:, j], int(stage_total[j])) for j in range(n_m)]
+    rows = {s: i for i, s in enumerate(flow_counts.index)}
+    columns = {s: j for j, s in enumerate(flow_counts.columns)}
+    for k, stage in enumerate(stage_counts.index):
+        ss, en, ex, se, mi = stage_cell[k]
+        through, outside = int(aux[k]), int(aux[n_s + k])
+        lines += [(np.array([ss, en]), through), (np.array([se, ex]), through), (np.array([mi, outside]), int(en))]
+        if stage in rows:
+            lines.append((np.array([ss]), int(row_total[rows[stage]])))
+        if stage in columns:
+            lines.append((np.array([se]), int(col_total[columns[stage]])))
+    all_values = np.concatenate([np.asarray(v, dtype=float) for v in values])
+    all_hidden = np.concatenate([np.asarray(h, dtype=bool) for h in hidden])
+    through_ok = grid[:, 0] + grid[:, 1] == grid[:, 3] + grid[:, 2]
+    passed = {int(a) for a in aux[:n_s]} | {int(aux[n_s + k]) for k in range(n_s) if not 1 <= grid[k, 1] - grid[k, 4]
+                                             <= stages.threshold}
+    passed |= {int(stage_total[0]), int(stage_total[3])}  # sums of flows margins: pinning them tells nothing new
+    if not through_ok.all():  # a child in and out twice: the identity does not hold there, so it is not a relation
+        broken = {int(aux[k]) for k in np.flatnonzero(~through_ok)}
+        lines = [line for line in lines if line[1] not in broken]
+    return all_values, all_hidden, lines, passed, stage_cell, stage_total, own
+
+
+def linked_failures(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
+                    stage_counts: pd.DataFrame) -> list[int]:
+    """Hidden entries of either table that an attacker knowing both can pin within the threshold."""
+    values, hidden, lines, passed, *_ = _system(flows, flow_counts, stages, stage_counts)
+    return audit_hidden(values, hidden, lines, stages.threshold, passed)
+
+
+def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
+                        stage_counts: pd.DataFrame) -> SuppressedTable:
+    """The per-stage table with more hidden, so that it and the flows table are safe together."""
+    all_values, all_hidden, lines, passed, stage_cell, stage_total, own = _system(flows, flow_counts, stages,
+                                                                                  stage_counts)
+    n_s, n_m = stage_cell.shape
+    stage_entries = np.concatenate([stage_cell[:, [1, 2, 4]].ravel(), stage_total])  # stock cells: as the flows margins
+    while failing := audit_hidden(all_values, all_hidden, lines, stages.threshold, passed):
+        pick = _partner(failing[0], lines, all_values, all_hidden, stage_entries)
+        if pick is None:  # nothing linked is left to hide: hide the whole per-stage table (always safe)
+            all_hidden[stage_entries] = True
+            break
+        all_hidden[pick] = True
+    shown = ~all_hidden[stage_cell.ravel()].reshape(n_s, n_m)
+    cells = stages.cells.copy()
+    truth = stage_counts.reindex(columns=list(_LINKED))
+    for j, measure in enumerate(_LINKED):
+        cells[measure] = truth[measure].astype("Int64").where(shown[:, j])
+    totals = stages.column_totals.copy()
+    totals.loc[list(_LINKED)] = totals.loc[list(_LINKED)].mask(all_hidden[stage_total])
+    return SuppressedTable(cells=cells, row_totals=stages.row_totals, column_totals=totals, grand_total=None,
+                           threshold=stages.threshold, primary=stages.primary,
+                           secondary=stages.secondary | cells.isna().reindex(columns=list(MEASURES)) & ~stages.primary,
+                           rounding=stages.rounding)
+
+
+def _partner(entry: int, lines: list[tuple[np.ndarray, int]], values: np.ndarray, hidden: np.ndarray,
+             allowed: np.ndarray) -> int | None:
+    """The smallest published non-zero per-stage entry on a line through `entry`, widening one line at a time."""
+    reach, seen = {entry}, set[int]()
+    for _ in range(4):
+        near = {int(m) for members, total in lines if entry_in(reach, members, total)
+                for m in [*members.tolist(), total]} - seen
+        candidates = [m for m in near if m in set(allowed.tolist()) and not hidden[m] and values[m] > 0]
+        if candidates:
+            return min(candidates, key=lambda m: (values[m], m))
+        seen |= reach
+        reach = near | reach
+    return None
+
+
+def entry_in(reach: set[int], members: np.ndarray, total: int) -> bool:
+    return total in reach or bool(reach & set(members.tolist()))
