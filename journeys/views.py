@@ -16,7 +16,7 @@ from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
 from journeys.flows import NOT_KNOWN, Period, flows_long, suppressed_flows, year_label
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
-from journeys.suppress import DEFAULT_THRESHOLD
+from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED as SUPPRESSED_TEXT
 
 SPELL_CORE = ["authority", "person_id", "journey_no", "step", "stage", "start", "end", "next_stage", "exit_detail",
               "moves", "left_truncated", "re_entry"]
@@ -206,46 +206,65 @@ def stage_table_view(data: JourneyData, selection: Selection, period: Period, mo
     return data.remember(("stages", selection.key(), period.key, threshold, model.version), compute)
 
 
+FLOW_MEASURES = {"stock_start": "Children at start", "stock_end": "Children at end"}
+
+
+def _flow_margins(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                  threshold: int) -> pd.DataFrame:
+    """A quarter's published flows margins per stage: children at start (row totals) and at end (column totals).
+
+    Taken from the quarter's own suppressed flows table, so a trend or comparison built from them
+    publishes nothing that the flows page does not already show quarter by quarter.
+    """
+    def compute() -> pd.DataFrame:
+        spells = _quarter_spells(data, selection, period.start, period.end)
+        table = suppressed_flows(spells, period, model, threshold=threshold)
+        stages = [s for s in model.of_kind("stage")]
+        rows = []
+        for measure, margin in (("stock_start", table.row_totals), ("stock_end", table.column_totals)):
+            for stage in stages:
+                value = margin.get(stage, 0) if stage in margin.index else 0
+                rows.append({"period": period.key, "period_label": period.label, "stage": stage,
+                             "stage_label": stage_label(model, stage), "measure": measure,
+                             "count": pd.NA if pd.isna(value) else int(value)})
+        frame = pd.DataFrame(rows).astype({"count": "Int64"})
+        frame["display"] = [SUPPRESSED_TEXT if pd.isna(v) else f"{int(v)}" for v in frame["count"]]
+        return frame
+
+    return data.remember(("margins", selection.key(), period.key, threshold, model.version), compute)
+
+
 def year_on_year_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
                       threshold: int = DEFAULT_THRESHOLD) -> TableView:
-    """The quarter beside the same quarter a year before, with the change where both are published."""
-    from journeys.quarter_stats import MEASURE_LABELS, year_on_year
-
+    """Children at the start and end of the quarter beside the same quarter a year before (flows margins)."""
     before = Period(period.year - 1, period.quarter)
-
-    def compute() -> TableView:
-        spells = _quarter_spells(data, selection, before.start - dt.timedelta(days=1), period.end)
-        frame = year_on_year(spells, period, model, threshold)
-        frame = frame[frame["measure"].isin(["stock_start", "entries", "exits", "stock_end"])]
-        shown = pd.DataFrame({"Stage": frame["stage_label"], "Measure": frame["measure"].map(MEASURE_LABELS),
-                              period.label: frame["this_quarter"], before.label: frame["year_before"],
-                              "Change": frame["change"]}).set_index("Stage")
-        return TableView(shown, frame.to_csv(index=False),
-                         f"{period.label} beside {before.label}: {scope(data, selection)}")
-
-    return data.remember(("yoy", selection.key(), period.key, threshold, model.version), compute)
+    now = _flow_margins(data, selection, period, model, threshold)
+    then = _flow_margins(data, selection, before, model, threshold)
+    change = [(f"{int(a) - int(b):+d}" if not (pd.isna(a) or pd.isna(b)) else SUPPRESSED_TEXT)
+              for a, b in zip(now["count"], then["count"])]
+    keep = (now["count"].fillna(1) != 0) | (then["count"].fillna(1) != 0)
+    shown = pd.DataFrame({"Stage": now["stage_label"], "Measure": now["measure"].map(FLOW_MEASURES),
+                          period.label: now["display"], before.label: then["display"], "Change": change})[keep]
+    csv = pd.DataFrame({"stage": now["stage"], "measure": now["measure"], "period": period.key,
+                        "this_quarter": now["display"], "year_before": then["display"], "change": change})[keep]
+    return TableView(shown.set_index("Stage"), csv.to_csv(index=False),
+                     f"{period.label} beside {before.label}: {scope(data, selection)}")
 
 
 def trends_view(data: JourneyData, selection: Selection, period: Period, model: StageModel, measure: str = "stock_end",
                 quarters_back: int = 12, threshold: int = DEFAULT_THRESHOLD) -> View:
-    """Small multiples: one panel per stage, a measure over the quarters up to `period` (gaps where hidden)."""
+    """Small multiples: children in each stage at the start or end of each quarter up to `period` (gaps where hidden)."""
     from journeys.charts import trend_multiples
-    from journeys.quarter_stats import MEASURE_LABELS, trend_frame
 
     periods = [period]
     while len(periods) < quarters_back:
         p = periods[0]
         periods.insert(0, Period(p.year - (p.quarter == 1), (p.quarter - 2) % 4 + 1))
-
-    def compute() -> View:
-        spells = _quarter_spells(data, selection, periods[0].start - dt.timedelta(days=1), period.end)
-        frame = trend_frame(spells, model, threshold, periods=periods)
-        chosen = frame[frame["measure"] == measure]
-        label = MEASURE_LABELS.get(measure, measure)
-        title = f"{label}, {periods[0].label} to {period.label}: {scope(data, selection)}"
-        table = chosen.pivot_table(index="stage_label", columns="period_label", values="display", aggfunc="first",
-                                   sort=False)
-        return View(trend_multiples(chosen, title), table, frame.to_csv(index=False), title)
-
-    return data.remember(("trends", selection.key(), period.key, measure, quarters_back, threshold, model.version),
-                         compute)
+    frame = pd.concat([_flow_margins(data, selection, p, model, threshold) for p in periods], ignore_index=True)
+    chosen = frame[frame["measure"] == measure]
+    present = chosen.groupby("stage", sort=False)["count"].apply(lambda c: bool((c.fillna(1) != 0).any()))
+    chosen = chosen[chosen["stage"].isin(present[present].index)]
+    title = f"{FLOW_MEASURES.get(measure, measure)}, {periods[0].label} to {period.label}: {scope(data, selection)}"
+    table = chosen.pivot_table(index="stage_label", columns="period_label", values="display", aggfunc="first",
+                               sort=False)
+    return View(trend_multiples(chosen, title), table, frame.to_csv(index=False), title)

@@ -12,7 +12,7 @@ from journeys.report_html import quarterly_report
 from journeys.ui.components import aria, stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
 from journeys.ui.shell import FILTER_INPUTS, selection_from
 from journeys.ui.state import AppState
-from journeys.views import flows_view, stage_table_view
+from journeys.views import FLOW_MEASURES, flows_view, stage_table_view, trends_view, year_on_year_view
 
 PATH = "/flows"
 
@@ -48,6 +48,15 @@ def layout(state: AppState) -> html.Div:
             html.Button("Download the numbers (CSV)", id="flows-stages-csv-button", n_clicks=0, className="button"),
             dcc.Download(id="flows-stages-csv"),
         ]),
+        html.Section([
+            html.H2("Compared with the same quarter a year before"),
+            dcc.Loading(html.Div(id="flows-yoy-table"), type="dot"),
+        ]),
+        html.Div([html.Label("Trend of", htmlFor="flows-trend-measure"),
+                  dcc.Dropdown(id="flows-trend-measure", clearable=False, value="stock_end",
+                               options=[{"label": v, "value": k} for k, v in FLOW_MEASURES.items()])],
+                 className="controls"),
+        chart_block("flows-trends", "Trends over the last three years", "care-journeys-trends"),
         html.Div([html.Button("Download the quarterly report (HTML, opens offline)", id="flows-report-button", n_clicks=0,
                               className="button secondary"), dcc.Download(id="flows-report")], className="chart-actions"),
     ])
@@ -95,6 +104,35 @@ def register(app: Dash, state: AppState) -> None:
         view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
                                 state.stage_model, state.threshold)
         return table_view(view.table, view.caption, index_header="Stage")
+
+    @app.callback(Output("flows-yoy-table", "children"), Input("flows-period", "value"), *FILTER_INPUTS)
+    def show_year_before(period: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None or not period:
+            return dash.no_update
+        view = year_on_year_view(state.data, selection_from(authorities, *values), Period.parse(period),
+                                 state.stage_model, state.threshold)
+        return table_view(view.table, view.caption, index_header="Stage")
+
+    @app.callback(Output("flows-trends-graph", "figure"), Output("flows-trends-table", "children"),
+                  Output("flows-trends-graph", "config"), Input("flows-period", "value"),
+                  Input("flows-trend-measure", "value"), Input("flows-trends-picture-format", "value"), *FILTER_INPUTS)
+    def show_trends(period: str, measure: str, fmt: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None or not period:
+            return dash.no_update, dash.no_update, dash.no_update
+        view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
+                           measure, threshold=state.threshold)
+        return (view.figure, table_view(view.table, view.caption, index_header="Stage"),
+                picture_config("care-journeys-trends", fmt))
+
+    @app.callback(Output("flows-trends-csv", "data"), Input("flows-trends-csv-button", "n_clicks"),
+                  State("flows-period", "value"), State("flows-trend-measure", "value"),
+                  *[State(i.component_id, i.component_property) for i in FILTER_INPUTS], prevent_initial_call=True)
+    def download_trends(_: int, period: str, measure: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None:
+            return None
+        view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
+                           measure, threshold=state.threshold)
+        return dcc.send_string(view.csv, f"care-journeys-trends-{period}.csv")
 
     @app.callback(Output("flows-stages-csv", "data"), Input("flows-stages-csv-button", "n_clicks"),
                   State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
