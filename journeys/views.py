@@ -221,8 +221,8 @@ def _flow_margins(data: JourneyData, selection: Selection, period: Period, model
         table = suppressed_flows(spells, period, model, threshold=threshold)
         stages = [s for s in model.of_kind("stage")]
         rows = []
-        for measure, margin in (("stock_start", table.row_totals), ("stock_end", table.column_totals)):
-            for stage in stages:
+        for stage in stages:
+            for measure, margin in (("stock_start", table.row_totals), ("stock_end", table.column_totals)):
                 value = margin.get(stage, 0) if stage in margin.index else 0
                 rows.append({"period": period.key, "period_label": period.label, "stage": stage,
                              "stage_label": stage_label(model, stage), "measure": measure,

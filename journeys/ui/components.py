@@ -42,7 +42,7 @@ def table_view(frame: pd.DataFrame, caption: str, index_header: str = "") -> htm
 
 
 def _numeric(value: object) -> bool:
-    text = str(value).replace(",", "").replace("-", "").replace(".", "").replace("%", "")
+    text = str(value).replace(",", "").replace("-", "").replace("+", "").replace(".", "").replace("%", "")
     return text.isdigit() or text == "c"
 
 
