@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dash
 from dash import Dash
 
 from journeys.ui import shell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -17,12 +18,26 @@ PAGES = [("/", "Overview"), ("/journeys", "Journeys"), ("/flows", "Quarterly flo
 FILTER_IDS = {column: f"filter-{column.replace('_', '-')}" for column in FILTER_COLUMNS}
 FILTER_INPUTS = [Input("filter-authority", "value"), *[Input(i, "value") for i in FILTER_IDS.values()],
                  Input("shell-through-stage", "data")]
+FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
 
 
 def selection_from(authorities: list[str] | None, *values: Any) -> Selection:
     """The Selection behind the shell's filter values (in FILTER_INPUTS order)."""
     *filters, through = values
     return Selection.from_values(authorities, dict(zip(FILTER_COLUMNS, filters)), through)
+
+
+def on_download(app: Dash, state: AppState, name: str, choices: list[State],
+                make: Callable[..., tuple[str, str]]) -> None:
+    """Wire button `<name>-button` to the dcc.Download `<name>`: make(data, selection, *choices) -> (text, file name)."""
+
+    @app.callback(Output(name, "data"), Input(f"{name}-button", "n_clicks"), *choices, *FILTER_STATES,
+                  prevent_initial_call=True)
+    def download(_: int, *values: Any) -> Any:
+        if state.data is None:
+            return None
+        text, filename = make(state.data, selection_from(*values[len(choices):]), *values[:len(choices)])
+        return dcc.send_string(text, filename)
 
 
 def header(state: AppState) -> html.Header:

@@ -10,7 +10,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from journeys.flows import Period
 from journeys.report_html import quarterly_report
 from journeys.ui.components import aria, stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
-from journeys.ui.shell import FILTER_INPUTS, selection_from
+from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
 from journeys.ui.state import AppState
 from journeys.views import FLOW_MEASURES, flows_view, stage_table_view, trends_view, year_on_year_view
 
@@ -77,26 +77,6 @@ def register(app: Dash, state: AppState) -> None:
         return (view.figure, table_view(view.table, view.caption, index_header="Start of quarter \\ End of quarter"),
                 picture_config("care-journeys-quarterly-flows", fmt))
 
-    @app.callback(Output("flows-csv", "data"), Input("flows-csv-button", "n_clicks"),
-                  State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
-                  prevent_initial_call=True)
-    def download(_: int, period: str, authorities: list[str] | None, *values: Any) -> dict[str, Any] | None:
-        if state.data is None:
-            return None
-        view = flows_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
-                          state.threshold)
-        return dcc.send_string(view.csv, f"care-journeys-flows-{period}.csv")
-
-    @app.callback(Output("flows-report", "data"), Input("flows-report-button", "n_clicks"),
-                  State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
-                  prevent_initial_call=True)
-    def report(_: int, period: str, authorities: list[str] | None, *values: Any) -> dict[str, Any] | None:
-        if state.data is None:
-            return None
-        page = quarterly_report(state.data, selection_from(authorities, *values), Period.parse(period),
-                                state.stage_model, state.extract_dates(), state.threshold)
-        return dcc.send_string(page, f"care-journeys-report-{period}.html")
-
     @app.callback(Output("flows-stages-table", "children"), Input("flows-period", "value"), *FILTER_INPUTS)
     def show_stages(period: str, authorities: list[str] | None, *values: Any) -> Any:
         if state.data is None or not period:
@@ -124,25 +104,20 @@ def register(app: Dash, state: AppState) -> None:
         return (view.figure, table_view(view.table, view.caption, index_header="Stage"),
                 picture_config("care-journeys-trends", fmt))
 
-    @app.callback(Output("flows-trends-csv", "data"), Input("flows-trends-csv-button", "n_clicks"),
-                  State("flows-period", "value"), State("flows-trend-measure", "value"),
-                  *[State(i.component_id, i.component_property) for i in FILTER_INPUTS], prevent_initial_call=True)
-    def download_trends(_: int, period: str, measure: str, authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None:
-            return None
-        view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
-                           measure, threshold=state.threshold)
-        return dcc.send_string(view.csv, f"care-journeys-trends-{period}.csv")
-
-    @app.callback(Output("flows-stages-csv", "data"), Input("flows-stages-csv-button", "n_clicks"),
-                  State("flows-period", "value"), *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
-                  prevent_initial_call=True)
-    def download_stages(_: int, period: str, authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None:
-            return None
-        view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
-                                state.stage_model, state.threshold)
-        return dcc.send_string(view.csv, f"care-journeys-stages-{period}.csv")
+    period_choice = [State("flows-period", "value")]
+    on_download(app, state, "flows-csv", period_choice, lambda data, selection, period: (
+        flows_view(data, selection, Period.parse(period), state.stage_model, state.threshold).csv,
+        f"care-journeys-flows-{period}.csv"))
+    on_download(app, state, "flows-report", period_choice, lambda data, selection, period: (
+        quarterly_report(data, selection, Period.parse(period), state.stage_model, state.extract_dates(),
+                         state.threshold), f"care-journeys-report-{period}.html"))
+    on_download(app, state, "flows-stages-csv", period_choice, lambda data, selection, period: (
+        stage_table_view(data, selection, Period.parse(period), state.stage_model, state.threshold).csv,
+        f"care-journeys-stages-{period}.csv"))
+    on_download(app, state, "flows-trends-csv", [*period_choice, State("flows-trend-measure", "value")],
+                lambda data, selection, period, measure: (
+                    trends_view(data, selection, Period.parse(period), state.stage_model, measure,
+                                threshold=state.threshold).csv, f"care-journeys-trends-{period}.csv"))
 
     @app.callback(Output("flows-timer", "disabled"), Output("flows-play", "children"), Output("flows-play", "aria-pressed"),
                   Input("flows-play", "n_clicks"), prevent_initial_call=True)

@@ -8,7 +8,7 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html
 
 from journeys.ui.components import chart_block, empty_state, how_to_read, picture_config, stage_from_click, table_view
-from journeys.ui.shell import FILTER_INPUTS, selection_from
+from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
 from journeys.ui.state import AppState
 from journeys.views import journeys_view, year_label
 
@@ -59,12 +59,11 @@ def register(app: Dash, state: AppState) -> None:
         result = view(year, depth, truncated, authorities, values)
         return result.figure, table_view(result.table, result.caption, index_header="Step"), picture_config(FILENAME, fmt)
 
-    @app.callback(Output("journeys-csv", "data"), Input("journeys-csv-button", "n_clicks"),
-                  *[State(i.component_id, i.component_property) for i in choices + FILTER_INPUTS], prevent_initial_call=True)
-    def download(_: int, year: int, depth: int, truncated: list[str], authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None:
-            return None
-        return dcc.send_string(view(year, depth, truncated, authorities, values).csv, f"{FILENAME}-{year}.csv")
+    on_download(app, state, "journeys-csv", [State(i.component_id, i.component_property) for i in choices],
+                lambda data, selection, year, depth, truncated: (
+                    journeys_view(data, selection, int(year), state.stage_model, depth=int(depth),
+                                  include_truncated=bool(truncated), threshold=state.threshold).csv,
+                    f"{FILENAME}-{year}.csv"))
 
     @app.callback(Output("shell-through-stage", "data", allow_duplicate=True), Input("journeys-graph", "clickData"),
                   prevent_initial_call=True)

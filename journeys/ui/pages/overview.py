@@ -8,7 +8,7 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html
 
 from journeys.ui.components import empty_state, how_to_read, table_view
-from journeys.ui.shell import FILTER_INPUTS, selection_from
+from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
 from journeys.ui.state import AppState
 from journeys.views import overview_view, year_label
 
@@ -55,9 +55,6 @@ def register(app: Dash, state: AppState) -> None:
         result = view(year, authorities, values)
         return table_view(result.table, result.caption, index_header="Figure")
 
-    @app.callback(Output("overview-csv", "data"), Input("overview-csv-button", "n_clicks"), State("overview-year", "value"),
-                  *[State(i.component_id, i.component_property) for i in FILTER_INPUTS], prevent_initial_call=True)
-    def download(_: int, year: int, authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None:
-            return None
-        return dcc.send_string(view(year, authorities, values).csv, f"care-journeys-overview-{year}.csv")
+    on_download(app, state, "overview-csv", [State("overview-year", "value")], lambda data, selection, year: (
+        overview_view(data, selection, int(year), state.stage_model, state.population, state.threshold).csv,
+        f"care-journeys-overview-{year}.csv"))
