@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 
 PLACE_GROUPS = {
