@@ -76,14 +76,17 @@ def _stage_at(spells: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
 def quarter_places(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
     """One row per child known in the quarter: person_id, from_stage (first day), to_stage (last day or outcome)."""
     first, last = pd.Timestamp(period.start), pd.Timestamp(period.end)
+    # "at the start" is the day before the quarter, the same snapshot as the previous quarter's end, so a
+    # start or end dated the quarter's first day belongs to this quarter and every move is counted once
+    before = first - pd.Timedelta(days=1)
     during = spells[(spells["start"] <= last) & ((spells["end"] >= first) | (spells["next_stage"] == OPEN))]
     if "authority" in during and during["authority"].nunique() > 1:  # the same pseudonym in two councils: two children
         during = during.assign(person_id=during["authority"].astype("str") + "|" + during["person_id"].astype("str"))
     children = pd.Index(during["person_id"].unique())
-    at_start = _stage_at(during, first).reindex(children).fillna(NOT_KNOWN)
+    at_start = _stage_at(during, before).reindex(children).fillna(NOT_KNOWN)
     at_end = _stage_at(during, last).reindex(children)
     outcomes = set(model.of_kind("outcome"))
-    ended = during[during["next_stage"].isin(outcomes) & (during["end"] > first) & (during["end"] <= last)]
+    ended = during[during["next_stage"].isin(outcomes) & (during["end"] > before) & (during["end"] <= last)]
     ended = ended.sort_values("end", kind="stable").drop_duplicates("person_id", keep="last")
     at_end = at_end.fillna(pd.Series(ended["next_stage"].to_numpy(), index=ended["person_id"].to_numpy()))
     return pd.DataFrame({"person_id": children.to_numpy(), "from_stage": at_start.to_numpy(),
@@ -100,8 +103,8 @@ def _ordered(counts: pd.DataFrame, model: StageModel) -> pd.DataFrame:
 def quarter_flows(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
     """Counts of children by (stage at the quarter's start, stage or outcome at its end).
 
-    A child counts once: from the stage they were in on the first day (or `not_known`) to the
-    stage they were in on the last day, or the outcome of a journey that ended in the quarter, or
+    A child counts once: from the stage they were in as the quarter began (at the end of the day
+    before it, the previous quarter's end; or `not_known`) to the stage they were in on the last day, or the outcome of a journey that ended in the quarter, or
     `not_known`. Stages entered and left within the quarter are not boundary stock; the journeys
     view shows them.
     """

@@ -36,12 +36,12 @@ def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel
 
     Boundary stock uses quarter_flows' rule (`_stage_at`): a spell covers the days from its start
     up to the day before its end (an open spell also its end, the extract date).
-    - stock_start / stock_end: children in the stage on the quarter's first / last day; they equal
-      the stage's row / column total in flows.quarter_flows.
-    - entries: children with a spell of the stage starting after the first day, up to the last day
-      (a spell starting on the first day is already in stock_start).
-    - exits: children with a spell of the stage ending after the first day, up to the last day,
-      that is not still open (`next_stage` "open" is censoring, not leaving).
+    - stock_start / stock_end: children in the stage at the quarter's start (the day before its
+      first day, which is the previous quarter's end) / on its last day; they equal the stage's row
+      / column total in flows.quarter_flows.
+    - entries: children with a spell of the stage starting on any day of the quarter.
+    - exits: children with a spell of the stage ending on any day of the quarter that is not still
+      open (`next_stage` "open" is censoring, not leaving).
     - moves_in: children among entries whose spell followed another stage of the same journey
       (step > 1) rather than starting a journey or the data.
     - placement_moves: the `moves` of the spells counted in exits, summed. Moves are not dated, so
@@ -49,10 +49,9 @@ def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel
     stock_start + entries - exits == stock_end for every stage in which no child has two spells
     touching the quarter (distinct children need not add up otherwise: in at the start, out, back
     and out again counts 1 + 1 - 1 but ends at 0), provided the quarter ends by the extract date.
-    As in quarter_flows (outcomes dated after the first day), a start or end dated on a quarter's
-    first day falls between the last-day and first-day snapshots, so no quarter counts it.
+    Consecutive quarters share a snapshot, so every start and end falls in exactly one quarter.
     """
-    first, last = pd.Timestamp(period.start), pd.Timestamp(period.end)
+    first, last = pd.Timestamp(period.start) - pd.Timedelta(days=1), pd.Timestamp(period.end)  # as flows: day before
     closed = spells["next_stage"] != OPEN
     entered = spells[(spells["start"] > first) & (spells["start"] <= last)]
     left = spells[closed & (spells["end"] > first) & (spells["end"] <= last)]
@@ -201,7 +200,7 @@ def _count_cube(spells: pd.DataFrame, model: StageModel,
     code = code[keep]
     start, end = _days(spells["start"])[keep], _days(spells["end"])[keep]
     closed = (spells["next_stage"] != OPEN).to_numpy(dtype=bool)[keep]
-    first = np.array([np.datetime64(p.start, "D") for p in periods]).astype(np.int64)
+    first = np.array([np.datetime64(p.start, "D") for p in periods]).astype(np.int64) - 1  # the day before, as flows
     last = np.array([np.datetime64(p.end, "D") for p in periods]).astype(np.int64)
     over = end + ~closed  # first day a spell no longer covers: an open spell covers the extract date
     for j, day in ((_SS, first), (_SE, last)):

@@ -78,3 +78,15 @@ def test_viewer_counts_are_perturbed_consistently(build_903) -> None:
     other = perturbed_flows(r.spells, Period.parse("2019Q2"), r.stage_model, secret="fedcba9876543210")
     assert exact.loc["foster_other", "foster_other"] == 40 and exact.loc["foster_other", "returned_home"] == 12
     assert not (noisy.equals(exact) and other.equals(exact))
+
+
+def test_a_start_or_end_on_the_first_day_counts_in_that_quarter(build_903) -> None:
+    """The quarter starts where the last one ended (the day before), so nothing dated 1 April is lost."""
+    rows = [("1", "01/01/2019", "S", "C2", "U4", "01/04/2019", "E4A"),   # goes home on 1 April
+            ("2", "01/04/2019", "S", "C2", "U4", "", "")]                # comes into care on 1 April
+    r = build_903(rows)
+    q1, q2 = quarter_flows(r.spells, Period.parse("2019Q1"), r.stage_model), \
+        quarter_flows(r.spells, Period.parse("2019Q2"), r.stage_model)
+    assert q1.to_dict("index") == {"not_known": {"foster_other": 1}}  # child 1 still in care on 31 March
+    assert q2.to_dict("index") == {"not_known": {"foster_other": 1, "returned_home": 0},
+                                   "foster_other": {"foster_other": 0, "returned_home": 1}}
