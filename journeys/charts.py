@@ -112,7 +112,7 @@ def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
             hovertemplate="%{customdata}<extra></extra>",
         ),
     )
-    return _finish(figure, title, note=f"Left: where children were on the quarter's first day. Right: where they "
+    return _finish(figure, title, note=f"Left: where children were as the quarter began. Right: where they "
                                        f"were on its last day, or how they left. {hidden_note(table.threshold)}; hidden links "
                                        "are drawn at one fixed width.")
 

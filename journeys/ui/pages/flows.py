@@ -25,7 +25,7 @@ def layout(state: AppState) -> html.Div:
     return html.Div([
         html.H1("Quarterly flows"),
         how_to_read(
-            "Each band shows children moving from the stage they were in on the first day of the quarter (left, or "
+            "Each band shows children moving from the stage they were in as the quarter began (left, or "
             "'not known to services' if they were in none) to the stage they were in on its last day, or how they "
             "left (right). A child counts once. Stages entered and left within the quarter are on the Journeys page.",
             "Click a stage to show only children who passed through it; the filters above apply too.",
