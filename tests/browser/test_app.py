@@ -32,6 +32,14 @@ def wait_for_title(page: Any, graph: str, expected: str) -> None:
         arg=[graph, expected], timeout=30_000)
 
 
+def open_flows(page: Any, app: RunningApp, authority: str) -> None:
+    """The flows page for one authority, at the quarter it opens on, once its Sankey is drawn."""
+    page.goto(app.url + "/flows")
+    page.wait_for_selector("#flows-graph .sankey")
+    choose(page, "filter-authority", authority)
+    wait_for_title(page, "flows-graph", f"Quarterly flows, {page.inner_text('#flows-period')}: {authority}")
+
+
 def cli_flows(env: dict[str, str]) -> str:
     done = subprocess.run([sys.executable, "-m", "journeys.cli", "flows", "--quiet", "--config",
                            str(ROOT / "pathway_configs" / "northgate.yaml"), *map(str, NORTHGATE), "--period", PERIOD],
@@ -69,7 +77,10 @@ def test_quarterly_flows_in_the_browser(two_authorities: RunningApp, page: Any, 
     assert all(text.split(": ")[-1] == "c" or text.split(": ")[-1].replace(",", "").isdigit() for text in link_text)
     assert node_labels  # the figure is drawn from the published table only
 
-    page.click("text=Show the numbers as a table")
+    page.wait_for_selector(f"#flows-stages-table caption:has-text('{PERIOD_LABEL}: northgate')")
+    page.wait_for_selector(f"#flows-yoy-table caption:has-text('{PERIOD_LABEL} beside')")
+    assert "Children at start" in page.inner_text("#flows-stages-table")
+    page.click("text=Show the numbers as a table >> nth=0")
     table = page.inner_text("#flows-table")
     assert f"{PERIOD_LABEL}" in table and "\tc" in table
 
@@ -178,10 +189,7 @@ def test_data_page_refuses_a_file_that_is_not_an_extract(fresh_app: RunningApp, 
 def test_picture_export_png_and_svg(two_authorities: RunningApp, page: Any) -> None:
     """The camera button saves PNG or SVG drawn in the browser: the click sends no request anywhere."""
     page, recorder = page
-    page.goto(two_authorities.url + "/flows")
-    page.wait_for_selector("#flows-graph .sankey")
-    choose(page, "filter-authority", "northgate")
-    wait_for_title(page, "flows-graph", f"Quarterly flows, {page.inner_text('#flows-period')}: northgate")
+    open_flows(page, two_authorities, "northgate")
     for fmt in ("png", "svg"):
         page.check(f"#flows-picture-format input[value='{fmt}']")
         page.wait_for_function("fmt => document.querySelector('#flows-graph .js-plotly-plot')._context"
@@ -201,10 +209,7 @@ def test_picture_export_png_and_svg(two_authorities: RunningApp, page: Any) -> N
 
 def test_clicking_a_stage_narrows_to_children_who_passed_through_it(two_authorities: RunningApp, page: Any) -> None:
     page, _ = page
-    page.goto(two_authorities.url + "/flows")
-    page.wait_for_selector("#flows-graph .sankey")
-    choose(page, "filter-authority", "northgate")
-    wait_for_title(page, "flows-graph", f"Quarterly flows, {page.inner_text('#flows-period')}: northgate")
+    open_flows(page, two_authorities, "northgate")
     total = "() => document.querySelector('#flows-graph .js-plotly-plot').data[0].node.customdata.length"
     before = page.evaluate(total)
     node = page.locator("#flows-graph .sankey-node", has=page.locator(".node-label", has_text="Residential care")).first

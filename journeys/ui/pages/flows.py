@@ -77,21 +77,15 @@ def register(app: Dash, state: AppState) -> None:
         return (view.figure, table_view(view.table, view.caption, index_header="Start of quarter \\ End of quarter"),
                 picture_config("care-journeys-quarterly-flows", fmt))
 
-    @app.callback(Output("flows-stages-table", "children"), Input("flows-period", "value"), *FILTER_INPUTS)
-    def show_stages(period: str, authorities: list[str] | None, *values: Any) -> Any:
+    @app.callback(Output("flows-stages-table", "children"), Output("flows-yoy-table", "children"),
+                  Input("flows-period", "value"), *FILTER_INPUTS)
+    def show_tables(period: str, authorities: list[str] | None, *values: Any) -> Any:
         if state.data is None or not period:
-            return dash.no_update
-        view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
-                                state.stage_model, state.threshold)
-        return table_view(view.table, view.caption, index_header="Stage")
-
-    @app.callback(Output("flows-yoy-table", "children"), Input("flows-period", "value"), *FILTER_INPUTS)
-    def show_year_before(period: str, authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None or not period:
-            return dash.no_update
-        view = year_on_year_view(state.data, selection_from(authorities, *values), Period.parse(period),
-                                 state.stage_model, state.threshold)
-        return table_view(view.table, view.caption, index_header="Stage")
+            return dash.no_update, dash.no_update
+        chosen, quarter = selection_from(authorities, *values), Period.parse(period)
+        return tuple(table_view(view.table, view.caption, index_header="Stage") for view in (
+            stage_table_view(state.data, chosen, quarter, state.stage_model, state.threshold),
+            year_on_year_view(state.data, chosen, quarter, state.stage_model, state.threshold)))
 
     @app.callback(Output("flows-trends-graph", "figure"), Output("flows-trends-table", "children"),
                   Output("flows-trends-graph", "config"), Input("flows-period", "value"),
