@@ -49,6 +49,18 @@ class Period:
         nxt = dt.date(self.year + (self.quarter == 4), (3 * self.quarter) % 12 + 1, 1)
         return nxt - dt.timedelta(days=1)
 
+    def next(self) -> Period:
+        """The quarter after this one.
+
+        >>> Period(2023, 4).next().key, Period(2024, 1).previous().key
+        ('2024Q1', '2023Q4')
+        """
+        return Period(self.year + (self.quarter == 4), self.quarter % 4 + 1)
+
+    def previous(self) -> Period:
+        """The quarter before this one."""
+        return Period(self.year - (self.quarter == 1), (self.quarter - 2) % 4 + 1)
+
     @property
     def label(self) -> str:
         """The councils' financial-year label: calendar Q2 is Q1 of the year starting in April."""

@@ -109,17 +109,14 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
 def _partner(entry: int, lines: list[tuple[np.ndarray, int]], values: np.ndarray, hidden: np.ndarray,
              allowed: np.ndarray) -> int | None:
     """The smallest published non-zero per-stage entry on a line through `entry`, widening one line at a time."""
-    reach, seen = {entry}, set[int]()
+    reach, seen, permitted = {entry}, set[int](), set(allowed.tolist())
     for _ in range(4):
-        near = {int(m) for members, total in lines if entry_in(reach, members, total)
+        near = {int(m) for members, total in lines if total in reach or reach & set(members.tolist())
                 for m in [*members.tolist(), total]} - seen
-        candidates = [m for m in near if m in set(allowed.tolist()) and not hidden[m] and values[m] > 0]
+        candidates = [m for m in near if m in permitted and not hidden[m] and values[m] > 0]
         if candidates:
             return min(candidates, key=lambda m: (values[m], m))
         seen |= reach
         reach = near | reach
     return None
 
-
-def entry_in(reach: set[int], members: np.ndarray, total: int) -> bool:
-    return total in reach or bool(reach & set(members.tolist()))

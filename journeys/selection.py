@@ -121,14 +121,13 @@ class JourneyData:
     def select(self, selection: Selection, columns: list[str] | None = None,
                overlapping: tuple[pd.Timestamp, pd.Timestamp] | None = None,
                starting: tuple[pd.Timestamp, pd.Timestamp] | None = None, until: pd.Timestamp | None = None,
-               children_as_ids: bool = False, as_text: bool = False) -> pd.DataFrame:
+               children_as_ids: bool = False) -> pd.DataFrame:
         """The spells of the matching journeys, cut down before anything is copied (callbacks stay fast).
 
         `overlapping`: only spells that touch [first, last]; `starting`: only journeys that start in it;
         `until`: only spells starting on or before it; `columns`: only these columns;
         `children_as_ids`: person_id replaced by the integer child number (unique across
-        authorities), for counting children quickly; `as_text`: stage columns as plain strings (for
-        code that writes new labels into them).
+        authorities), for counting children quickly.
         """
         keep = self.mask(selection)
         if overlapping is not None:
@@ -144,8 +143,6 @@ class JourneyData:
         frame = self.spells.take(rows) if columns is None else self.spells[columns].take(rows)
         if children_as_ids:
             frame = frame.assign(person_id=self.spells["child"].to_numpy()[rows])
-        if as_text:
-            frame = frame.astype({c: "str" for c in ("stage", "next_stage", "exit_detail") if c in frame})
         return frame
 
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
-from journeys.flows import NOT_KNOWN, Period, flows_long, suppressed_flows, year_label
+from journeys.flows import NOT_KNOWN, Period, flows_long, perturbed_flows, quarter_flows, year_label
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
-from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED as SUPPRESSED_TEXT
+from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable, suppress_table
+from journeys.suppress import SUPPRESSED as SUPPRESSED_TEXT
 
 SPELL_CORE = ["authority", "person_id", "journey_no", "step", "stage", "start", "end", "next_stage", "exit_detail",
               "moves", "left_truncated", "re_entry"]
@@ -40,14 +41,10 @@ def quarters(extract_dates: list[dt.date], first: dt.date | None = None, years: 
         return []
     last = min(extract_dates)
     start = max(first or dt.date(last.year - years, 1, 1), dt.date(last.year - years, 1, 1))
-    out = []
-    year, quarter = start.year, (start.month - 1) // 3 + 1
-    while True:
-        period = Period(year, quarter)
-        if period.end > last:
-            break
+    out, period = [], Period(start.year, (start.month - 1) // 3 + 1)
+    while period.end <= last:
         out.append(period)
-        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+        period = period.next()
     return out
 
 
@@ -71,20 +68,31 @@ def flows_view(data: JourneyData, selection: Selection, period: Period, model: S
                          lambda: _flows_view(data, selection, period, model, threshold, secret))
 
 
-def _flows_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
-                threshold: int, secret: str | None) -> View:
-    """The quarterly flows Sankey, its table and the CSV that `journeys flows` prints for the same data.
+def flow_table(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+               threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> tuple[pd.DataFrame, SuppressedTable]:
+    """The quarter's flow counts and their suppressed table, computed once for every view that shows them.
 
     `secret` switches on viewer mode: cell-key perturbation before suppression (DESIGN 6).
     """
-    columns = ["authority", "person_id", "stage", "start", "end", "next_stage"]
-    spells = data.select(selection, columns=columns, overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)),
-                         children_as_ids=secret is None)
+    def compute() -> tuple[pd.DataFrame, SuppressedTable]:
+        spells = data.select(selection, columns=["person_id", "stage", "start", "end", "next_stage", "authority"],
+                             overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)),
+                             children_as_ids=secret is None)
+        counts = quarter_flows(spells, period, model) if secret is None else \
+            perturbed_flows(spells, period, model, secret)
+        return counts, suppress_table(counts, threshold=threshold)
+
+    return data.remember(("flow-table", selection.key(), period.key, threshold, secret, model.version), compute)
+
+
+def _flows_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                threshold: int, secret: str | None) -> View:
+    """The quarterly flows Sankey, its table and the CSV that `journeys flows` prints for the same data."""
+    counts, table = flow_table(data, selection, period, model, threshold, secret)
     caption = f"Where children were at the start and end of {period.label} ({period.start:%d %b %Y} to {period.end:%d %b %Y})"
-    if spells.empty:
+    if counts.empty:
         empty = pd.DataFrame(columns=["period", "period_label", "from_stage", "to_stage", "count"])
         return View(empty_figure(NOTHING_MATCHES), empty, empty.to_csv(index=False), caption)
-    table = suppressed_flows(spells, period, model, threshold=threshold, secret=secret)
     left, right = flow_orders(model)
     figure = flow_sankey(table, model, title=f"Quarterly flows, {period.label}: {scope(data, selection)}",
                          left_order=left, right_order=right)
@@ -178,27 +186,22 @@ def _journeys_view(data: JourneyData, selection: Selection, year: int, model: St
     return View(figure, display, table.to_csv(index=False), caption)
 
 
-def _quarter_spells(data: JourneyData, selection: Selection, first: dt.date, last: dt.date) -> pd.DataFrame:
-    return data.select(selection, columns=SPELL_CORE, overlapping=(pd.Timestamp(first), pd.Timestamp(last)),
-                       children_as_ids=True)
-
-
 def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
                      threshold: int = DEFAULT_THRESHOLD) -> TableView:
     """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves.
 
     Audited together with the quarter's flows table (journeys.linked), which it is shown beside.
     """
-    from journeys.flows import quarter_flows
     from journeys.linked import protect_stage_table
     from journeys.quarter_stats import quarter_stage_counts, quarter_table_display, suppress_stage_measures
-    from journeys.suppress import suppress_table
 
     def compute() -> TableView:
-        spells = _quarter_spells(data, selection, period.start - dt.timedelta(days=1), period.end)
-        flow_counts, stage_counts = quarter_flows(spells, period, model), quarter_stage_counts(spells, period, model)
-        protected = protect_stage_table(suppress_table(flow_counts, threshold), flow_counts,
-                                        suppress_stage_measures(stage_counts, threshold), stage_counts)
+        flow_counts, flows = flow_table(data, selection, period, model, threshold)
+        spells = data.select(selection, columns=SPELL_CORE, children_as_ids=True,
+                             overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)))
+        stage_counts = quarter_stage_counts(spells, period, model)
+        protected = protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
+                                        stage_counts)
         display = quarter_table_display(protected, model)
         csv = display.reset_index().assign(period=period.key, period_label=period.label).to_csv(index=False)
         return TableView(display, csv, f"Children in each stage, {period.label}: {scope(data, selection)}")
@@ -217,8 +220,7 @@ def _flow_margins(data: JourneyData, selection: Selection, period: Period, model
     publishes nothing that the flows page does not already show quarter by quarter.
     """
     def compute() -> pd.DataFrame:
-        spells = _quarter_spells(data, selection, period.start, period.end)
-        table = suppressed_flows(spells, period, model, threshold=threshold)
+        _, table = flow_table(data, selection, period, model, threshold)
         stages = [s for s in model.of_kind("stage")]
         rows = []
         for stage in stages:
@@ -258,8 +260,7 @@ def trends_view(data: JourneyData, selection: Selection, period: Period, model: 
 
     periods = [period]
     while len(periods) < quarters_back:
-        p = periods[0]
-        periods.insert(0, Period(p.year - (p.quarter == 1), (p.quarter - 2) % 4 + 1))
+        periods.insert(0, periods[0].previous())
     frame = pd.concat([_flow_margins(data, selection, p, model, threshold) for p in periods], ignore_index=True)
     chosen = frame[frame["measure"] == measure]
     present = chosen.groupby("stage", sort=False)["count"].apply(lambda c: bool((c.fillna(1) != 0).any()))

@@ -72,6 +72,14 @@ def picture_config(filename: str, picture_format: str) -> dict[str, Any]:
                                                     else "png", "filename": filename, "scale": 2})
 
 
+def year_choice(control_id: str, label: str, years: list[int]) -> html.Div:
+    """A labelled dropdown of financial years (newest first, newest chosen), as councils write them."""
+    from journeys.flows import year_label
+    return html.Div([html.Label(label, htmlFor=control_id),
+                     dcc.Dropdown(id=control_id, clearable=False, searchable=True, value=years[-1],
+                                  options=[{"label": year_label(y), "value": y} for y in reversed(years)])])
+
+
 def empty_state(message: str) -> html.Div:
     """What a page shows when there is nothing to show, and what to do about it."""
     return html.Div([html.P(message), dcc.Link("Load data on the Data page", href="/data")], className="empty-state")

@@ -48,6 +48,7 @@ class AppState:
         self._held: dict[str, tuple[list[Path], Path | None]] = {}  # token -> (files, upload folder to delete)
         self._lock = threading.Lock()
         self._data: JourneyData | None = None
+        self._first_day: dt.date | None = None  # the data's first day, found once per load (not per play step)
         for build in builds or []:
             self.add(build)
 
@@ -58,6 +59,7 @@ class AppState:
             builds = list(self.builds.values())
             self._data = JourneyData(pd.concat([b.spells for b in builds], ignore_index=True),
                                      [b.attributes for b in builds])
+            self._first_day = pd.Timestamp(self._data.spells["start"].min()).date()
 
     @property
     def data(self) -> JourneyData | None:
@@ -105,8 +107,7 @@ class AppState:
     def quarters(self) -> list[Period]:
         """Quarters the flows page offers: the last ten years of the data, up to the earliest extract date."""
         from journeys.views import quarters
-        first = pd.Timestamp(self._data.spells["start"].min()).date() if self._data is not None else None
-        return quarters([dt.date.fromisoformat(d) for d in self.extract_dates().values() if d], first)
+        return quarters([dt.date.fromisoformat(d) for d in self.extract_dates().values() if d], self._first_day)
 
     def start_job(self, authority: str, work: Callable[[Callable[[str], None]], Build],
                   release: str | None = None) -> BuildJob | None:

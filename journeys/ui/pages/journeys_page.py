@@ -7,10 +7,10 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 
-from journeys.ui.components import chart_block, empty_state, how_to_read, picture_config, stage_from_click, table_view
+from journeys.ui.components import year_choice, chart_block, empty_state, how_to_read, picture_config, stage_from_click, table_view
 from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
 from journeys.ui.state import AppState
-from journeys.views import journeys_view, year_label
+from journeys.views import journeys_view
 
 FILENAME = "care-journeys-journeys"
 
@@ -29,9 +29,7 @@ def layout(state: AppState) -> html.Div:
             "Click a stage to show only children who passed through it.",
         ),
         html.Div([
-            html.Div([html.Label("Journeys starting in", htmlFor="journeys-period"),
-                      dcc.Dropdown(id="journeys-period", clearable=False, searchable=True, value=years[-1],
-                                   options=[{"label": year_label(y), "value": y} for y in reversed(years)])]),
+            year_choice("journeys-period", "Journeys starting in", years),
             html.Div([html.Label("Steps shown before folding", htmlFor="journeys-depth"),
                       dcc.Dropdown(id="journeys-depth", options=list(range(2, 11)), value=6, clearable=False)]),
             dcc.Checklist(id="journeys-truncated", options=[{"label": " Include journeys already under way when the "

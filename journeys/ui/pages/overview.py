@@ -7,10 +7,10 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 
-from journeys.ui.components import empty_state, how_to_read, table_view
+from journeys.ui.components import year_choice, empty_state, how_to_read, table_view
 from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
 from journeys.ui.state import AppState
-from journeys.views import overview_view, year_label
+from journeys.views import overview_view
 
 
 def layout(state: AppState) -> html.Div:
@@ -26,10 +26,7 @@ def layout(state: AppState) -> html.Div:
             "Rates per 10,000 children appear when the app is given a population file (journeys serve --population). "
             "Shares and rates are shown only where the counts behind them are.",
         ),
-        html.Div([html.Label("Year", htmlFor="overview-year"),
-                  dcc.Dropdown(id="overview-year", clearable=False, searchable=True,
-                               options=[{"label": year_label(y), "value": y} for y in reversed(years)],
-                               value=years[-1])], className="controls"),
+        html.Div(year_choice("overview-year", "Year", years), className="controls"),
         html.Section([
             html.H2("Headline figures", id="overview-title"),
             dcc.Loading(html.Div(id="overview-table"), type="dot"),
