@@ -168,16 +168,6 @@ def step_counts(paths: pd.DataFrame) -> pd.DataFrame:
     return counts.rename("count").reset_index().astype({"step": np.int64, "count": np.int64})
 
 
-def _counts(links: _Links) -> pd.DataFrame:
-    """step_counts straight from the codes (no string grouping): the same frame."""
-    width = len(links.vocab)
-    combined = (links.step * width + links.source) * width + links.target
-    keys, count = np.unique(combined, return_counts=True)
-    out = pd.DataFrame({"step": keys // (width * width), "source_stage": links.vocab.take(keys // width % width),
-                        "target_stage": links.vocab.take(keys % width), "count": count.astype(np.int64)})
-    return out.sort_values(["step", "source_stage", "target_stage"], ignore_index=True)
-
-
 def _medians(spells: pd.DataFrame, chosen: _Chosen, links: _Links, depth: int) -> pd.DataFrame:
     """Median weeks in each (step, stage) node, NaN for groups under 10 (safe_median_duration)."""
     inside = chosen.pos <= depth
@@ -201,27 +191,40 @@ def _node_rank(model: StageModel) -> dict[str, int]:
     return {s: i for i, s in enumerate([*before, MORE_MOVES, *outcomes, OPEN])}
 
 
-def _step_tables(counts: pd.DataFrame, rank: dict[str, int]) -> dict[int, pd.DataFrame]:
-    """The exact two-way table of each step: rows column k's nodes, columns column k + 1's, in node order."""
-    def ordered(ids: pd.Index) -> list[str]:
-        return sorted(ids, key=lambda s: (rank.get(s, len(rank)), s))
+def _step_tables(links: _Links, rank: dict[str, int]) -> dict[int, pd.DataFrame]:
+    """The exact two-way table of each step: rows column k's nodes, columns column k + 1's, in node order.
 
+    Counted straight from the codes (one bincount over step x source x target), so the tables hold
+    exactly the nodes with a link at that step, as grouping the paths (step_counts) would.
+    """
+    if links.step.size == 0:
+        return {}
+    vocab = links.vocab.to_numpy(dtype=object)
+    order = np.array(sorted(range(vocab.size), key=lambda i: (rank.get(vocab[i], len(rank)), vocab[i])))
+    width, steps = vocab.size, int(links.step.max()) + 1
+    combined = (links.step * width + links.source) * width + links.target
+    cube = np.bincount(combined, minlength=steps * width * width).reshape(steps, width, width)[:, order][:, :, order]
+    names = vocab[order]
     tables = {}
-    for step, part in counts.groupby("step", sort=True):  # one per column (depth + 2 at most)
-        table = part.pivot(index="source_stage", columns="target_stage", values="count")
-        table = table.reindex(index=ordered(table.index), columns=ordered(table.columns)).fillna(0)
-        table.index.name, table.columns.name = "source_stage", "target_stage"
-        tables[int(step)] = table.astype(np.int64)
+    for step in range(steps):  # one per column (depth + 2 at most)
+        grid = cube[step]
+        rows, columns = grid.any(axis=1), grid.any(axis=0)
+        if rows.any():
+            tables[step] = pd.DataFrame(grid[rows][:, columns].astype(np.int64),
+                                        index=pd.Index(names[rows], name="source_stage", dtype="str"),
+                                        columns=pd.Index(names[columns], name="target_stage", dtype="str"))
     return tables
 
 
 def _table_links(step: int, exact: pd.DataFrame, table: SuppressedTable) -> pd.DataFrame:
     """The links of one step table: its non-zero cells (hidden cells are never zeros)."""
-    keep = exact.to_numpy().ravel() > 0
-    cells = table.long()[keep]
-    return pd.DataFrame({"source": (f"{step}:" + cells["row"].astype("str")).to_numpy(),
-                         "target": (f"{step + 1}:" + cells["column"].astype("str")).to_numpy(),
-                         "exact": exact.to_numpy().ravel()[keep], "hidden": cells["suppressed"].to_numpy()})
+    counts = exact.to_numpy().ravel()
+    keep = counts > 0
+    n_rows, n_cols = exact.shape
+    rows = np.repeat(exact.index.to_numpy(dtype=object), n_cols)[keep]
+    columns = np.tile(exact.columns.to_numpy(dtype=object), n_rows)[keep]
+    return pd.DataFrame({"source": [f"{step}:{r}" for r in rows], "target": [f"{step + 1}:{c}" for c in columns],
+                         "exact": counts[keep], "hidden": table.hidden_mask().to_numpy().ravel()[keep]})
 
 
 def _margins(step: int, exact: pd.DataFrame, table: SuppressedTable) -> pd.DataFrame:
@@ -266,16 +269,21 @@ def _audit_jointly(links: pd.DataFrame, nodes: pd.DataFrame, journeys: int, jour
         for entry in [*members.tolist(), total]:
             lines_of[entry].append(number)
     passed: set[int] = set()
+    stuck, before = 0, -1
     while failing := audit_hidden(values, hidden, lines, threshold, passed):
-        hidden[_partner(failing[0], values, hidden, lines, lines_of, n_links)] = True
+        stuck = stuck + 1 if failing[0] == before else 0
+        before = failing[0]
+        hidden[_partners(failing[0], values, hidden, lines, lines_of, n_links, 2 ** max(stuck - 2, 0))] = True
     return hidden
 
 
-def _partner(entry: int, values: np.ndarray, hidden: np.ndarray, lines: list[tuple[np.ndarray, int]],
-             lines_of: list[list[int]], n_links: int) -> int:
-    """The published non-zero entry to hide for a failing one, from the lines around its hidden neighbours.
+def _partners(entry: int, values: np.ndarray, hidden: np.ndarray, lines: list[tuple[np.ndarray, int]],
+              lines_of: list[list[int]], n_links: int, count: int = 1) -> list[int]:
+    """The `count` published non-zero entries to hide for a failing one, from the lines around its hidden neighbours.
 
     Prefer one that opens no new line, then a link over a total, then the smallest; ties by position.
+    The caller doubles `count` each time the same entry fails again, so a stubborn entry costs a
+    few audits, not one per published entry (a narrow filter took 45 rounds, 250 ms, before).
     """
     todo, seen, near = [entry], {entry}, set()
     while todo:  # the hidden entries linked to this one, and every line they sit in
@@ -292,7 +300,7 @@ def _partner(entry: int, values: np.ndarray, hidden: np.ndarray, lines: list[tup
     def opens(member: int) -> bool:
         return any(not hidden[lines[n][0]].any() and not hidden[lines[n][1]] for n in lines_of[member])
 
-    return min(pool, key=lambda m: (opens(m), m >= n_links, int(values[m]), m))
+    return sorted(pool, key=lambda m: (opens(m), m >= n_links, int(values[m]), m))[:count]
 
 
 def _counts_shown(exact: np.ndarray, hidden: np.ndarray) -> tuple[pd.arrays.IntegerArray, pd.Series]:
@@ -318,7 +326,7 @@ def step_flows(spells: pd.DataFrame, model: StageModel, start: pd.Timestamp, end
     chosen = _select(spells, start, end, include_truncated)
     links = _links(spells, chosen, depth)
     rank = _node_rank(model)
-    exact = _step_tables(_counts(links), rank)
+    exact = _step_tables(links, rank)
     tables = {step: suppress_table(table, threshold) for step, table in exact.items()}
     if not tables:  # no journey starts in the period: nothing to draw, and 0 is publishable
         return StepFlows(nodes=_empty(_NODE_COLUMNS), links=_empty(_LINK_COLUMNS), journeys=0, depth=depth)
