@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -81,7 +82,12 @@ class SuppressedTable:
 
 
 def suppress_table(
-    counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, rounding: int | None = None
+    counts: pd.DataFrame,
+    threshold: int = DEFAULT_THRESHOLD,
+    rounding: int | None = None,
+    *,
+    row_hidden: Mapping[Any, bool] | None = None,
+    column_hidden: Mapping[Any, bool] | None = None,
 ) -> SuppressedTable:
     """Hide small counts in a two-way table, and enough other entries that none can be worked out.
 
@@ -99,6 +105,10 @@ def suppress_table(
     (nearest 5 or 10, halves up) applies to published values afterwards, so rounded tables do not
     add up exactly; it only widens the attacker's bounds. Not covered: differencing against other
     published tables that share cells (suppress linked tables together, or perturb them).
+
+    `row_hidden` / `column_hidden` fix margins that another published table also shows (by label:
+    True hidden, False published), so both show the same: the audit treats a fixed published margin
+    as known and protects around it. Only if nothing else can be hidden is one hidden after all.
     """
     _check_threshold(threshold, rounding)
     flat = _check_counts(counts)
@@ -106,9 +116,15 @@ def suppress_table(
     size = n_rows * n_cols
     grid = flat.reshape(n_rows, n_cols)
     values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
-    table = _Lines(values, n_rows, n_cols, threshold)
     primary = (values >= 1) & (values <= threshold)
     hidden = primary.copy()
+    kept = np.zeros(values.size, dtype=bool)
+    for offset, labels, given in ((size, counts.index, row_hidden), (size + n_rows, counts.columns, column_hidden)):
+        for i, label in enumerate(labels):
+            if given is not None and label in given:
+                hidden[offset + i] |= bool(given[label])
+                kept[offset + i] = not hidden[offset + i]
+    table = _Lines(values, n_rows, n_cols, threshold, kept)
     passed: set[int] = set()  # entries the audit has cleared; hiding more never undoes that
     while True:
         table.close(hidden)
@@ -236,8 +252,8 @@ class _Lines:
     and the column totals.
     """
 
-    def __init__(self, values: np.ndarray, n_rows: int, n_cols: int, threshold: int) -> None:
-        self.values, self.threshold, self.size = values, threshold, n_rows * n_cols
+    def __init__(self, values: np.ndarray, n_rows: int, n_cols: int, threshold: int, kept: np.ndarray) -> None:
+        self.values, self.threshold, self.size, self.kept = values, threshold, n_rows * n_cols, kept
         size, grand = self.size, values.size - 1
         grid = np.arange(size).reshape(n_rows, n_cols)
         self.lines: list[_Line] = [(grid[i], size + i) for i in range(n_rows)]
@@ -266,17 +282,17 @@ class _Lines:
                     if count == 0 or (count > 1 and safe_sum):
                         break
                     pick = self.best(members.tolist(), hidden, skip=number)
-                    if pick is None and not hidden[total] and self.values[total] > 0:
+                    if pick is None and not hidden[total] and not self.kept[total] and self.values[total] > 0:
                         pick = total
                     if pick is None:
                         break
                     hidden[pick] = changed = True
 
-    def best(self, entries: list[int], hidden: np.ndarray, skip: int = -1) -> int | None:
+    def best(self, entries: list[int], hidden: np.ndarray, skip: int = -1, kept_too: bool = False) -> int | None:
         """The non-zero published entry to hide; prefer one that opens no new line, then the smallest.
 
         A new line (one with nothing hidden yet) would need a partner of its own; ties go to the
-        first entry, which keeps the result deterministic.
+        first entry, which keeps the result deterministic. Kept (fixed published) entries only if kept_too.
         """
 
         def opens(entry: int) -> bool:
@@ -286,7 +302,8 @@ class _Lines:
                 if n != skip
             )
 
-        keys = [(opens(e), int(self.values[e]), e) for e in entries if not hidden[e] and self.values[e] > 0]
+        keys = [(opens(e), int(self.values[e]), e) for e in entries
+                if not hidden[e] and self.values[e] > 0 and (kept_too or not self.kept[e])]
         return min(keys)[2] if keys else None
 
     def partner_for(self, entry: int, hidden: np.ndarray) -> int:
@@ -297,6 +314,9 @@ class _Lines:
             pick = self.best(list(group), hidden)
             if pick is not None:
                 return pick
+        pick = self.best(list(range(self.values.size)), hidden, kept_too=True)  # the fixed margins must give way
+        if pick is not None:
+            return pick
         raise AssertionError("unreachable: audit_hidden passes everything once only zeros are published")
 
 

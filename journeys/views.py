@@ -8,12 +8,14 @@ is unit-tested here with exact numbers. Every count of children returned has pas
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 import pandas as pd
 
 from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
-from journeys.flows import NOT_KNOWN, Period, flows_long, perturbed_flows, quarter_flows, year_label
+from journeys.flows import NOT_KNOWN, Period, flows_long, linked_table, quarter_counts, year_label
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable, suppress_table
@@ -74,13 +76,21 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
 
     `secret` switches on viewer mode: cell-key perturbation before suppression (DESIGN 6).
     """
+    def counts_of(p: Period) -> pd.DataFrame:
+        def compute() -> pd.DataFrame:
+            spells = data.select(selection, columns=["person_id", "stage", "start", "end", "next_stage", "authority"],
+                                 overlapping=(pd.Timestamp(p.start), pd.Timestamp(p.end)),
+                                 children_as_ids=secret is None)
+            return quarter_counts(spells, p, model, secret)
+        return data.remember(("flow-counts", selection.key(), p.key, secret, model.version), compute)
+
+    def memo(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        return data.remember((*key, selection.key(), threshold, secret, model.version), compute)
+
     def compute() -> tuple[pd.DataFrame, SuppressedTable]:
-        spells = data.select(selection, columns=["person_id", "stage", "start", "end", "next_stage", "authority"],
-                             overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)),
-                             children_as_ids=secret is None)
-        counts = quarter_flows(spells, period, model) if secret is None else \
-            perturbed_flows(spells, period, model, secret)
-        return counts, suppress_table(counts, threshold=threshold)
+        counts = counts_of(period)
+        table = linked_table(period, counts_of, model, threshold, memo)
+        return counts, suppress_table(counts, threshold=threshold) if table is None else table
 
     return data.remember(("flow-table", selection.key(), period.key, threshold, secret, model.version), compute)
 
