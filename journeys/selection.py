@@ -19,7 +19,7 @@ from journeys.attributes import FILTER_COLUMNS, JOURNEY_KEY, combine_attributes,
 
 
 T = TypeVar("T")
-MEMO_SIZE = 64  # views remembered per working set (each is a small suppressed table and figure)
+MEMO_SIZE = 512  # results remembered per working set (small suppressed tables, counts and figures)
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,11 @@ class JourneyData:
                 self._memo.popitem(last=False)
         return value
 
+    def remembers(self, key: tuple[object, ...]) -> bool:
+        """Whether `key` is remembered now (to compute several missing results from one selection)."""
+        with self._memo_lock:
+            return key in self._memo
+
     @property
     def authorities(self) -> list[str]:
         return [str(a) for a in self.spells["authority"].cat.categories]
@@ -140,10 +145,12 @@ class JourneyData:
         if until is not None:
             keep &= self._start <= np.datetime64(until, "us")
         rows = np.flatnonzero(keep)
-        frame = self.spells.take(rows) if columns is None else self.spells[columns].take(rows)
-        if children_as_ids:
-            frame = frame.assign(person_id=self.spells["child"].to_numpy()[rows])
-        return frame
+        wanted = list(self.spells.columns) if columns is None else list(columns)
+        if not children_as_ids:
+            return self.spells[wanted].take(rows)
+        frame = self.spells[[c for c in wanted if c != "person_id"]].take(rows)  # the text ids are not copied
+        frame["person_id"] = self.spells["child"].to_numpy()[rows]
+        return frame[wanted]
 
 
 def _category_mask(column: pd.Series, values: Sequence[str]) -> np.ndarray:

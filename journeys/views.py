@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from dataclasses import dataclass
 
@@ -76,13 +77,25 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
 
     `secret` switches on viewer mode: cell-key perturbation before suppression (DESIGN 6).
     """
+    def count_key(p: Period) -> tuple[Any, ...]:
+        return ("flow-counts", selection.key(), p.key, secret, model.version)
+
     def counts_of(p: Period) -> pd.DataFrame:
-        def compute() -> pd.DataFrame:
-            spells = data.select(selection, columns=["person_id", "stage", "start", "end", "next_stage", "authority"],
-                                 overlapping=(pd.Timestamp(p.start), pd.Timestamp(p.end)),
-                                 children_as_ids=secret is None)
-            return quarter_counts(spells, p, model, secret)
-        return data.remember(("flow-counts", selection.key(), p.key, secret, model.version), compute)
+        """A quarter's counts; with it, those missing around the viewed quarter, from one selection."""
+        if data.remembers(count_key(p)):
+            return data.remember(count_key(p), lambda: quarter_counts(spells_for([p]), p, model, secret))
+        window = [period.previous().previous(), period.previous(), period, period.next(), period.next().next()]
+        missing = [q for q in window if q == p or not data.remembers(count_key(q))] if p in window else [p]
+        spells = spells_for(missing)
+        counted = {q: quarter_counts(spells, q, model, secret) for q in missing}
+        for q, counts in counted.items():
+            data.remember(count_key(q), partial(_given, counts))
+        return counted[p]
+
+    def spells_for(periods: list[Period]) -> pd.DataFrame:
+        return data.select(selection, columns=["person_id", "stage", "start", "end", "next_stage", "authority"],
+                           overlapping=(pd.Timestamp(periods[0].start), pd.Timestamp(periods[-1].end)),
+                           children_as_ids=secret is None)
 
     def memo(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         return data.remember((*key, selection.key(), threshold, secret, model.version), compute)
@@ -93,6 +106,10 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
         return counts, suppress_table(counts, threshold=threshold) if table is None else table
 
     return data.remember(("flow-table", selection.key(), period.key, threshold, secret, model.version), compute)
+
+
+def _given(value: pd.DataFrame) -> pd.DataFrame:
+    return value
 
 
 def _flows_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
