@@ -8,11 +8,31 @@ box) takes ~0.2 ms, which is what keeps the app's callbacks within budget.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import highspy
 import numpy as np
 from scipy.sparse import csc_matrix
 
 OPTIMAL, UNBOUNDED, OTHER = "optimal", "unbounded", "other"
+
+
+def _first_highs_quietly() -> None:
+    """Start HiGHS once with this process's stdout closed: from 1.16 it prints a banner to stdout as the
+    first solver starts, before any option can be set, and `journeys flows` writes its CSV to stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_first_highs_quietly()
 _UNBOUNDED = {highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible}
 
 

@@ -50,3 +50,20 @@ def test_usage_errors_exit_2(capsys) -> None:
         main(["validate", "--config", "x.yaml", "a.csv", "--extract-date", "31st March"])
     assert exit_.value.code == 2
     assert "is not a date" in capsys.readouterr().err
+
+
+def test_flows_stdout_is_only_the_csv(tmp_path: Path) -> None:
+    """Run as a process, so that anything a library writes straight to the stdout file (HiGHS 1.16's banner) shows."""
+    import os
+    import subprocess
+    import sys
+
+    files = sorted(str(p) for p in (ROOT / "data_samples" / "riverside").glob("*.csv"))
+    key = tmp_path / "key"
+    key.write_text("abcdefghijklmnopqrstuvwxyz012345")
+    done = subprocess.run([sys.executable, "-m", "journeys.cli", "flows", "--quiet", "--config",
+                           str(ROOT / "pathway_configs" / "riverside.yaml"), *files, "--period", "2021Q2"],
+                          capture_output=True, text=True, env=dict(os.environ, JOURNEYS_KEY_FILE=str(key)), check=True)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "period,period_label,from_stage,to_stage,count"
+    assert all(line.startswith("2021Q2,2021-22 Q1,") for line in lines[1:]) and len(lines) > 20
