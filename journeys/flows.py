@@ -186,59 +186,11 @@ def quarter_counts(spells: pd.DataFrame, period: Period, model: StageModel, secr
     return quarter_flows(spells, period, model) if secret is None else perturbed_flows(spells, period, model, secret)
 
 
-def boundary_hidden(ending: SuppressedTable | None, starting: SuppressedTable | None,
-                    model: StageModel) -> dict[str, bool]:
-    """Which stage stocks at a quarter boundary to hide: those either quarter's own table hides.
-
-    The children in each stage at a quarter's end are the next quarter's children at its start: the
-    same numbers, in two tables (and in the trends built from them). Suppressed one by one, a stock
-    one table hides as a secondary is printed by the other (on the samples, 30 of 40 quarter pairs
-    of one authority), and the hidden cells it protected can then be worked out.
-    """
-    stages, hidden = set(model.of_kind("stage")), dict[str, bool]()
-    for table, margin in ((ending, "column_totals"), (starting, "row_totals")):
-        if table is not None:
-            for label, value in getattr(table, margin).items():
-                if label in stages:
-                    hidden[label] = hidden.get(label, False) or bool(pd.isna(value))
-    return hidden
-
-
-#: Rounds of linking: a quarter that cannot protect its cells around a shared stock hides it after
-#: all; the next round hides it in the neighbour too (two rounds left no mismatch on the samples).
-LINK_ROUNDS = 2
-Memo = Callable[[tuple[Any, ...], Callable[[], Any]], Any]
-
-
-def linked_table(period: Period, counts_of: Callable[[Period], pd.DataFrame], model: StageModel, threshold: int,
-                 memo: Memo, rounds: int = LINK_ROUNDS) -> SuppressedTable | None:
-    """The quarter's published table: its stocks hidden exactly as at the same boundary in the quarters either side.
-
-    Round 0 suppresses each quarter on its own; round k fixes each boundary's stocks from the two
-    round k - 1 tables that share it (boundary_hidden), so both quarters compute the same pattern.
-    `counts_of` gives a quarter's counts (empty where there are none: None is returned); `memo(key,
-    compute)` remembers tables across quarters, so neighbours are suppressed once. Remaining limit: an
-    attacker who combines the bounds two tables give on a stock both hide (DESIGN 6 notes).
-    """
-    def compute() -> SuppressedTable | None:
-        counts = counts_of(period)
-        if counts.empty:
-            return None
-        if rounds == 0:
-            return suppress_table(counts, threshold=threshold)
-        before, own, after = (linked_table(p, counts_of, model, threshold, memo, rounds - 1)
-                              for p in (period.previous(), period, period.next()))
-        return suppress_table(counts, threshold=threshold, row_hidden=boundary_hidden(before, own, model),
-                              column_hidden=boundary_hidden(own, after, model))
-
-    return memo(("linked-flows", period.key, rounds), compute)
-
-
 def suppressed_flows(spells: pd.DataFrame, period: Period, model: StageModel,
                      threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> SuppressedTable:
     """The quarter's flow table after primary and secondary suppression (the only form that leaves).
 
-    Stocks shared with the quarters before and after are hidden alike (linked_table). With a
+    Stocks shared with the quarters before and after are hidden alike (journeys.quarter_links). With a
     `secret` (viewer mode) the counts are perturbed by the cell-key method first.
     """
     store: dict[tuple[Any, ...], Any] = {}
@@ -251,7 +203,9 @@ def suppressed_flows(spells: pd.DataFrame, period: Period, model: StageModel,
     def counts_of(p: Period) -> pd.DataFrame:
         return memo(("counts", p.key), lambda: quarter_counts(spells, p, model, secret))
 
-    table = linked_table(period, counts_of, model, threshold, memo)
+    from journeys.quarter_links import quarter_table
+
+    table = quarter_table(period, counts_of, model, threshold, memo)
     return suppress_table(counts_of(period), threshold=threshold) if table is None else table
 
 

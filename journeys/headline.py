@@ -118,8 +118,16 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int) -> pd.Da
                          "count": np.array([r[2] for r in rows], dtype=np.int64)})
 
 
+def year_end_stocks(model: StageModel) -> dict[str, list[str]]:
+    """The 31 March figures that add up stage stocks, with their stages (the flows tables show those stocks)."""
+    cin = [s for s in model.of_kind("stage") if model.get(s).group in _CIN_GROUPS and s not in FRONT_DOOR_ONLY]
+    return {"looked_after_31_march": _care_stages(model), "children_in_need_not_looked_after_31_march": cin,
+            "on_cp_plan_31_march": [s for s in model.of_kind("stage") if s == _CP_STAGE]}
+
+
 def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, population: pd.DataFrame | None = None,
-                     threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+                     threshold: int = DEFAULT_THRESHOLD,
+                     protect: Callable[[pd.Series, pd.Series], pd.Series] | None = None) -> pd.DataFrame:
     """The publishable headline table: counts as text ("c" where hidden), rates per 10,000 and shares.
 
     Counts from 1 to threshold are hidden. The ceasing reasons with their total (ceased_in_year)
@@ -128,6 +136,7 @@ def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, populat
     Rates (per 10,000 children aged 0-17 in `population`, columns authority, year, population_0_17)
     and shares (re-entries of starters; placement stability of the looked after on 31 March, in whole
     percent) are shown only where their counts are; "" where they do not apply or cannot be worked out.
+    `protect(counts, hidden)` may hide more, for tables published beside these (year_end).
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
         raise DisclosureError(f"threshold must be a whole number of at least 1, got {threshold!r}.")
@@ -141,6 +150,8 @@ def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, populat
             controlled = suppress_series(part.astype(np.int64), threshold=threshold)
             hidden[part.index] |= controlled.hidden_mask().iloc[:, 0].to_numpy()
             hidden[total] |= controlled.grand_total is None
+    if protect is not None:
+        hidden = protect(counts, hidden)
     published = counts.astype("Int64").mask(hidden)
     pop = _population(population, spells, year)
     rates = safe_share(published, pop, scale=10_000)

@@ -10,32 +10,47 @@ still cannot pin any hidden entry of either to within the threshold (`suppress.a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Literal
+
 import numpy as np
 import pandas as pd
 
+from journeys.flows import NOT_KNOWN
 from journeys.quarter_stats import MEASURES
 from journeys.suppress import SuppressedTable, audit_hidden
+from journeys.systems import TableSystem
 
 _LINKED = ("stock_start", "entries", "exits", "stock_end", "moves_in")  # placement_moves: not tied to flows
 
 
+Beside = tuple[pd.DataFrame, SuppressedTable, Literal["before", "after"]]  # a neighbouring quarter's flows
 _System = tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, int]], set[int], np.ndarray, np.ndarray, np.ndarray]
 
 
 def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
-            stage_counts: pd.DataFrame) -> _System:
-    """Every entry of both tables (plus two unpublished helpers per stage), what is hidden, and the relations."""
-    n_r, n_c = flow_counts.shape
-    flow_values = flow_counts.to_numpy(dtype=float)
-    values = [flow_values.ravel(), flow_values.sum(axis=1), flow_values.sum(axis=0), [flow_values.sum()]]
-    hidden = [flows.hidden_mask().to_numpy().ravel(), flows.row_totals.isna().to_numpy(),
-              flows.column_totals.isna().to_numpy(), [flows.grand_total is None]]
-    cells = np.arange(n_r * n_c).reshape(n_r, n_c)
-    row_total, col_total = n_r * n_c + np.arange(n_r), n_r * n_c + n_r + np.arange(n_c)
-    grand = n_r * n_c + n_r + n_c
-    lines = [(cells[i], int(row_total[i])) for i in range(n_r)] + [(cells[:, j], int(col_total[j])) for j in range(n_c)]
-    lines += [(row_total, grand), (col_total, grand)]
-    offset = grand + 1
+            stage_counts: pd.DataFrame, beside: Sequence[Beside] = ()) -> _System:
+    """Every entry of both tables (plus two unpublished helpers per stage), what is hidden, and the relations.
+
+    `beside`: the flows tables of the quarters before and after, whose stocks at the shared boundary
+    are this quarter's row (before) and column (after) totals.
+    """
+    system = TableSystem()
+    row_of, column_of = system.add_table(flow_counts, flows)
+    for counts, table, side in beside:
+        rows, columns = system.add_table(counts, table)
+        for stage, entry in (columns if side == "before" else rows).items():
+            mine = (row_of if side == "before" else column_of).get(stage)
+            if mine is not None and stage != NOT_KNOWN:
+                system.same(entry, mine)
+    flow_values, flow_hidden = system.arrays()
+    values: list[Any] = [flow_values]
+    hidden: list[Any] = [flow_hidden]
+    lines = system.lines
+    row_total = np.array([row_of[str(s)] for s in flow_counts.index], dtype=np.int64)
+    col_total = np.array([column_of[str(s)] for s in flow_counts.columns], dtype=np.int64)
+    grand = flow_values.size - 1
+    offset = flow_values.size
     grid = stage_counts.reindex(columns=list(_LINKED)).to_numpy(dtype=float)
     n_s, n_m = grid.shape
     own = stages.cells.reindex(columns=list(_LINKED)).isna().to_numpy()
@@ -74,21 +89,29 @@ def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: Suppresse
 
 
 def linked_failures(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
-                    stage_counts: pd.DataFrame) -> list[int]:
-    """Hidden entries of either table that an attacker knowing both can pin within the threshold."""
-    values, hidden, lines, passed, *_ = _system(flows, flow_counts, stages, stage_counts)
+                    stage_counts: pd.DataFrame, beside: Sequence[Beside] = ()) -> list[int]:
+    """Hidden entries of either table that an attacker knowing both (and `beside`) can pin within the threshold."""
+    values, hidden, lines, passed, *_ = _system(flows, flow_counts, stages, stage_counts, beside)
     return audit_hidden(values, hidden, lines, stages.threshold, passed)
 
 
 def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
-                        stage_counts: pd.DataFrame) -> SuppressedTable:
-    """The per-stage table with more hidden, so that it and the flows table are safe together."""
+                        stage_counts: pd.DataFrame, beside: Sequence[Beside] = ()) -> SuppressedTable:
+    """The per-stage table with more hidden, so that it and the flows tables (this quarter's, `beside`) are safe together."""
     all_values, all_hidden, lines, passed, stage_cell, stage_total, own = _system(flows, flow_counts, stages,
-                                                                                  stage_counts)
+                                                                                  stage_counts, beside)
     n_s, n_m = stage_cell.shape
     stage_entries = np.concatenate([stage_cell[:, [1, 2, 4]].ravel(), stage_total])  # stock cells: as the flows margins
-    while failing := audit_hidden(all_values, all_hidden, lines, stages.threshold, passed):
+    flows_only = int(stage_cell.min()) if stage_cell.size else all_values.size
+    not_ours: set[int] = set()  # entries the flows tables alone give away (theirs to fix, not this table's)
+    while failing := [f for f in audit_hidden(all_values, all_hidden, lines, stages.threshold, passed)
+                      if f not in not_ours]:
         pick = _partner(failing[0], lines, all_values, all_hidden, stage_entries)
+        if pick is None and failing[0] < flows_only and not not_ours:
+            base = [line for line in lines if line[1] < flows_only and bool((line[0] < flows_only).all())]
+            not_ours = set(audit_hidden(all_values[:flows_only], all_hidden[:flows_only], base, stages.threshold, set()))
+            if failing[0] in not_ours:
+                continue
         if pick is None:  # nothing linked is left to hide: hide the whole per-stage table (always safe)
             all_hidden[stage_entries] = True
             break

@@ -88,6 +88,8 @@ def suppress_table(
     *,
     row_hidden: Mapping[Any, bool] | None = None,
     column_hidden: Mapping[Any, bool] | None = None,
+    cells_hidden: np.ndarray | None = None,
+    grand_hidden: bool = False,
 ) -> SuppressedTable:
     """Hide small counts in a two-way table, and enough other entries that none can be worked out.
 
@@ -109,6 +111,7 @@ def suppress_table(
     `row_hidden` / `column_hidden` fix margins that another published table also shows (by label:
     True hidden, False published), so both show the same: the audit treats a fixed published margin
     as known and protects around it. Only if nothing else can be hidden is one hidden after all.
+    `cells_hidden` (bool, shaped like counts) and `grand_hidden` hide entries an audit of linked tables asked for.
     """
     _check_threshold(threshold, rounding)
     flat = _check_counts(counts)
@@ -118,6 +121,9 @@ def suppress_table(
     values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
     primary = (values >= 1) & (values <= threshold)
     hidden = primary.copy()
+    if cells_hidden is not None:
+        hidden[:size] |= np.asarray(cells_hidden, dtype=bool).ravel() & (flat > 0)
+    hidden[-1] |= grand_hidden and values[-1] > 0
     kept = np.zeros(values.size, dtype=bool)
     for offset, labels, given in ((size, counts.index, row_hidden), (size + n_rows, counts.columns, column_hidden)):
         for i, label in enumerate(labels):
@@ -125,6 +131,8 @@ def suppress_table(
                 hidden[offset + i] |= bool(given[label])
                 kept[offset + i] = not hidden[offset + i]
     table = _Lines(values, n_rows, n_cols, threshold, kept)
+    if kept.any():
+        kept |= determined(values, table.lines, kept) & ~hidden
     passed: set[int] = set()  # entries the audit has cleared; hiding more never undoes that
     while True:
         table.close(hidden)
@@ -318,6 +326,29 @@ class _Lines:
         if pick is not None:
             return pick
         raise AssertionError("unreachable: audit_hidden passes everything once only zeros are published")
+
+
+def determined(values: np.ndarray, lines: list[_Line], known: np.ndarray) -> np.ndarray:
+    """Entries anyone can work out from `known` ones and zeros: the one other member of a line left open.
+
+    Hiding such an entry protects nothing (it is public through its line), and a partner search that
+    hid one would then fail on it; so they count as known.
+
+    >>> lines = [(np.array([0, 1]), 2), (np.array([3, 4]), 2)]
+    >>> determined(np.array([7, 0, 7, 5, 2]), lines, np.array([False, False, True, False, False])).tolist()
+    [True, False, False, False, False]
+    """
+    known = known.copy()
+    out = np.zeros(values.size, dtype=bool)
+    changed = True
+    while changed:
+        changed = False
+        for members, total in lines:
+            entries = np.append(members, total)
+            open_ = entries[~known[entries] & (values[entries] != 0)]
+            if open_.size == 1 and (known[entries] | (values[entries] == 0)).sum() == entries.size - 1:
+                known[open_[0]] = out[open_[0]] = changed = True
+    return out
 
 
 def audit_hidden(

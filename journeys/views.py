@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 from dataclasses import dataclass
 
 import pandas as pd
 
 from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
-from journeys.flows import NOT_KNOWN, Period, flows_long, linked_table, quarter_counts, year_label
+from journeys.flows import NOT_KNOWN, Period, flows_long, quarter_counts, year_label
+from journeys.quarter_links import quarter_table
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable, suppress_table
@@ -102,7 +103,7 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
 
     def compute() -> tuple[pd.DataFrame, SuppressedTable]:
         counts = counts_of(period)
-        table = linked_table(period, counts_of, model, threshold, memo)
+        table = quarter_table(period, counts_of, model, threshold, memo)
         return counts, suppress_table(counts, threshold=threshold) if table is None else table
 
     return data.remember(("flow-table", selection.key(), period.key, threshold, secret, model.version), compute)
@@ -170,11 +171,15 @@ def overview_view(data: JourneyData, selection: Selection, year: int, model: Sta
 
 def _overview_view(data: JourneyData, selection: Selection, year: int, model: StageModel,
                    population: pd.DataFrame | None, threshold: int) -> TableView:
-    from journeys.headline import headline_figures
+    from journeys.headline import headline_figures, year_end_stocks
+    from journeys.year_end import protect_year_end
 
     caption = f"Headline figures for {year_label(year)} (year ending 31 March {year}): {scope(data, selection)}"
     spells = data.select(selection, columns=SPELL_CORE, until=pd.Timestamp(year, 3, 31), children_as_ids=True)
-    figures = headline_figures(spells, model, year, population=population, threshold=threshold)
+    beside = [flow_table(data, selection, Period(year, q), model, threshold) for q in (1, 2)]
+    protect = partial(protect_year_end, sums=year_end_stocks(model), threshold=threshold,
+                      ending=None if beside[0][0].empty else beside[0], starting=None if beside[1][0].empty else beside[1])
+    figures = headline_figures(spells, model, year, population=population, threshold=threshold, protect=protect)
     csv_frame = figures.assign(year=year_label(year), authorities=scope(data, selection))
     table = figures.set_index("label")[["count", "rate_per_10000", "share"]]
     table.columns = ["Children", "Per 10,000 children", "Share"]
@@ -219,7 +224,7 @@ def stage_table_view(data: JourneyData, selection: Selection, period: Period, mo
 
     Audited together with the quarter's flows table (journeys.linked), which it is shown beside.
     """
-    from journeys.linked import protect_stage_table
+    from journeys.linked import Beside, protect_stage_table
     from journeys.quarter_stats import quarter_stage_counts, quarter_table_display, suppress_stage_measures
 
     def compute() -> TableView:
@@ -227,8 +232,15 @@ def stage_table_view(data: JourneyData, selection: Selection, period: Period, mo
         spells = data.select(selection, columns=SPELL_CORE, children_as_ids=True,
                              overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)))
         stage_counts = quarter_stage_counts(spells, period, model)
+        beside: list[Beside] = []
+        sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
+                                                                         (period.next(), "after"))
+        for near, side in sides:
+            counts, table = flow_table(data, selection, near, model, threshold)
+            if not counts.empty:
+                beside.append((counts, table, side))
         protected = protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
-                                        stage_counts)
+                                        stage_counts, beside)
         display = quarter_table_display(protected, model)
         csv = display.reset_index().assign(period=period.key, period_label=period.label).to_csv(index=False)
         return TableView(display, csv, f"Children in each stage, {period.label}: {scope(data, selection)}")

@@ -1,0 +1,48 @@
+"""Published tables as one system of entries and additive lines, for auditing tables that share counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from journeys.suppress import SuppressedTable
+
+Line = tuple[np.ndarray, int]  # (members, total): the members add up to the total
+
+
+class TableSystem:
+    """Entries (true values, hidden or not) and lines of several published tables, for `suppress.audit_hidden`."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.hidden: list[bool] = []
+        self.lines: list[Line] = []
+
+    def add(self, values: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        """New entries; returns their numbers."""
+        first = len(self.values)
+        self.values += np.asarray(values, dtype=float).ravel().tolist()
+        self.hidden += np.asarray(hidden, dtype=bool).ravel().tolist()
+        return np.arange(first, len(self.values))
+
+    def add_table(self, counts: pd.DataFrame, table: SuppressedTable) -> tuple[dict[str, int], dict[str, int]]:
+        """A two-way table (cells row by row, row totals, column totals, grand total) with its lines.
+
+        Returns its row and column total entries by label.
+        """
+        grid = counts.to_numpy(dtype=float)
+        cells = self.add(grid, table.hidden_mask().to_numpy()).reshape(grid.shape)
+        rows = self.add(grid.sum(axis=1), table.row_totals.isna().to_numpy())
+        columns = self.add(grid.sum(axis=0), table.column_totals.isna().to_numpy())
+        grand = int(self.add(np.array([grid.sum()]), np.array([table.grand_total is None]))[0])
+        self.lines += [(cells[i], int(rows[i])) for i in range(len(rows))]
+        self.lines += [(cells[:, j], int(columns[j])) for j in range(len(columns))]
+        self.lines += [(rows, grand), (columns, grand)]
+        return dict(zip(map(str, counts.index), rows.tolist())), dict(zip(map(str, counts.columns), columns.tolist()))
+
+    def same(self, a: int, b: int) -> None:
+        """Two entries that are the same number (the same children counted in two tables)."""
+        self.lines.append((np.array([a]), b))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.values, dtype=float), np.asarray(self.hidden, dtype=bool)

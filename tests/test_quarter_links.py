@@ -1,0 +1,84 @@
+"""Quarterly flows tables share their stocks: hidden alike, and no hidden entry pinned by neighbours together."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeys.config import load_config
+from journeys.flows import Period, quarter_counts
+from journeys.headline import year_end_stocks
+from journeys.pipeline import run_pipeline
+from journeys.quarter_links import quarter_table
+from journeys.stages import load_stage_model
+from journeys.suppress import audit_hidden, suppress_table
+from journeys.systems import TableSystem
+from journeys.year_end import protect_year_end
+from tests.conftest import KEY, ROOT
+
+QUARTERS = [Period(y, q) for y in range(2016, 2026) for q in (1, 2, 3, 4)]
+
+
+@pytest.fixture(scope="module")
+def riverside_counts():
+    files = sorted(p for p in (ROOT / "data_samples" / "riverside").iterdir() if p.suffix == ".csv")
+    result = run_pipeline(files, load_config(ROOT / "pathway_configs" / "riverside.yaml"), key=KEY)
+    return {p: quarter_counts(result.spells, p, result.stage_model) for p in QUARTERS}, result.stage_model
+
+
+def pair_failures(counts, tables, model) -> tuple[int, int]:
+    """(stocks shown in one quarter and hidden in the next, hidden entries a pair of quarters pins) over all pairs."""
+    stages, mismatches, failures = set(model.of_kind("stage")), 0, 0
+    for left, right in zip(QUARTERS, QUARTERS[1:]):
+        if tables.get(left) is None or tables.get(right) is None:
+            continue
+        a, b = tables[left], tables[right]
+        shared = stages & set(a.column_totals.index) & set(b.row_totals.index)
+        mismatches += sum(pd.isna(a.column_totals[s]) != pd.isna(b.row_totals[s]) for s in shared)
+        system = TableSystem()
+        _, ends = system.add_table(counts[left], a)
+        starts, _ = system.add_table(counts[right], b)
+        for stage in shared:
+            system.same(ends[stage], starts[stage])
+        values, hidden = system.arrays()
+        failures += len(audit_hidden(values, hidden, system.lines, 5, set()))
+    return mismatches, failures
+
+
+def test_neighbouring_quarters_are_safe_together(riverside_counts) -> None:
+    counts, model = riverside_counts
+    store: dict = {}
+
+    def memo(key, compute):
+        if key not in store:
+            store[key] = compute()
+        return store[key]
+
+    tables = {p: quarter_table(p, lambda q: counts.get(q, pd.DataFrame()), model, 5, memo) for p in QUARTERS}
+    assert sum(t is not None for t in tables.values()) >= 30
+    assert pair_failures(counts, tables, model) == (0, 0)
+    # suppressed one quarter at a time, the same tables gave stocks and cells away
+    alone = {p: suppress_table(c) for p, c in counts.items() if not c.empty}
+    mismatches, failures = pair_failures(counts, alone, model)
+    assert mismatches > 10 and failures > 10
+
+
+def test_overview_total_hidden_where_it_would_give_a_hidden_stock_away() -> None:
+    """Looked after on 31 March = the stocks of the in-care stages; with only one of them hidden it would show it."""
+    model = load_stage_model()
+    ending = pd.DataFrame({"foster_other": [40, 2], "residential": [0, 9], "returned_home": [7, 0]},
+                          index=["foster_other", "residential"])  # January to March: start (rows) -> end
+    starting = pd.DataFrame({"foster_other": [42, 0], "residential": [0, 9]}, index=["foster_other", "residential"])
+    hide_residential = {"residential": True, "foster_other": False}
+    tables = (ending, suppress_table(ending, column_hidden=hide_residential)), \
+        (starting, suppress_table(starting, row_hidden=hide_residential))
+    assert pd.isna(tables[0][1].column_totals["residential"]) and tables[0][1].column_totals["foster_other"] == 42
+    counts = pd.Series({"looked_after_31_march": 51, "started_in_year": 12})
+    hidden = pd.Series({"looked_after_31_march": False, "started_in_year": False})
+    out = protect_year_end(counts, hidden, year_end_stocks(model), *tables, threshold=5)
+    assert out.to_dict() == {"looked_after_31_march": True, "started_in_year": False}  # 51 - 42 = 9
+    both = {"residential": True, "foster_other": True}
+    tables = (ending, suppress_table(ending, column_hidden=both)), (starting, suppress_table(starting, row_hidden=both))
+    assert not protect_year_end(counts, hidden, year_end_stocks(model), *tables, threshold=5).any()
+    assert np.isclose(51, ending.sum(axis=0)[["foster_other", "residential"]].sum())
