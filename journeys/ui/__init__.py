@@ -16,6 +16,22 @@ from journeys.ui.security import secure_headers
 from journeys.ui.state import AppState
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+#: Dash's page with the language declared (WCAG 3.1.1) and its scripts outside a second <footer> landmark.
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en-GB">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        {%config%}
+        {%scripts%}
+        {%renderer%}
+    </body>
+</html>"""
 __all__ = ["AppState", "create_app", "serve"]
 
 
@@ -24,7 +40,7 @@ def create_app(state: AppState) -> Dash:
     app = Dash(
         "journeys.ui", use_pages=True, pages_folder="", assets_folder=str(ASSETS), serve_locally=True,
         suppress_callback_exceptions=True, title="Care Journeys", update_title="",  # no 'Updating...' flicker in the tab title
-        include_assets_files=True, compress=False,
+        include_assets_files=True, compress=False, index_string=INDEX_STRING,
     )
     for page in (overview, journeys_page, flows, data):
         page.register(app, state)

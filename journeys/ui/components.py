@@ -23,6 +23,16 @@ def aria(**attributes: str) -> dict[str, Any]:
     return {f"aria-{name.replace('_', '-')}": value for name, value in attributes.items()}
 
 
+def labelled(control_id: str, label: str, control: Any, className: str | None = None) -> html.Div:
+    """A control under its visible label, in a group named by that label.
+
+    Dash 4's dropdown names its button by the chosen value (its own aria-labelledby outranks our
+    <label for>), so the group is what makes a screen reader say "Quarter" as focus enters it.
+    """
+    return html.Div([html.Label(label, htmlFor=control_id, id=f"{control_id}-label"), control], role="group",
+                    className=className, **aria(labelledby=f"{control_id}-label"))
+
+
 def how_to_read(*sentences: str) -> html.Div:
     """A few plain words on how to read the page (every page has one)."""
     return html.Div([html.H2("How to read this page", className="visually-hidden"),
@@ -57,7 +67,8 @@ def chart_block(prefix: str, title: str, filename: str) -> html.Section:
             html.Button("Download the numbers (CSV)", id=f"{prefix}-csv-button", n_clicks=0, className="button"),
             dcc.Download(id=f"{prefix}-csv"),
             html.Fieldset([html.Legend("Picture format", className="inline-label"),
-                           dcc.RadioItems(id=f"{prefix}-picture-format", options=["png", "svg"], value="png", inline=True)],
+                           dcc.RadioItems(id=f"{prefix}-picture-format", value="png", inline=True,
+                                          options=[{"label": "PNG", "value": "png"}, {"label": "SVG", "value": "svg"}])],
                           className="inline-fieldset"),
             html.Span("Use the camera button on the chart to save a picture.", className="hint"),
         ], className="chart-actions"),
@@ -75,9 +86,8 @@ def picture_config(filename: str, picture_format: str) -> dict[str, Any]:
 def year_choice(control_id: str, label: str, years: list[int]) -> html.Div:
     """A labelled dropdown of financial years (newest first, newest chosen), as councils write them."""
     from journeys.flows import year_label
-    return html.Div([html.Label(label, htmlFor=control_id),
-                     dcc.Dropdown(id=control_id, clearable=False, searchable=True, value=years[-1],
-                                  options=[{"label": year_label(y), "value": y} for y in reversed(years)])])
+    return labelled(control_id, label, dcc.Dropdown(id=control_id, clearable=False, searchable=True, value=years[-1],
+                                                    options=[{"label": year_label(y), "value": y} for y in reversed(years)]))
 
 
 def empty_state(message: str) -> html.Div:

@@ -11,7 +11,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from journeys.attributes import FILTER_COLUMNS
 from journeys.charts import stage_label
 from journeys.selection import Selection
-from journeys.ui.components import aria
+from journeys.ui.components import aria, labelled
 from journeys.ui.state import AppState
 
 PAGES = [("/", "Overview"), ("/journeys", "Journeys"), ("/flows", "Quarterly flows"), ("/data", "Data")]
@@ -58,9 +58,9 @@ def filter_bar(state: AppState) -> html.Section:
     authorities = sorted(state.builds)
 
     def control(control_id: str, label: str, values: list[str]) -> html.Div:
-        return html.Div([html.Label(label, htmlFor=control_id),
-                         dcc.Dropdown(id=control_id, options=values, value=[], multi=True, placeholder="All",
-                                      searchable=True, clearable=True)], className="filter")
+        return labelled(control_id, label, dcc.Dropdown(id=control_id, options=values, value=[], multi=True,
+                                                        placeholder="All", searchable=True, clearable=True),
+                        className="filter")
 
     return html.Section([
         html.H2("Filters", className="visually-hidden"),

@@ -14,9 +14,13 @@ PERIOD, PERIOD_LABEL = "2023Q2", "2023-24 Q1"
 
 
 def choose(page: Any, control: str, text: str) -> None:
-    """Pick an option in a Dash dropdown: open it, type to search, click the option with exactly this text."""
+    """Pick an option in a Dash dropdown: open it, search, click the option with exactly this text.
+
+    The search box is filled, not typed at: as the list opens Dash moves focus to the chosen option a frame later,
+    so keys typed straight after the click land on the button (a space closes the list) or on the option.
+    """
     page.click(f"#{control}")
-    page.keyboard.type(text)
+    page.fill(".dash-dropdown-content .dash-dropdown-search", text)
     page.locator(".dash-dropdown-option", has=page.get_by_text(text, exact=True)).first.click()
     page.keyboard.press("Escape")
 

@@ -12,7 +12,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from journeys.cache import build_inputs
 from journeys.errors import JourneysError
 from journeys.intake import EXTENSIONS, MAX_FILE_BYTES, folder_extracts, new_config, save_upload
-from journeys.ui.components import aria, how_to_read, table_view
+from journeys.ui.components import aria, how_to_read, labelled, table_view
 from journeys.ui.shell import header
 from journeys.ui.state import AppState
 from journeys.views import report_tables
@@ -47,6 +47,20 @@ def summary(state: AppState) -> list[Any]:
     return out
 
 
+def upload_field() -> html.Label:
+    """The file drop zone inside a label, so Dash's hidden file input is named and the one place to press or click.
+
+    The label opens the file chooser (the drop zone's own click is off, or a click would open it twice); the
+    file input takes keyboard focus and the zone shows it (assets/app.css, .upload:focus-within).
+    """
+    return html.Label([
+        html.Span(f"Extract files ({', '.join(EXTENSIONS)}; up to {MAX_FILE_BYTES // 2**20} MB each)",
+                  className="upload-label"),
+        dcc.Upload(id="data-upload", multiple=True, max_size=MAX_FILE_BYTES, className="upload", disable_click=True,
+                   children=html.Span(["Drag files here, or ", html.Span("choose files", className="upload-choose")])),
+    ], className="upload-field")
+
+
 def layout(state: AppState) -> html.Div:
     folder_note = ("Or type the folder on this computer that holds them:" if state.allow_folders
                    else "Reading folders is switched off when the app is served to other computers.")
@@ -62,8 +76,9 @@ def layout(state: AppState) -> html.Div:
         html.Section([html.H2("Loaded authorities"), html.Div(summary(state), id="data-summary")]),
         html.Section([
             html.H2("Load extract files"),
-            html.Label("The authority's pathway config", htmlFor="data-config"),
-            dcc.Dropdown(id="data-config", options=config_options(), placeholder="Choose a config", clearable=False),
+            labelled("data-config", "The authority's pathway config",
+                     dcc.Dropdown(id="data-config", options=config_options(), placeholder="Choose a config",
+                                  clearable=False)),
             html.Details([
                 html.Summary("No config for your authority yet? Start one from the national SSDA903 codes"),
                 html.Label("Authority name (lower case, e.g. eastvale)", htmlFor="data-new-authority"),
@@ -71,9 +86,7 @@ def layout(state: AppState) -> html.Div:
                 html.Button("Create the config", id="data-new-config", n_clicks=0, className="button secondary"),
                 html.Div(id="data-new-config-status", className="status", **aria(live="polite")),
             ]),
-            html.P(f"Extract files ({', '.join(EXTENSIONS)}; up to {MAX_FILE_BYTES // 2**20} MB each):"),
-            dcc.Upload(id="data-upload", multiple=True, max_size=MAX_FILE_BYTES, className="upload",
-                       children=html.Div(["Drag files here, or ", html.Button("choose files", className="button secondary")])),
+            upload_field(),
             html.Label(folder_note, htmlFor="data-folder"),
             dcc.Input(id="data-folder", type="text", disabled=not state.allow_folders, placeholder="e.g. C:\\returns\\2024",
                       debounce=True, className="text-input"),

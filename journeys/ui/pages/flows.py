@@ -9,7 +9,8 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from journeys.flows import Period
 from journeys.report_html import quarterly_report
-from journeys.ui.components import aria, stage_from_click, chart_block, empty_state, how_to_read, picture_config, table_view
+from journeys.ui.components import (aria, chart_block, empty_state, how_to_read, labelled, picture_config, stage_from_click,
+                                    table_view)
 from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
 from journeys.ui.state import AppState
 from journeys.views import FLOW_MEASURES, flows_view, stage_table_view, trends_view, year_on_year_view
@@ -31,8 +32,8 @@ def layout(state: AppState) -> html.Div:
             "Click a stage to show only children who passed through it; the filters above apply too.",
         ),
         html.Div([
-            html.Label("Quarter", htmlFor="flows-period"),
-            dcc.Dropdown(id="flows-period", options=options, value=periods[-1].key, clearable=False, searchable=True),
+            labelled("flows-period", "Quarter", dcc.Dropdown(id="flows-period", options=options, value=periods[-1].key,
+                                                             clearable=False, searchable=True)),
             html.Button("Play through the quarters", id="flows-play", n_clicks=0, className="button secondary",
                         **aria(pressed="false")),
             dcc.Interval(id="flows-timer", interval=1500, disabled=True),
@@ -52,10 +53,9 @@ def layout(state: AppState) -> html.Div:
             html.H2("Compared with the same quarter a year before"),
             dcc.Loading(html.Div(id="flows-yoy-table"), type="dot"),
         ]),
-        html.Div([html.Label("Trend of", htmlFor="flows-trend-measure"),
-                  dcc.Dropdown(id="flows-trend-measure", clearable=False, value="stock_end",
-                               options=[{"label": v, "value": k} for k, v in FLOW_MEASURES.items()])],
-                 className="controls"),
+        html.Div(labelled("flows-trend-measure", "Trend of", dcc.Dropdown(
+            id="flows-trend-measure", clearable=False, value="stock_end",
+            options=[{"label": v, "value": k} for k, v in FLOW_MEASURES.items()])), className="controls"),
         chart_block("flows-trends", "Trends over the last three years", "care-journeys-trends"),
         html.Div([html.Button("Download the quarterly report (HTML, opens offline)", id="flows-report-button", n_clicks=0,
                               className="button secondary"), dcc.Download(id="flows-report")], className="chart-actions"),

@@ -7,7 +7,8 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 
-from journeys.ui.components import year_choice, chart_block, empty_state, how_to_read, picture_config, stage_from_click, table_view
+from journeys.ui.components import (chart_block, empty_state, how_to_read, labelled, picture_config, stage_from_click,
+                                    table_view, year_choice)
 from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
 from journeys.ui.state import AppState
 from journeys.views import journeys_view
@@ -30,8 +31,8 @@ def layout(state: AppState) -> html.Div:
         ),
         html.Div([
             year_choice("journeys-period", "Journeys starting in", years),
-            html.Div([html.Label("Steps shown before folding", htmlFor="journeys-depth"),
-                      dcc.Dropdown(id="journeys-depth", options=list(range(2, 11)), value=6, clearable=False)]),
+            labelled("journeys-depth", "Steps shown before folding",
+                     dcc.Dropdown(id="journeys-depth", options=list(range(2, 11)), value=6, clearable=False)),
             dcc.Checklist(id="journeys-truncated", options=[{"label": " Include journeys already under way when the "
                                                                       "data begins", "value": "yes"}], value=[]),
         ], className="controls"),
