@@ -25,12 +25,13 @@ import pandas as pd
 
 from journeys.flows import Period
 from journeys.stages import StageModel
-from journeys.suppress import SuppressedTable, audit_hidden, suppress_table
+from journeys.suppress import SuppressedTable, audit_hidden, published_table, suppress_table
 from journeys.systems import TableSystem
 
-#: Rounds of linking: a quarter that cannot protect its cells around a shared stock hides it after
-#: all; the next round hides it in the neighbour too (two rounds left no mismatch on the samples).
-LINK_ROUNDS = 2
+#: Rounds of linking (each needs the quarters one further out). One is enough: where a quarter could
+#: not protect its cells around a shared stock and hid it after all, the boundary fix hides it in
+#: the neighbour too.
+LINK_ROUNDS = 1
 Memo = Callable[[tuple[Any, ...], Callable[[], Any]], Any]
 Counts = Callable[[Period], pd.DataFrame]
 
@@ -107,50 +108,57 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
         own = linked_table(period, counts_of, model, threshold, memo)
         if own is None:
             return None
-        extra = [fix for fix in (_boundary_fix(period.previous(), counts_of, model, threshold, memo)[1],
-                                 _boundary_fix(period, counts_of, model, threshold, memo)[0]) if fix is not None]
+        before, after = (_boundary_fix(p, counts_of, model, threshold, memo) for p in (period.previous(), period))
+        extra = [fix for fix in (before[1], after[0]) if fix is not None]
         if not extra:
             return own
-        hidden = np.logical_or.reduce(extra)
-        n_rows, n_cols = counts.shape
+        own_hidden = np.concatenate([own.hidden_mask().to_numpy().ravel(), own.row_totals.isna().to_numpy(),
+                                     own.column_totals.isna().to_numpy(), [own.grand_total is None]])
+        hidden = np.logical_or.reduce([own_hidden, *extra])
+        if before[2] and after[2]:  # both audits passed this pattern, which is stricter than the table's own
+            return published_table(counts, hidden, threshold)
+        n_rows, n_cols = counts.shape  # stocks made alike but not audited: protect around them here
         cells, rows = n_rows * n_cols, n_rows * (n_cols + 1)
         return suppress_table(counts, threshold=threshold, cells_hidden=hidden[:cells].reshape(n_rows, n_cols),
-                              row_hidden=dict(zip(counts.index, own.row_totals.isna().to_numpy() | hidden[cells:rows])),
-                              column_hidden=dict(zip(counts.columns,
-                                                     own.column_totals.isna().to_numpy() | hidden[rows:-1])),
-                              grand_hidden=bool(hidden[-1]))
+                              row_hidden=dict(zip(counts.index, hidden[cells:rows])),
+                              column_hidden=dict(zip(counts.columns, hidden[rows:-1])), grand_hidden=bool(hidden[-1]))
 
     return memo(("quarter-flows", period.key), compute)
 
 
-def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold: int,
-                  memo: Memo) -> tuple[np.ndarray | None, np.ndarray | None]:
+Fix = tuple[np.ndarray | None, np.ndarray | None, bool]  # left's, right's entries to hide; audited safe
+
+
+def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold: int, memo: Memo) -> Fix:
     """Entries to hide in the quarter ending at a boundary and the one starting there (None: nothing more).
 
-    Entries as each table numbers them (cells, row totals, column totals, grand total). Cells,
-    non-stock and grand totals and this boundary's stocks (in both tables at once) may be hidden; the stocks
-    at the pair's other boundaries stay as their neighbours share them. First with the Overview's
-    totals over these stocks counted as published (so it can show them), else without them (the
-    Overview then hides what it must); if neither makes the pair safe, nothing more is hidden (the
-    pair keeps its linked pattern, safe table by table).
+    Entries as each table numbers them (cells, row totals, column totals, grand total). First a
+    stock one linked table hides and the other shows (where a table could not protect its cells
+    around it) is hidden in both. Then cells, non-stock and grand totals and this boundary's stocks
+    (in both tables at once) may be hidden; the stocks at the pair's other boundaries stay as their
+    neighbours share them. At 31 March first with the Overview's totals over these stocks counted
+    as published (so it can show them), else without (the Overview then hides what it must); if
+    neither makes the pair safe, only the stocks are made alike (each table is safe on its own).
     """
-    def compute() -> tuple[np.ndarray | None, np.ndarray | None]:
+    def compute() -> Fix:
         tables = [linked_table(p, counts_of, model, threshold, memo) for p in (left, left.next())]
         if tables[0] is None or tables[1] is None:
-            return None, None
+            return None, None, True
+        alike: Fix = None, None, True
         for with_totals in (True, False) if left.quarter == 1 else (False,):  # the Overview's 31 March
-            fixed = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals)
-            if fixed is not None:
-                return fixed
-        return None, None
+            found = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals)
+            if found[2]:
+                return found
+            alike = found
+        return alike
 
-    result: tuple[np.ndarray | None, np.ndarray | None] = memo(("boundary-fix", left.key), compute)
+    result: Fix = memo(("boundary-fix", left.key), compute)
     return result
 
 
 def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, SuppressedTable], model: StageModel,
-              threshold: int, with_totals: bool) -> tuple[np.ndarray | None, np.ndarray | None] | None:
-    """_boundary_fix's search, with or without the Overview's totals; None where it cannot make the pair safe."""
+              threshold: int, with_totals: bool) -> Fix:
+    """_boundary_fix's search, with or without the Overview's totals; not safe: only the stocks made alike."""
     system, stocks = TableSystem(), set(model.of_kind("stage"))
     left_rows, left_columns = system.add_table(counts_of(left), tables[0])
     split = len(system.values)
@@ -162,21 +170,26 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     end = len(system.values)
     totals = _group_totals(system, left_columns, model) if with_totals else []
     values, hidden = system.arrays()
+    odd = [e for e, other in twin.items() if hidden[e] and not hidden[other]]
+    hidden[[twin[e] for e in odd]] = True
+    alike: Fix = (hidden[:split].copy(), hidden[split:end].copy(), False) if odd else (None, None, False)
     fixed = {entry for margins in (left_rows, left_columns, right_rows, right_columns)
              for label, entry in margins.items() if label in stocks and entry not in twin}
     fixed |= set(totals) | {entry for stage in (_shown_alone(model) if with_totals else set())
                             if stage in left_columns and stage in right_rows
                             for entry in (left_columns[stage], right_rows[stage])}
     allowed = np.array([e for e in range(end) if e not in fixed], dtype=np.int64)
-    stuck, last, changed = 0, -1, False
-    while failing := audit_hidden(values, hidden, system.lines, threshold, set()):
+    stuck, last, changed, passed = 0, -1, bool(odd), set[int]()  # passed: hiding more only widens
+    joins: set[int] | None = set(twin) | set(totals)  # each table passed its own audit: only what links them
+    while failing := audit_hidden(values, hidden, system.lines, threshold, passed, joins):
+        joins = None
         stuck = stuck + 1 if failing[0] == last else 0
         last = failing[0]
         picks = _partners(failing[0], system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0))
         if not picks:
-            return None
+            return alike
         hidden[[*picks, *(twin[p] for p in picks if p in twin)]] = changed = True
-    return (hidden[:split], hidden[split:end]) if changed else (None, None)
+    return (hidden[:split], hidden[split:end], True) if changed else (None, None, True)
 
 
 def _shown_alone(model: StageModel) -> set[str]:

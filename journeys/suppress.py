@@ -141,6 +141,32 @@ def suppress_table(
             break
         hidden[table.partner_for(failing[0], hidden)] = True
 
+    return _published(counts, values, hidden, primary, threshold, rounding)
+
+
+def published_table(counts: pd.DataFrame, hidden: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
+    """The table with exactly these entries hidden (cells row by row, row, column and grand totals): no search.
+
+    For a pattern an audit of linked tables has already passed, which is stricter than this table's
+    own audit; every count from 1 to threshold must be among the hidden (checked).
+    """
+    _check_threshold(threshold, None)
+    flat = _check_counts(counts)
+    n_rows, n_cols = counts.shape
+    grid = flat.reshape(n_rows, n_cols)
+    values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
+    primary = (values >= 1) & (values <= threshold)
+    hidden = np.asarray(hidden, dtype=bool) & (values > 0)
+    if (primary & ~hidden).any():
+        raise DisclosureError(f"{int((primary & ~hidden).sum())} count(s) from 1 to {threshold} would be published.")
+    return _published(counts, values, hidden, primary, threshold, None)
+
+
+def _published(counts: pd.DataFrame, values: np.ndarray, hidden: np.ndarray, primary: np.ndarray, threshold: int,
+               rounding: int | None) -> SuppressedTable:
+    """The SuppressedTable for a final hidden pattern: counts (rounded if asked) as Int64, <NA> where hidden."""
+    n_rows, n_cols = counts.shape
+    size = n_rows * n_cols
     shown = values if rounding is None else (values + rounding // 2) // rounding * rounding
     mask, small = hidden[:size].reshape(n_rows, n_cols), primary[:size].reshape(n_rows, n_cols)
 
@@ -352,11 +378,14 @@ def determined(values: np.ndarray, lines: list[_Line], known: np.ndarray) -> np.
 
 
 def audit_hidden(
-    values: np.ndarray, hidden: np.ndarray, lines: list[_Line], threshold: int, passed: set[int]
+    values: np.ndarray, hidden: np.ndarray, lines: list[_Line], threshold: int, passed: set[int],
+    around: set[int] | None = None,
 ) -> list[int]:
     """Hidden entries whose attacker interval is at most threshold wide, by LP per linked group.
 
-    Entries in passed are skipped and new passes added: hiding more only widens intervals.
+    Entries in passed are skipped and new passes added: hiding more only widens intervals. With
+    `around`, only groups holding one of those entries are audited; the others count as passed
+    (tables audited on their own, now joined only where `around` links them).
     """
     if not ((values > 0) & ~hidden).any():
         return []  # only zeros published: scaling the truth up or down shows every interval is open
@@ -383,6 +412,9 @@ def audit_hidden(
     failing: list[int] = []
     for group in np.unique(label[: columns.size]):
         var = np.flatnonzero(label[: columns.size] == group)
+        if around is not None and not around.intersection(columns[var].tolist()):
+            passed.update(int(e) for e in columns[var])
+            continue
         todo = np.array([int(columns[v]) not in passed for v in var])
         if todo.any():
             con = np.flatnonzero(label[columns.size :] == group)

@@ -85,7 +85,9 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
         """A quarter's counts; with it, those missing around the viewed quarter, from one selection."""
         if data.remembers(count_key(p)):
             return data.remember(count_key(p), lambda: quarter_counts(spells_for([p]), p, model, secret))
-        window = [period.previous().previous(), period.previous(), period, period.next(), period.next().next()]
+        window = [period.previous().previous(), period.previous(), period]  # what its linked table needs,
+        while len(window) < 6:  # and the next quarter's (the Overview shows both sides of 31 March; play steps on)
+            window.append(window[-1].next())
         missing = [q for q in window if q == p or not data.remembers(count_key(q))] if p in window else [p]
         spells = spells_for(missing)
         counted = {q: quarter_counts(spells, q, model, secret) for q in missing}
