@@ -122,46 +122,84 @@ def _codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(names, dtype="str")
 
 
-def quarter_flows(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
-    """Counts of children by (stage at the quarter's start, stage or outcome at its end).
+@dataclass(frozen=True)
+class _Coded:
+    """Spells as integer codes for counting quarters: one coding serves every quarter of a window."""
 
-    A child counts once: from the stage they were in as the quarter began (at the end of the day
-    before it, the previous quarter's end; or `not_known`) to the stage they were in on the last day, or the outcome of a journey that ended in the quarter, or
-    `not_known`. Stages entered and left within the quarter are not boundary stock; the journeys
-    view shows them. The same rules as quarter_places, on integer codes (no per-child strings):
-    the flows page counts several quarters per view.
-    """
-    first, last = np.datetime64(pd.Timestamp(period.start), "us"), np.datetime64(pd.Timestamp(period.end), "us")
-    before = np.datetime64(pd.Timestamp(period.start) - pd.Timedelta(days=1), "us")
-    start, end = spells["start"].to_numpy("datetime64[us]"), spells["end"].to_numpy("datetime64[us]")
-    rows = np.flatnonzero((start <= last) & ((end >= first) | spells["next_stage"].eq(OPEN).to_numpy(bool)))
-    start, end = start[rows], end[rows]
+    start: np.ndarray  # datetime64[us]
+    end: np.ndarray
+    stage: np.ndarray  # codes into vocab
+    after: np.ndarray  # next_stage, codes into vocab
+    still_open: np.ndarray
+    child: np.ndarray  # 0 .. children - 1 (a pseudonym in two councils is two children)
+    children: int
+    vocab: pd.Index  # NOT_KNOWN first
+
+
+def _coded(spells: pd.DataFrame) -> _Coded:
+    rows = np.arange(len(spells))
     stage, stage_names = _codes(spells["stage"], rows)
     after, after_names = _codes(spells["next_stage"], rows)
     vocab = pd.Index([NOT_KNOWN]).append(stage_names).append(after_names).unique()
     stage, after = vocab.get_indexer(stage_names)[stage], vocab.get_indexer(after_names)[after]
-    still_open = after == (vocab.get_loc(OPEN) if OPEN in vocab else -1)
-    person = pd.factorize(spells["person_id"].to_numpy()[rows])[0].astype(np.int64)
+    person = pd.factorize(spells["person_id"].to_numpy())[0].astype(np.int64)
     if "authority" in spells and person.size:  # the same pseudonym in two councils: two children
-        person = _codes(spells["authority"], rows)[0].astype(np.int64) * (int(person.max()) + 1) + person
-    children, child = np.unique(person, return_inverse=True)
+        person = pd.factorize(_codes(spells["authority"], rows)[0] * (int(person.max()) + 1) + person)[0]
+    return _Coded(start=spells["start"].to_numpy("datetime64[us]"), end=spells["end"].to_numpy("datetime64[us]"),
+                  stage=stage, after=after, still_open=after == (vocab.get_loc(OPEN) if OPEN in vocab else -1),
+                  child=person, children=int(person.max()) + 1 if person.size else 0, vocab=vocab)
+
+
+def quarter_flows(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
+    """Counts of children by (stage at the quarter's start, stage or outcome at its end).
+
+    A child counts once: from the stage they were in as the quarter began (at the end of the day
+    before it, the previous quarter's end; or `not_known`) to the stage they were in on the last
+    day, or the outcome of a journey that ended in the quarter, or `not_known`. Stages entered and
+    left within the quarter are not boundary stock; the journeys view shows them. The same rules
+    as quarter_places, on integer codes (no per-child strings): the flows page counts several
+    quarters per view (window_flows codes them once).
+    """
+    return window_flows(spells, [period], model)[period]
+
+
+def window_flows(spells: pd.DataFrame, periods: list[Period], model: StageModel) -> dict[Period, pd.DataFrame]:
+    """quarter_flows for several quarters, coding the spells that touch them once."""
+    if not periods:
+        return {}
+    first = np.datetime64(pd.Timestamp(min(p.start for p in periods)), "us")
+    last = np.datetime64(pd.Timestamp(max(p.end for p in periods)), "us")
+    near = (spells["start"].to_numpy("datetime64[us]") <= last) & (
+        (spells["end"].to_numpy("datetime64[us]") >= first) | spells["next_stage"].eq(OPEN).to_numpy(bool))
+    coded = _coded(spells[near])
+    return {period: _flows(coded, period, model) for period in periods}
+
+
+def _flows(c: _Coded, period: Period, model: StageModel) -> pd.DataFrame:
+    first, last = np.datetime64(pd.Timestamp(period.start), "us"), np.datetime64(pd.Timestamp(period.end), "us")
+    before = np.datetime64(pd.Timestamp(period.start) - pd.Timedelta(days=1), "us")
+    rows = np.flatnonzero((c.start <= last) & ((c.end >= first) | c.still_open))
+    start, end, stage, after, child = c.start[rows], c.end[rows], c.stage[rows], c.after[rows], c.child[rows]
+    still_open = c.still_open[rows]
 
     def stage_on(day: np.datetime64) -> np.ndarray:
         covers = (start <= day) & ((day < end) | (still_open & (day <= end)))
-        at = np.full(children.size, -1)
+        at = np.full(c.children, -1)
         at[child[covers]] = stage[covers]
         return at
 
     at_start, at_end = stage_on(before), stage_on(last)
-    ended = np.isin(after, vocab.get_indexer(model.of_kind("outcome"))) & (end > before) & (end <= last)
+    ended = np.isin(after, c.vocab.get_indexer(model.of_kind("outcome"))) & (end > before) & (end <= last)
     order = np.flatnonzero(ended)[np.argsort(end[ended], kind="stable")]
-    outcome = np.full(children.size, -1)
+    outcome = np.full(c.children, -1)
     outcome[child[order]] = after[order]  # the latest ending wins, as in quarter_places
-    at_end = np.where(at_end >= 0, at_end, outcome)
+    known = np.unique(child)
+    at_start, at_end = at_start[known], np.where(at_end >= 0, at_end, outcome)[known]
     at_start, at_end = np.where(at_start >= 0, at_start, 0), np.where(at_end >= 0, at_end, 0)
-    grid = np.bincount(at_start * vocab.size + at_end, minlength=vocab.size**2).reshape(vocab.size, vocab.size)
+    size = c.vocab.size
+    grid = np.bincount(at_start * size + at_end, minlength=size**2).reshape(size, size)
     used_rows, used_columns = grid.any(axis=1), grid.any(axis=0)
-    counts = pd.DataFrame(grid[used_rows][:, used_columns], index=vocab[used_rows], columns=vocab[used_columns])
+    counts = pd.DataFrame(grid[used_rows][:, used_columns], index=c.vocab[used_rows], columns=c.vocab[used_columns])
     return _ordered(counts, model)
 
 
@@ -184,6 +222,14 @@ def perturbed_flows(spells: pd.DataFrame, period: Period, model: StageModel, sec
 def quarter_counts(spells: pd.DataFrame, period: Period, model: StageModel, secret: str | None = None) -> pd.DataFrame:
     """The quarter's flow counts: exact, or with cell-key noise when a viewer's `secret` is given."""
     return quarter_flows(spells, period, model) if secret is None else perturbed_flows(spells, period, model, secret)
+
+
+def window_counts(spells: pd.DataFrame, periods: list[Period], model: StageModel,
+                  secret: str | None = None) -> dict[Period, pd.DataFrame]:
+    """quarter_counts for several quarters (exact ones coded once)."""
+    if secret is None:
+        return window_flows(spells, periods, model)
+    return {period: perturbed_flows(spells, period, model, secret) for period in periods}
 
 
 def suppressed_flows(spells: pd.DataFrame, period: Period, model: StageModel,

@@ -112,9 +112,7 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
         extra = [fix for fix in (before[1], after[0]) if fix is not None]
         if not extra:
             return own
-        own_hidden = np.concatenate([own.hidden_mask().to_numpy().ravel(), own.row_totals.isna().to_numpy(),
-                                     own.column_totals.isna().to_numpy(), [own.grand_total is None]])
-        hidden = np.logical_or.reduce([own_hidden, *extra])
+        hidden = np.logical_or.reduce([_entries(own), *extra])
         if before[2] and after[2]:  # both audits passed this pattern, which is stricter than the table's own
             return published_table(counts, hidden, threshold)
         n_rows, n_cols = counts.shape  # stocks made alike but not audited: protect around them here
@@ -126,7 +124,33 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
     return memo(("quarter-flows", period.key), compute)
 
 
-Fix = tuple[np.ndarray | None, np.ndarray | None, bool]  # left's, right's entries to hide; audited safe
+#: left's and right's entries to hide; whether the pair was audited safe; whether with the Overview's totals
+Fix = tuple[np.ndarray | None, np.ndarray | None, bool, bool]
+
+
+Pair = tuple[pd.DataFrame, SuppressedTable] | None  # a quarter's counts and a table as an audit saw it
+
+
+def year_end_pair(year: int, counts_of: Counts, model: StageModel, threshold: int,
+                  memo: Memo) -> tuple[Pair, Pair, bool]:
+    """The quarters either side of 31 March `year` as their boundary's audit left them, and whether it counted
+    the Overview's 31 March totals as published (then they may be shown as they are; the published
+    tables hide at least this much)."""
+    left = Period(year, 1)
+    fix = _boundary_fix(left, counts_of, model, threshold, memo)
+    pairs: list[Pair] = []
+    for period, extra in ((left, fix[0]), (left.next(), fix[1])):
+        table = linked_table(period, counts_of, model, threshold, memo)
+        if table is not None and extra is not None:
+            table = published_table(counts_of(period), _entries(table) | extra, threshold)
+        pairs.append(None if table is None else (counts_of(period), table))
+    return pairs[0], pairs[1], fix[2] and fix[3]
+
+
+def _entries(table: SuppressedTable) -> np.ndarray:
+    """A table's hidden entries as audits number them: cells row by row, row totals, column totals, grand total."""
+    return np.concatenate([table.hidden_mask().to_numpy().ravel(), table.row_totals.isna().to_numpy(),
+                           table.column_totals.isna().to_numpy(), [table.grand_total is None]])
 
 
 def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold: int, memo: Memo) -> Fix:
@@ -143,8 +167,8 @@ def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold:
     def compute() -> Fix:
         tables = [linked_table(p, counts_of, model, threshold, memo) for p in (left, left.next())]
         if tables[0] is None or tables[1] is None:
-            return None, None, True
-        alike: Fix = None, None, True
+            return None, None, True, False
+        alike: Fix = None, None, True, False
         for with_totals in (True, False) if left.quarter == 1 else (False,):  # the Overview's 31 March
             found = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals)
             if found[2]:
@@ -172,7 +196,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     values, hidden = system.arrays()
     odd = [e for e, other in twin.items() if hidden[e] and not hidden[other]]
     hidden[[twin[e] for e in odd]] = True
-    alike: Fix = (hidden[:split].copy(), hidden[split:end].copy(), False) if odd else (None, None, False)
+    alike: Fix = (hidden[:split].copy(), hidden[split:end].copy(), False, False) if odd else (None, None, False, False)
     fixed = {entry for margins in (left_rows, left_columns, right_rows, right_columns)
              for label, entry in margins.items() if label in stocks and entry not in twin}
     fixed |= set(totals) | {entry for stage in (_shown_alone(model) if with_totals else set())
@@ -189,7 +213,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
         if not picks:
             return alike
         hidden[[*picks, *(twin[p] for p in picks if p in twin)]] = changed = True
-    return (hidden[:split], hidden[split:end], True) if changed else (None, None, True)
+    return (hidden[:split], hidden[split:end], True, with_totals) if changed else (None, None, True, with_totals)
 
 
 def _shown_alone(model: StageModel) -> set[str]:

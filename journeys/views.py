@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
-from journeys.flows import NOT_KNOWN, Period, flows_long, quarter_counts, year_label
-from journeys.quarter_links import quarter_table
+from journeys.flows import NOT_KNOWN, Period, flows_long, quarter_counts, window_counts, year_label
+from journeys.quarter_links import Memo, quarter_table, year_end_pair
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable, suppress_table
@@ -78,6 +78,19 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
 
     `secret` switches on viewer mode: cell-key perturbation before suppression (DESIGN 6).
     """
+    counts_of, memo = _flow_context(data, selection, period, model, threshold, secret)
+
+    def compute() -> tuple[pd.DataFrame, SuppressedTable]:
+        counts = counts_of(period)
+        table = quarter_table(period, counts_of, model, threshold, memo)
+        return counts, suppress_table(counts, threshold=threshold) if table is None else table
+
+    return data.remember(("flow-table", selection.key(), period.key, threshold, secret, model.version), compute)
+
+
+def _flow_context(data: JourneyData, selection: Selection, period: Period, model: StageModel, threshold: int,
+                  secret: str | None) -> tuple[Callable[[Period], pd.DataFrame], Memo]:
+    """Quarter counts and a memo for the linked flows tables of one selection, remembered in the working set."""
     def count_key(p: Period) -> tuple[Any, ...]:
         return ("flow-counts", selection.key(), p.key, secret, model.version)
 
@@ -90,7 +103,7 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
             window.append(window[-1].next())
         missing = [q for q in window if q == p or not data.remembers(count_key(q))] if p in window else [p]
         spells = spells_for(missing)
-        counted = {q: quarter_counts(spells, q, model, secret) for q in missing}
+        counted = window_counts(spells, missing, model, secret)
         for q, counts in counted.items():
             data.remember(count_key(q), partial(_given, counts))
         return counted[p]
@@ -103,12 +116,7 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
     def memo(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         return data.remember((*key, selection.key(), threshold, secret, model.version), compute)
 
-    def compute() -> tuple[pd.DataFrame, SuppressedTable]:
-        counts = counts_of(period)
-        table = quarter_table(period, counts_of, model, threshold, memo)
-        return counts, suppress_table(counts, threshold=threshold) if table is None else table
-
-    return data.remember(("flow-table", selection.key(), period.key, threshold, secret, model.version), compute)
+    return counts_of, memo
 
 
 def _given(value: pd.DataFrame) -> pd.DataFrame:
@@ -178,9 +186,11 @@ def _overview_view(data: JourneyData, selection: Selection, year: int, model: St
 
     caption = f"Headline figures for {year_label(year)} (year ending 31 March {year}): {scope(data, selection)}"
     spells = data.select(selection, columns=SPELL_CORE, until=pd.Timestamp(year, 3, 31), children_as_ids=True)
-    beside = [flow_table(data, selection, Period(year, q), model, threshold) for q in (1, 2)]
-    protect = partial(protect_year_end, sums=year_end_stocks(model), threshold=threshold,
-                      ending=None if beside[0][0].empty else beside[0], starting=None if beside[1][0].empty else beside[1])
+    counts_of, memo = _flow_context(data, selection, Period(year, 1), model, threshold, None)
+    ending, starting, shown = year_end_pair(year, counts_of, model, threshold, memo)
+    # the 31 March audit of the flows tables counted these totals as published, or they are checked here
+    protect = None if shown else partial(protect_year_end, sums=year_end_stocks(model), threshold=threshold,
+                                         ending=ending, starting=starting)
     figures = headline_figures(spells, model, year, population=population, threshold=threshold, protect=protect)
     csv_frame = figures.assign(year=year_label(year), authorities=scope(data, selection))
     table = figures.set_index("label")[["count", "rate_per_10000", "share"]]
