@@ -83,8 +83,9 @@ def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
     published = drawn.loc[~drawn["suppressed"], "count"].to_numpy(dtype="float64")
     nominal = nominal_width(published, table.threshold)
     widths = np.where(drawn["suppressed"], nominal, drawn["count"].fillna(0).to_numpy(dtype="float64"))
-    lefts = [s for s in table.cells.index if s in set(drawn["row"])]
-    rights = [s for s in table.cells.columns if s in set(drawn["column"])]
+    drawn_rows, drawn_columns = set(drawn["row"]), set(drawn["column"])
+    lefts = [s for s in table.cells.index if s in drawn_rows]
+    rights = [s for s in table.cells.columns if s in drawn_columns]
     left_y = _positions(left_order, lefts)
     right_y = _positions(right_order, rights)
     nodes = [("L", s) for s in lefts] + [("R", s) for s in rights]

@@ -108,9 +108,10 @@ def quarter_places(spells: pd.DataFrame, period: Period, model: StageModel) -> p
 
 
 def _ordered(counts: pd.DataFrame, model: StageModel) -> pd.DataFrame:
-    order = [NOT_KNOWN, *[s for s in model.ids if s in set(counts.index) | set(counts.columns)]]
-    rows = [s for s in order if s in counts.index]
-    cols = [s for s in order if s in counts.columns]
+    present_rows, present_cols = set(counts.index), set(counts.columns)
+    order = [NOT_KNOWN, *[s for s in model.ids if s in present_rows or s in present_cols]]
+    rows = [s for s in order if s in present_rows]
+    cols = [s for s in order if s in present_cols]
     return counts.reindex(index=rows, columns=cols, fill_value=0).astype(np.int64)
 
 

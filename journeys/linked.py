@@ -19,7 +19,7 @@ import pandas as pd
 from journeys.flows import NOT_KNOWN
 from journeys.quarter_stats import MEASURES
 from journeys.suppress import SuppressedTable, audit_hidden
-from journeys.systems import TableSystem
+from journeys.systems import TableSystem, nearby_partners
 
 _LINKED = ("stock_start", "entries", "exits", "stock_end", "moves_in")  # placement_moves: not tied to flows
 
@@ -106,7 +106,8 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
     not_ours: set[int] = set()  # entries the flows tables alone give away (theirs to fix, not this table's)
     while failing := [f for f in audit_hidden(all_values, all_hidden, lines, stages.threshold, passed)
                       if f not in not_ours]:
-        pick = _partner(failing[0], lines, all_values, all_hidden, stage_entries)
+        picks = nearby_partners(failing[0], lines, all_values, all_hidden, stage_entries, anywhere=False)
+        pick = picks[0] if picks else None
         if pick is None and failing[0] < flows_only and not not_ours:
             base = [line for line in lines if line[1] < flows_only and bool((line[0] < flows_only).all())]
             not_ours = set(audit_hidden(all_values[:flows_only], all_hidden[:flows_only], base, stages.threshold, set()))
@@ -127,19 +128,3 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
                            threshold=stages.threshold, primary=stages.primary,
                            secondary=stages.secondary | cells.isna().reindex(columns=list(MEASURES)) & ~stages.primary,
                            rounding=stages.rounding)
-
-
-def _partner(entry: int, lines: list[tuple[np.ndarray, int]], values: np.ndarray, hidden: np.ndarray,
-             allowed: np.ndarray) -> int | None:
-    """The smallest published non-zero per-stage entry on a line through `entry`, widening one line at a time."""
-    reach, seen, permitted = {entry}, set[int](), set(allowed.tolist())
-    for _ in range(4):
-        near = {int(m) for members, total in lines if total in reach or reach & set(members.tolist())
-                for m in [*members.tolist(), total]} - seen
-        candidates = [m for m in near if m in permitted and not hidden[m] and values[m] > 0]
-        if candidates:
-            return min(candidates, key=lambda m: (values[m], m))
-        seen |= reach
-        reach = near | reach
-    return None
-

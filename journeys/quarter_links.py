@@ -7,12 +7,16 @@ figures built from them. Suppressed one quarter at a time, they leaked:
    sample authority), so the hidden cells it protected could be worked out;
 2. a stock both tables hid was bounded by each table's own lines, and the two bounds together
    pinned hidden entries (151 over the 40 quarter pairs of the northgate sample).
-So each boundary's stocks are hidden alike in both quarters, decided from the two quarters that
-share it (`linked_table`), and then each quarter hides more cells and non-stock totals until an
-attacker who knows it and the quarters either side cannot pin any of its hidden entries
-(`quarter_table`). Remaining limits, counted on the samples by tests/test_quarter_links.py: a
-quarter whose own cells cannot fix a failure keeps its linked pattern, and chains longer than
-three quarters are not audited together.
+So each boundary's stocks are hidden alike in both quarters, decided from the two quarters'
+own patterns (`linked_table`; at 31 March with partners inside the groups the Overview adds up).
+Then each boundary's pair of tables is audited together (`_boundary_fix`): cells, non-stock and
+grand totals and the boundary's own stocks (in both tables) are hidden until neither table has an
+entry the pair pins; at 31 March first with the Overview's totals counted as published, so it
+can show them (`year_end_pair`). A quarter publishes the union of what its two boundaries' audits
+hid (`quarter_table`). Remaining limits, counted on the samples by tests/test_quarter_links.py:
+a pair that cannot be made safe this way keeps its stocks alike but each table only safe on its
+own (20 entries in the northgate girls-only view), and chains longer than two quarters are not
+audited together (none failed on the samples).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import pandas as pd
 from journeys.flows import Period
 from journeys.stages import StageModel
 from journeys.suppress import SuppressedTable, audit_hidden, published_table, suppress_table
-from journeys.systems import TableSystem
+from journeys.systems import TableSystem, nearby_partners
 
 #: Rounds of linking (each needs the quarters one further out). One is enough: where a quarter could
 #: not protect its cells around a shared stock and hid it after all, the boundary fix hides it in
@@ -209,7 +213,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
         joins = None
         stuck = stuck + 1 if failing[0] == last else 0
         last = failing[0]
-        picks = _partners(failing[0], system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0))
+        picks = nearby_partners(failing[0], system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0))
         if not picks:
             return alike
         hidden[[*picks, *(twin[p] for p in picks if p in twin)]] = changed = True
@@ -239,19 +243,3 @@ def _group_totals(system: TableSystem, stocks: dict[str, int], model: StageModel
             system.lines.append((members, total))
             added.append(total)
     return added
-
-
-def _partners(entry: int, lines: list[tuple[np.ndarray, int]], values: np.ndarray, hidden: np.ndarray,
-              allowed: np.ndarray, count: int) -> list[int]:
-    """Up to `count` published non-zero allowed entries near `entry` (one line further each time), smallest first."""
-    permitted = allowed[~hidden[allowed] & (values[allowed] > 0)]
-    reach, seen = {entry}, set[int]()
-    for _ in range(4):
-        near = {int(m) for members, total in lines if total in reach or reach & set(members.tolist())
-                for m in [*members.tolist(), total]} - seen
-        candidates = sorted(set(permitted.tolist()) & near, key=lambda m: (values[m], m))
-        if candidates:
-            return candidates[:count]
-        seen |= reach
-        reach = near | reach
-    return sorted(permitted.tolist(), key=lambda m: (values[m], m))[:count]

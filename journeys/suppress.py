@@ -392,21 +392,23 @@ def audit_hidden(
     columns = np.flatnonzero(hidden)
     where = np.full(values.size, -1)
     where[columns] = np.arange(columns.size)
-    rows: list[int] = []
-    cols: list[int] = []
-    coefs: list[float] = []
-    rhs: list[float] = []
-    for members, total in lines:
-        entries, signs = np.append(members, total), np.append(np.ones(members.size), -1.0)
-        shut = hidden[entries]
-        if shut.any():
-            rows += [len(rhs)] * int(shut.sum())
-            cols += where[entries[shut]].tolist()
-            coefs += signs[shut].tolist()
-            rhs.append(-float(signs[~shut] @ values[entries[~shut]]))
+    # every line as one run of (line, entry, sign): members +1, total -1; built at once, not line by line
+    members = [np.asarray(m, dtype=np.int64) for m, _ in lines]
+    sizes = np.fromiter((m.size for m in members), dtype=np.int64, count=len(lines))
+    entry = np.concatenate([*members, np.fromiter((t for _, t in lines), dtype=np.int64, count=len(lines))])
+    line = np.concatenate([np.repeat(np.arange(len(lines)), sizes), np.arange(len(lines))])
+    sign = np.concatenate([np.ones(int(sizes.sum())), -np.ones(len(lines))])
+    shut = hidden[entry]
+    known = np.bincount(line[~shut], weights=(sign * values[entry])[~shut], minlength=len(lines))
+    active = np.bincount(line[shut], minlength=len(lines)) > 0
+    row_of = np.cumsum(active) - 1
+    rows = row_of[line[shut]]
+    cols = where[entry[shut]]
+    coefs = sign[shut]
+    rhs = (-known[active]).tolist()
     a_eq = coo_matrix((coefs, (rows, cols)), shape=(len(rhs), columns.size)).tocsr()
     size = columns.size + len(rhs)
-    link = coo_matrix((np.ones(len(rows)), (cols, np.add(rows, columns.size))), shape=(size, size))
+    link = coo_matrix((np.ones(rows.size), (cols, rows + columns.size)), shape=(size, size))
     label = connected_components(link, directed=False)[1]
     rng = np.random.default_rng(0)  # seeded: the probes must not make the output vary
     failing: list[int] = []

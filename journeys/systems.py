@@ -46,3 +46,23 @@ class TableSystem:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(self.values, dtype=float), np.asarray(self.hidden, dtype=bool)
+
+
+def nearby_partners(entry: int, lines: list[Line], values: np.ndarray, hidden: np.ndarray, allowed: np.ndarray,
+                    count: int = 1, anywhere: bool = True) -> list[int]:
+    """Up to `count` published non-zero allowed entries near a failing `entry`, smallest first.
+
+    Near: on a line through it, else one line further, up to four lines away; then (if `anywhere`)
+    any allowed entry. Ties go to the lower entry number, so the choice is always the same.
+    """
+    permitted = set(allowed[~hidden[allowed] & (values[allowed] > 0)].tolist())
+    reach, seen = {entry}, set[int]()
+    for _ in range(4):
+        near = {int(m) for members, total in lines if total in reach or reach & set(members.tolist())
+                for m in [*members.tolist(), total]} - seen
+        candidates = sorted(permitted & near, key=lambda m: (values[m], m))
+        if candidates:
+            return candidates[:count]
+        seen |= reach
+        reach = near | reach
+    return sorted(permitted, key=lambda m: (values[m], m))[:count] if anywhere else []
