@@ -109,7 +109,15 @@ class JourneyData:
         return filter_options(self.attributes)
 
     def mask(self, selection: Selection) -> np.ndarray:
-        """Which spells belong to journeys matching the selection."""
+        """Which spells belong to journeys matching the selection (a new array: callers may change it).
+
+        Remembered per selection, packed to a bit per spell: every page and period of one filter
+        choice selects from it, and it costs several passes over the spells to make.
+        """
+        packed = self.remember(("mask", selection.key()), lambda: np.packbits(self._mask(selection)))
+        return np.unpackbits(packed, count=len(self.spells)).view(bool)
+
+    def _mask(self, selection: Selection) -> np.ndarray:
         keep = np.ones(len(self.spells), dtype=bool)
         if selection.authorities:
             keep &= _category_mask(self.spells["authority"], selection.authorities)
