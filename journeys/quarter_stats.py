@@ -309,12 +309,14 @@ def _narrow(values: np.ndarray, shut: np.ndarray, links: np.ndarray, check: np.n
     Entries that pass join `passed`: hiding more only widens bounds.
     """
     cols = np.flatnonzero(shut)
+    if cols.size == 0:  # nothing hidden (a filter where every count is 0 or above the threshold)
+        return []
     sub = links[:, cols]
     used = (sub != 0).any(axis=1)
     a_eq, b_eq = (sub[used], sub[used] @ values[cols]) if used.any() else (None, None)
     truth = values[cols]
     low, high = truth.copy(), truth.copy()
-    todo = np.array([bool(check[k]) and int(k) not in passed for k in cols])
+    todo = np.array([bool(check[k]) and int(k) not in passed for k in cols], dtype=bool)
 
     lp = EqualityLP(a_eq if a_eq is not None else np.zeros((0, cols.size)),
                     b_eq if b_eq is not None else np.zeros(0))

@@ -274,3 +274,11 @@ def test_year_on_year_change() -> None:
     assert row("all", "stock_start") == ["33", "c", "c"]  # a year before, the total partners foster_kinship's 10
     first = year_on_year(spells, Period.parse("2022Q2"), MODEL)  # a year before the data begins
     assert set(first["year_before"]) == {""} and set(first["change"]) == {""}
+
+
+def test_no_children_in_the_quarter_gives_an_empty_table() -> None:
+    """A filter that leaves nobody in a quarter: an empty, publishable table (this used to raise in the audit)."""
+    empty = pd.DataFrame(columns=list(MEASURES), index=pd.Index([], name="stage"), dtype="int64")
+    table = suppress_stage_measures(empty)
+    assert table.cells.shape == (0, len(MEASURES)) and not table.column_totals.isna().any()
+    assert table.column_totals.tolist() == [0] * len(MEASURES)
