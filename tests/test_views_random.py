@@ -1,0 +1,55 @@
+"""Every view on random filter choices over a bundled sample: nothing raises, and no count from 1 to 5 is published."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pandas as pd
+import pytest
+
+from journeys.attributes import FILTER_COLUMNS
+from journeys.cache import build_inputs
+from journeys.flows import Period
+from journeys.selection import Selection
+from journeys.ui.state import AppState
+from journeys.views import (flows_view, journeys_view, overview_view, stage_table_view, trends_view,
+                            year_on_year_view)
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def riverside(tmp_path_factory: pytest.TempPathFactory) -> AppState:
+    files = sorted(p for p in (ROOT / "data_samples" / "riverside").iterdir() if p.suffix == ".csv")
+    build = build_inputs(ROOT / "pathway_configs" / "riverside.yaml", files, tmp_path_factory.mktemp("cache"))
+    return AppState([build])
+
+
+def small_counts(csv: str, columns: list[str]) -> list[str]:
+    """Published counts from 1 to 5 in the named columns of a CSV download (there must be none)."""
+    frame = pd.read_csv(io.StringIO(csv), dtype=str)
+    values = pd.concat([frame[c] for c in columns if c in frame]) if len(frame) else pd.Series(dtype=str)
+    return [v for v in values.dropna() if v.isdigit() and 1 <= int(v) <= 5]
+
+
+def test_random_filters_on_every_view(riverside: AppState) -> None:
+    data, model = riverside.data, riverside.stage_model
+    assert data is not None
+    options, rng = data.options(), random.Random(4)
+    stages = model.of_kind("stage")
+    views = 0
+    for _ in range(8):
+        filters = {c: rng.sample(options[c], k=1) for c in FILTER_COLUMNS if options[c] and rng.random() < 0.4}
+        selection = Selection.from_values(filters=filters, through_stage=rng.choice([None, None, *stages]))
+        period, year = Period(rng.choice(range(2019, 2024)), rng.choice([1, 2, 3, 4])), rng.choice(range(2019, 2024))
+        flows = flows_view(data, selection, period, model)
+        assert small_counts(flows.csv, ["count"]) == [], (selection, period)
+        stage_csv = stage_table_view(data, selection, period, model).csv
+        assert small_counts(stage_csv, [c for c in pd.read_csv(io.StringIO(stage_csv)).columns
+                                        if c not in ("Stage", "stage", "period", "period_label")]) == []
+        assert small_counts(year_on_year_view(data, selection, period, model).csv, ["this_quarter", "year_before"]) == []
+        assert small_counts(trends_view(data, selection, period, model, quarters_back=4).csv, ["count", "display"]) == []
+        assert small_counts(journeys_view(data, selection, year, model).csv, ["count"]) == []
+        assert small_counts(overview_view(data, selection, year, model).csv, ["count"]) == []
+        views += 6
+    assert views == 48
