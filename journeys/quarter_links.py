@@ -22,6 +22,8 @@ audited together (none failed on the samples).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -109,10 +111,12 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
     """
     def compute() -> SuppressedTable | None:
         counts = counts_of(period)
+        _prepare(period, period, 1, counts_of, model, threshold, memo)  # its boundaries need its neighbours
         own = linked_table(period, counts_of, model, threshold, memo)
         if own is None:
             return None
-        before, after = (_boundary_fix(p, counts_of, model, threshold, memo) for p in (period.previous(), period))
+        before, after = _in_parallel([partial(_boundary_fix, p, counts_of, model, threshold, memo)
+                                      for p in (period.previous(), period)])
         extra = [fix for fix in (before[1], after[0]) if fix is not None]
         if not extra:
             return own
@@ -128,6 +132,28 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
     return memo(("quarter-flows", period.key), compute)
 
 
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="journeys-audit")
+
+
+def _in_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
+    """Run independent audits on two threads (the LP solver runs without the GIL); results in order."""
+    return list(_POOL.map(lambda task: task(), tasks))
+
+
+def _prepare(first: Period, last: Period, reach: int, counts_of: Counts, model: StageModel, threshold: int,
+             memo: Memo) -> None:
+    """Compute the linked tables of quarters first..last (adjacent or the same) and `reach` quarters either side.
+
+    Counts first, in this thread (they come from one selection); then each round's tables two at a time.
+    """
+    counts_of(first)
+    for rounds in range(LINK_ROUNDS + 1):
+        quarters = [first] if first == last else [first, last]
+        for _ in range(reach + LINK_ROUNDS - rounds):
+            quarters = [quarters[0].previous(), *quarters, quarters[-1].next()]
+        _in_parallel([partial(linked_table, p, counts_of, model, threshold, memo, rounds) for p in quarters])
+
+
 #: left's and right's entries to hide; whether the pair was audited safe; whether with the Overview's totals
 Fix = tuple[np.ndarray | None, np.ndarray | None, bool, bool]
 
@@ -141,6 +167,7 @@ def year_end_pair(year: int, counts_of: Counts, model: StageModel, threshold: in
     the Overview's 31 March totals as published (then they may be shown as they are; the published
     tables hide at least this much)."""
     left = Period(year, 1)
+    _prepare(left, left.next(), 0, counts_of, model, threshold, memo)
     fix = _boundary_fix(left, counts_of, model, threshold, memo)
     pairs: list[Pair] = []
     for period, extra in ((left, fix[0]), (left.next(), fix[1])):
