@@ -16,9 +16,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from journeys.audit import audit_hidden
 from journeys.flows import NOT_KNOWN
 from journeys.quarter_stats import MEASURES
-from journeys.suppress import SuppressedTable, audit_hidden
+from journeys.suppress import SuppressedTable
 from journeys.systems import TableSystem, nearby_partners
 
 _LINKED = ("stock_start", "entries", "exits", "stock_end", "moves_in")  # placement_moves: not tied to flows

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeys.audit import audit_hidden
 from journeys.flows import Period
 from journeys.stages import StageModel
-from journeys.suppress import SuppressedTable, audit_hidden, published_table, suppress_table
+from journeys.suppress import SuppressedTable, published_table, suppress_table
 from journeys.systems import TableSystem, nearby_partners
 
 #: Rounds of linking (each needs the quarters one further out). One is enough: where a quarter could

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from journeys.audit import audit_hidden
 from journeys.derived import safe_median_duration
 from journeys.stages import BEFORE_DATA, ENTRY, OPEN, StageModel
-from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable, audit_hidden, suppress_table
+from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable, suppress_table
 
 MORE_MOVES = "more_moves"  # the node that folds a journey's steps beyond the chosen depth
 MORE_MOVES_LABEL = "More moves"

@@ -8,19 +8,14 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-
-from journeys.lp import UNBOUNDED, EqualityLP
+from journeys.audit import Line as _Line
+from journeys.audit import audit_hidden, determined
 
 DEFAULT_THRESHOLD: int = 5
 SUPPRESSED: str = "c"  # the marker shown instead of a hidden count
 TOTAL: str = "Total"  # label of the margin row and column in SuppressedTable.display()
 ROUNDING_BASES: tuple[int, ...] = (5, 10)
-_PROBES = 2  # random-objective LPs in a row that clear nothing before per-entry LPs (speed)
 _Frame = TypeVar("_Frame", pd.Series, pd.DataFrame)
-_Line = tuple[np.ndarray, int]  # (members, total): sum(members) == total
-_Rng = np.random.Generator
 
 
 class DisclosureError(ValueError):
@@ -352,115 +347,3 @@ class _Lines:
         if pick is not None:
             return pick
         raise AssertionError("unreachable: audit_hidden passes everything once only zeros are published")
-
-
-def determined(values: np.ndarray, lines: list[_Line], known: np.ndarray) -> np.ndarray:
-    """Entries anyone can work out from `known` ones and zeros: the one other member of a line left open.
-
-    Hiding such an entry protects nothing (it is public through its line), and a partner search that
-    hid one would then fail on it; so they count as known.
-
-    >>> lines = [(np.array([0, 1]), 2), (np.array([3, 4]), 2)]
-    >>> determined(np.array([7, 0, 7, 5, 2]), lines, np.array([False, False, True, False, False])).tolist()
-    [True, False, False, False, False]
-    """
-    known = known.copy()
-    out = np.zeros(values.size, dtype=bool)
-    changed = True
-    while changed:
-        changed = False
-        for members, total in lines:
-            entries = np.append(members, total)
-            open_ = entries[~known[entries] & (values[entries] != 0)]
-            if open_.size == 1 and (known[entries] | (values[entries] == 0)).sum() == entries.size - 1:
-                known[open_[0]] = out[open_[0]] = changed = True
-    return out
-
-
-def audit_hidden(
-    values: np.ndarray, hidden: np.ndarray, lines: list[_Line], threshold: int, passed: set[int],
-    around: set[int] | None = None,
-) -> list[int]:
-    """Hidden entries whose attacker interval is at most threshold wide, by LP per linked group.
-
-    Entries in passed are skipped and new passes added: hiding more only widens intervals. With
-    `around`, only groups holding one of those entries are audited; the others count as passed
-    (tables audited on their own, now joined only where `around` links them).
-    """
-    if not ((values > 0) & ~hidden).any():
-        return []  # only zeros published: scaling the truth up or down shows every interval is open
-    columns = np.flatnonzero(hidden)
-    where = np.full(values.size, -1)
-    where[columns] = np.arange(columns.size)
-    # every line as one run of (line, entry, sign): members +1, total -1; built at once, not line by line
-    members = [np.asarray(m, dtype=np.int64) for m, _ in lines]
-    sizes = np.fromiter((m.size for m in members), dtype=np.int64, count=len(lines))
-    entry = np.concatenate([*members, np.fromiter((t for _, t in lines), dtype=np.int64, count=len(lines))])
-    line = np.concatenate([np.repeat(np.arange(len(lines)), sizes), np.arange(len(lines))])
-    sign = np.concatenate([np.ones(int(sizes.sum())), -np.ones(len(lines))])
-    shut = hidden[entry]
-    known = np.bincount(line[~shut], weights=(sign * values[entry])[~shut], minlength=len(lines))
-    active = np.bincount(line[shut], minlength=len(lines)) > 0
-    row_of = np.cumsum(active) - 1
-    rows = row_of[line[shut]]
-    cols = where[entry[shut]]
-    coefs = sign[shut]
-    rhs = (-known[active]).tolist()
-    a_eq = coo_matrix((coefs, (rows, cols)), shape=(len(rhs), columns.size)).tocsr()
-    size = columns.size + len(rhs)
-    link = coo_matrix((np.ones(rows.size), (cols, rows + columns.size)), shape=(size, size))
-    label = connected_components(link, directed=False)[1]
-    rng = np.random.default_rng(0)  # seeded: the probes must not make the output vary
-    failing: list[int] = []
-    for group in np.unique(label[: columns.size]):
-        var = np.flatnonzero(label[: columns.size] == group)
-        if around is not None and not around.intersection(columns[var].tolist()):
-            passed.update(int(e) for e in columns[var])
-            continue
-        todo = np.array([int(columns[v]) not in passed for v in var])
-        if todo.any():
-            con = np.flatnonzero(label[columns.size :] == group)
-            a_sub, b_sub = a_eq[con][:, var].toarray(), np.asarray(rhs)[con]
-            narrow = _narrow(a_sub, b_sub, values[columns[var]].astype(float), todo, threshold, rng)
-            passed.update(int(e) for e in columns[var[todo & ~narrow]])
-            failing += [int(e) for e in columns[var[narrow]]]
-    return sorted(failing)
-
-
-def _narrow(
-    a_eq: np.ndarray, b_eq: np.ndarray, truth: np.ndarray, todo: np.ndarray, threshold: int, rng: _Rng
-) -> np.ndarray:
-    """Which todo variables have max - min <= threshold over {x >= 0, a_eq @ x == b_eq}.
-
-    Every LP solution is a feasible point, so the spread seen so far is a lower bound on each
-    width. Probes (boxed, to stay bounded) push all unclear variables at once, each with a random
-    weight in the direction it has explored less; they clear most variables in a few LPs. Once
-    _PROBES probes in a row clear nothing, the rest get their own max and min LPs (exact).
-    """
-    low, high = truth.copy(), truth.copy()
-    high[~todo] = np.inf
-
-    lp = EqualityLP(a_eq, b_eq)
-
-    def solve(c: np.ndarray, upper: float | None) -> bool:
-        nonlocal low, high
-        status, x = lp.solve(c, upper)
-        if x is not None:
-            low, high = np.minimum(low, x), np.maximum(high, x)
-        return status == UNBOUNDED  # other failures leave the entry narrow (safe)
-
-    unclear, stale = high - low <= threshold + 0.5, 0
-    while unclear.any() and stale < _PROBES:
-        down = (truth - low < high - truth) & (low > 0.5)  # push each entry the less explored way
-        weights = np.where(unclear, rng.uniform(0.5, 1.5, truth.size), 0.0)
-        solve(np.where(down, weights, -weights), 2.0 * truth.sum() + threshold + 1)
-        before, unclear = unclear.sum(), high - low <= threshold + 0.5
-        stale = stale + 1 if unclear.sum() == before else 0
-    for k in np.flatnonzero(high - low <= threshold + 0.5):
-        for sense in (-1.0, 1.0):  # maximise, then minimise
-            if high[k] - low[k] <= threshold + 0.5:
-                c = np.zeros(truth.size)
-                c[k] = sense
-                if solve(c, None) and sense < 0:
-                    high[k] = np.inf
-    return np.asarray(high - low <= threshold + 0.5)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from journeys.audit import Line
 from journeys.suppress import SuppressedTable
-
-Line = tuple[np.ndarray, int]  # (members, total): the members add up to the total
 
 
 class TableSystem:

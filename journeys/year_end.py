@@ -19,8 +19,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from journeys.audit import audit_hidden
 from journeys.flows import NOT_KNOWN
-from journeys.suppress import SuppressedTable, audit_hidden
+from journeys.suppress import SuppressedTable
 from journeys.systems import TableSystem
 
 #: The headline figure that is the sum of two others (children in need include the looked after).

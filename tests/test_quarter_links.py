@@ -12,7 +12,8 @@ from journeys.headline import year_end_stocks
 from journeys.pipeline import run_pipeline
 from journeys.quarter_links import quarter_table
 from journeys.stages import load_stage_model
-from journeys.suppress import audit_hidden, suppress_table
+from journeys.audit import audit_hidden
+from journeys.suppress import suppress_table
 from journeys.systems import TableSystem
 from journeys.year_end import protect_year_end
 from tests.conftest import KEY, ROOT
