@@ -5,7 +5,10 @@ column totals, and at start + entered = at end + left (stage by stage, nearly al
 one at a time, the two can give a hidden count away (an LP found a hidden flow of 1 exactly). So
 the flows table keeps its own pattern (it is exactly what `journeys flows` prints) and the
 per-stage table hides more until an attacker who knows BOTH tables and every relation between them
-still cannot pin any hidden entry of either to within the threshold (`suppress.audit_hidden`).
+still cannot pin any hidden entry of either to within the threshold (`audit.audit_hidden`). The
+flows tables of the quarters before and after (`beside`) join the audit: they print the same
+children at the start and end. Entries the flows tables alone give away are theirs to fix
+(journeys.quarter_links), not this table's.
 """
 
 from __future__ import annotations

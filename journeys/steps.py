@@ -13,7 +13,7 @@ row margin of table k); it is published only where every table that shows it pub
 the number of journeys (the grand total of tables 0 and 1) likewise. Linked tables suppressed
 one by one leak: a total one table hides can be the sum of published links in the other (on the
 sample authorities this left a count of 1 to 5 within the threshold in most quarters). So all
-step tables are then audited together with the same LP test (`suppress.audit_hidden`: every link,
+step tables are then audited together with the same LP test (`audit.audit_hidden`: every link,
 node total and journey count hidden keeps max - min > threshold given everything published
 here), hiding one more entry at a time until all pass. Remaining limits: the audit covers this
 view only, not other outputs that share these counts (quarterly flows, other periods, depths or

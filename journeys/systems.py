@@ -10,7 +10,7 @@ from journeys.suppress import SuppressedTable
 
 
 class TableSystem:
-    """Entries (true values, hidden or not) and lines of several published tables, for `suppress.audit_hidden`."""
+    """Entries (true values, hidden or not) and lines of several published tables, for `audit.audit_hidden`."""
 
     def __init__(self) -> None:
         self.values: list[float] = []

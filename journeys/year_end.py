@@ -2,14 +2,16 @@
 
 Children looked after on 31 March are the children in the in-care stages at the end of the
 January-March quarter, which are the children in those stages at the start of April-June: the
-flows page prints those stocks stage by stage (hidden alike in both quarters, flows.linked_table).
+flows page prints those stocks stage by stage (hidden alike in both quarters, journeys.quarter_links).
 The Overview's 31 March figures are sums of them (looked after, in need but not looked after, on a
 plan; and in need = the first two added up). A sum over stocks that the flows tables hide can give
 one of them away: with the foster care stock hidden beside a small secure-unit stock, the looked
 after total minus the published stocks is the hidden pair's sum, and the pair's own lines may do
-the rest. So the flows tables keep their pattern (they are what `journeys flows` prints) and the
-Overview hides more of its 31 March figures until an attacker who knows all three cannot pin any
-hidden entry any closer than the flows tables alone allow (`suppress.audit_hidden`).
+the rest. The audit of the 31 March boundary counts these totals as published where it can make
+the two quarters safe with them (`quarter_links.year_end_pair`: then the Overview shows them as
+they are); elsewhere the flows tables keep their pattern (they are what `journeys flows` prints)
+and the Overview hides more of its 31 March figures until an attacker who knows all three cannot
+pin any hidden entry any closer than the flows tables alone allow (`audit.audit_hidden`).
 """
 
 from __future__ import annotations
