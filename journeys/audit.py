@@ -87,21 +87,23 @@ def audit_hidden(
         if todo.any():
             con = np.flatnonzero(label[columns.size :] == group)
             a_sub, b_sub = a_eq[con][:, var].toarray(), np.asarray(rhs)[con]
-            narrow = _narrow(a_sub, b_sub, values[columns[var]].astype(float), todo, threshold, rng)
+            narrow = narrow_entries(a_sub, b_sub, values[columns[var]].astype(float), todo, threshold, rng)
             passed.update(int(e) for e in columns[var[todo & ~narrow]])
             failing += [int(e) for e in columns[var[narrow]]]
     return sorted(failing)
 
 
-def _narrow(
+def narrow_entries(
     a_eq: np.ndarray, b_eq: np.ndarray, truth: np.ndarray, todo: np.ndarray, threshold: int, rng: _Rng
 ) -> np.ndarray:
-    """Which todo variables have max - min <= threshold over {x >= 0, a_eq @ x == b_eq}.
+    """Which todo variables have max - min <= threshold over {x >= 0, a_eq @ x == b_eq} (bounds rounded inward).
 
     Every LP solution is a feasible point, so the spread seen so far is a lower bound on each
     width. Probes (boxed, to stay bounded) push all unclear variables at once, each with a random
     weight in the direction it has explored less; they clear most variables in a few LPs. Once
-    _PROBES probes in a row clear nothing, the rest get their own max and min LPs (exact).
+    _PROBES probes in a row clear nothing, the rest get their own max and min LPs (exact). Counts
+    are whole numbers, so a bound is rounded inward before the width is judged (it only matters
+    where relations have coefficients other than 1, as the per-stage table's do).
     """
     low, high = truth.copy(), truth.copy()
     high[~todo] = np.inf
@@ -115,18 +117,21 @@ def _narrow(
             low, high = np.minimum(low, x), np.maximum(high, x)
         return status == UNBOUNDED  # other failures leave the entry narrow (safe)
 
-    unclear, stale = high - low <= threshold + 0.5, 0
+    def narrow() -> np.ndarray:
+        return np.asarray(np.floor(high + 1e-6) - np.ceil(low - 1e-6) <= threshold)
+
+    unclear, stale = narrow(), 0
     while unclear.any() and stale < _PROBES:
         down = (truth - low < high - truth) & (low > 0.5)  # push each entry the less explored way
         weights = np.where(unclear, rng.uniform(0.5, 1.5, truth.size), 0.0)
         solve(np.where(down, weights, -weights), 2.0 * truth.sum() + threshold + 1)
-        before, unclear = unclear.sum(), high - low <= threshold + 0.5
+        before, unclear = unclear.sum(), narrow()
         stale = stale + 1 if unclear.sum() == before else 0
-    for k in np.flatnonzero(high - low <= threshold + 0.5):
+    for k in np.flatnonzero(narrow()):
         for sense in (-1.0, 1.0):  # maximise, then minimise
-            if high[k] - low[k] <= threshold + 0.5:
+            if narrow()[k]:
                 c = np.zeros(truth.size)
                 c[k] = sense
                 if solve(c, None) and sense < 0:
                     high[k] = np.inf
-    return np.asarray(high - low <= threshold + 0.5)
+    return narrow()

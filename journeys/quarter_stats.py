@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeys.audit import narrow_entries
 from journeys.flows import Period, _stage_at
-from journeys.lp import UNBOUNDED, EqualityLP
 from journeys.stages import OPEN, StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, SuppressedTable, suppress_series
 
@@ -314,37 +314,13 @@ def _narrow(values: np.ndarray, shut: np.ndarray, links: np.ndarray, check: np.n
     sub = links[:, cols]
     used = (sub != 0).any(axis=1)
     a_eq, b_eq = (sub[used], sub[used] @ values[cols]) if used.any() else (None, None)
-    truth = values[cols]
-    low, high = truth.copy(), truth.copy()
     todo = np.array([bool(check[k]) and int(k) not in passed for k in cols], dtype=bool)
-
-    lp = EqualityLP(a_eq if a_eq is not None else np.zeros((0, cols.size)),
-                    b_eq if b_eq is not None else np.zeros(0))
-
-    def solve(c: np.ndarray, upper: float | None) -> None:
-        nonlocal low, high
-        status, x = lp.solve(c, upper)
-        if x is not None:
-            low, high = np.minimum(low, x), np.maximum(high, x)
-        elif status == UNBOUNDED:  # only a maximisation of one entry gets here
-            high[c < 0] = np.inf
-
-    def unclear() -> np.ndarray:
-        return todo & (np.floor(high + 1e-6) - np.ceil(low - 1e-6) <= threshold)
-
-    rng, stale = np.random.default_rng(0), 0  # seeded: the same counts always give the same table
-    while unclear().any() and stale < 2:  # probes: each entry pushed the way it has explored less
-        down = (truth - low < high - truth) & (low > 0.5)
-        before = unclear().sum()
-        weights = np.where(unclear(), rng.uniform(0.5, 1.5, cols.size), 0.0)
-        solve(np.where(down, weights, -weights), 2 * values.sum() + threshold + 1)
-        stale = stale + 1 if unclear().sum() == before else 0
-    for j in np.flatnonzero(unclear()):
-        for sign in (-1.0, 1.0):
-            if unclear()[j]:
-                solve(np.where(np.arange(cols.size) == j, sign, 0.0), None)
-    passed.update(int(k) for k in cols[todo & ~unclear()])
-    return [int(k) for k in cols[unclear()]]
+    a_eq = a_eq if a_eq is not None else np.zeros((0, cols.size))
+    b_eq = b_eq if b_eq is not None else np.zeros(0)
+    rng = np.random.default_rng(0)  # seeded: the same counts always give the same table
+    narrow = narrow_entries(a_eq, b_eq, values[cols].astype(float), todo, threshold, rng)
+    passed.update(int(k) for k in cols[todo & ~narrow])
+    return [int(k) for k in cols[narrow]]
 
 
 def _long(table: SuppressedTable, model: StageModel) -> pd.DataFrame:
