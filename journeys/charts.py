@@ -115,7 +115,7 @@ def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
     )
     return _finish(figure, title, note=f"Left: where children were as the quarter began. Right: where they "
                                        f"were on its last day, or how they left. {hidden_note(table.threshold)}; hidden links "
-                                       "are drawn at one fixed width.")
+                                       "are drawn at one fixed width.", rows=max(len(lefts), len(rights)))
 
 
 def _count_text(value: object) -> str:
@@ -126,16 +126,21 @@ def _sankey(node: dict[str, Any], link: dict[str, Any]) -> Figure:
     return {"data": [{"type": "sankey", "arrangement": "snap", "node": node, "link": link}], "layout": {}}
 
 
-def _finish(figure: Figure, title: str, note: str = "") -> Figure:
+def _finish(figure: Figure, title: str, note: str = "", rows: int = 0) -> Figure:
+    """Title, font, white background and the note below the plot; taller where a column has many nodes.
+
+    `rows`: the most nodes in one column (a label needs about 24 px, or labels overlap).
+    """
+    top, bottom = (50 if title else 20), (50 if note else 10)
+    height = max(560, 24 * rows + top + bottom)
     figure["layout"].update(
         title=dict(text=title, x=0.01, font=dict(size=16)), font=dict(family=FONT, size=13, color="#0B0C0C"),
-        margin=dict(l=10, r=10, t=50 if title else 20, b=40 if note else 10), height=560,
-        paper_bgcolor="white", plot_bgcolor="white",
+        margin=dict(l=10, r=10, t=top, b=bottom), height=height, paper_bgcolor="white", plot_bgcolor="white",
     )
-    if note:
+    if note:  # in the bottom margin, below the lowest node's label
         figure["layout"].setdefault("annotations", []).append(dict(
-            text=note, xref="paper", yref="paper", x=0, y=-0.06, showarrow=False, align="left", xanchor="left",
-            font=dict(size=11, color="#505A5F")))
+            text=note, xref="paper", yref="paper", x=0, y=-30 / (height - top - bottom), showarrow=False,
+            align="left", xanchor="left", yanchor="middle", font=dict(size=11, color="#505A5F")))
     return figure
 
 
@@ -188,7 +193,7 @@ def step_sankey(flows: StepFlows, title: str = "", threshold: int = DEFAULT_THRE
                   hovertemplate="%{customdata}<extra></extra>"),
     )
     return _finish(figure, title, note=f"Each column is one step of a journey, left to right. {hidden_note(threshold)}; hidden "
-                                       "links are drawn at one fixed width.")
+                                       "links are drawn at one fixed width.", rows=int(nodes.groupby("step").size().max()))
 
 
 def trend_multiples(frame: pd.DataFrame, title: str, columns: int = 4) -> Figure:

@@ -202,10 +202,11 @@ def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold:
             return None, None, True, False
         alike: Fix = None, None, True, False
         for with_totals in (True, False) if left.quarter == 1 else (False,):  # the Overview's 31 March
-            found = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals)
-            if found[2]:
-                return found
-            alike = found
+            for stocks_too in (False, True):  # the stocks readers need most, only if nothing else will do
+                found = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals, stocks_too)
+                if found[2]:
+                    return found
+                alike = found
         return alike
 
     result: Fix = memo(("boundary-fix", left.key), compute)
@@ -213,8 +214,11 @@ def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold:
 
 
 def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, SuppressedTable], model: StageModel,
-              threshold: int, with_totals: bool) -> Fix:
-    """_boundary_fix's search, with or without the Overview's totals; not safe: only the stocks made alike."""
+              threshold: int, with_totals: bool, stocks_too: bool) -> Fix:
+    """_boundary_fix's search, with or without the Overview's totals, with or without hiding this boundary's stocks.
+
+    Not safe: only the stocks made alike.
+    """
     system, stocks = TableSystem(), set(model.of_kind("stage"))
     left_rows, left_columns = system.add_table(counts_of(left), tables[0])
     split = len(system.values)
@@ -230,18 +234,21 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     hidden[[twin[e] for e in odd]] = True
     alike: Fix = (hidden[:split].copy(), hidden[split:end].copy(), False, False) if odd else (None, None, False, False)
     fixed = {entry for margins in (left_rows, left_columns, right_rows, right_columns)
-             for label, entry in margins.items() if label in stocks and entry not in twin}
+             for label, entry in margins.items() if label in stocks and (entry not in twin or not stocks_too)}
     fixed |= set(totals) | {entry for stage in (_shown_alone(model) if with_totals else set())
                             if stage in left_columns and stage in right_rows
                             for entry in (left_columns[stage], right_rows[stage])}
     allowed = np.array([e for e in range(end) if e not in fixed], dtype=np.int64)
+    margins = {e for m in (left_rows, left_columns, right_rows, right_columns) for e in m.values()}
+    # hide cells first, then totals of outcomes and 'not known', then grand totals, the stocks readers need last
+    rank = {e: 1 for e in margins} | {split - 1: 2, end - 1: 2} | {e: 3 for e in twin}
     stuck, last, changed, passed = 0, -1, bool(odd), set[int]()  # passed: hiding more only widens
     joins: set[int] | None = set(twin) | set(totals)  # each table passed its own audit: only what links them
     while failing := audit_hidden(values, hidden, system.lines, threshold, passed, joins):
         joins = None
         stuck = stuck + 1 if failing[0] == last else 0
         last = failing[0]
-        picks = nearby_partners(failing[0], system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0))
+        picks = nearby_partners(failing[0], system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank)
         if not picks:
             return alike
         hidden[[*picks, *(twin[p] for p in picks if p in twin)]] = changed = True

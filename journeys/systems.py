@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -48,20 +50,27 @@ class TableSystem:
 
 
 def nearby_partners(entry: int, lines: list[Line], values: np.ndarray, hidden: np.ndarray, allowed: np.ndarray,
-                    count: int = 1, anywhere: bool = True) -> list[int]:
-    """Up to `count` published non-zero allowed entries near a failing `entry`, smallest first.
+                    count: int = 1, anywhere: bool = True, rank: Mapping[int, int] | None = None) -> list[int]:
+    """Up to `count` published non-zero allowed entries near a failing `entry`, the least costly first.
 
     Near: on a line through it, else one line further, up to four lines away; then (if `anywhere`)
-    any allowed entry. Ties go to the lower entry number, so the choice is always the same.
+    any allowed entry. Cost: `rank` (entries not in it rank 0; a total readers need ranks higher
+    than a cell), then the smaller value; ties go to the lower entry number, so the choice is
+    always the same.
     """
     permitted = set(allowed[~hidden[allowed] & (values[allowed] > 0)].tolist())
+    ranks = rank or {}
+
+    def cost(m: int) -> tuple[int, float, int]:
+        return ranks.get(m, 0), float(values[m]), m
+
     reach, seen = {entry}, set[int]()
     for _ in range(4):
         near = {int(m) for members, total in lines if total in reach or reach & set(members.tolist())
                 for m in [*members.tolist(), total]} - seen
-        candidates = sorted(permitted & near, key=lambda m: (values[m], m))
+        candidates = sorted(permitted & near, key=cost)
         if candidates:
             return candidates[:count]
         seen |= reach
         reach = near | reach
-    return sorted(permitted, key=lambda m: (values[m], m))[:count] if anywhere else []
+    return sorted(permitted, key=cost)[:count] if anywhere else []
