@@ -9,14 +9,15 @@ figures built from them. Suppressed one quarter at a time, they leaked:
    pinned hidden entries (151 over the 40 quarter pairs of the northgate sample).
 So each boundary's stocks are hidden alike in both quarters, decided from the two quarters'
 own patterns (`linked_table`; at 31 March with partners inside the groups the Overview adds up).
-Then each boundary's pair of tables is audited together (`_boundary_fix`): cells, non-stock and
-grand totals and the boundary's own stocks (in both tables) are hidden until neither table has an
-entry the pair pins; at 31 March first with the Overview's totals counted as published, so it
-can show them (`year_end_pair`). A quarter publishes the union of what its two boundaries' audits
-hid (`quarter_table`). Remaining limits, counted on the samples by tests/test_quarter_links.py:
-a pair that cannot be made safe this way keeps its stocks alike but each table only safe on its
-own (20 entries in the northgate girls-only view), and chains longer than two quarters are not
-audited together (none failed on the samples).
+Then each boundary's pair of tables is audited together (`_boundary_fix`): cells, then non-stock
+and grand totals, and only if need be the boundary's own stocks (in both tables) are hidden until
+neither table has an entry the pair pins; at 31 March first with the Overview's totals counted
+as published, so it can show them (`year_end_pair`). A quarter publishes the union of what its
+two boundaries' audits hid (`quarter_table`). Remaining limits (tests/test_quarter_links.py checks
+riverside; the other samples, whole and filtered by sex, were checked by hand): a pair that
+cannot be made safe this way keeps its stocks alike but each table only safe on its own (8
+entries in the northgate girls-only view), and chains longer than two quarters are not audited
+together (an audit of whole histories found nothing more on the samples).
 """
 
 from __future__ import annotations
