@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,11 +115,11 @@ def _ordered(counts: pd.DataFrame, model: StageModel) -> pd.DataFrame:
     return counts.reindex(index=rows, columns=cols, fill_value=0).astype(np.int64)
 
 
-def _codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes and their names for some rows of a column (a categorical's own codes where it is one)."""
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a column and their names (a categorical's own codes where it is one)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy()[rows].astype(np.int64), pd.Index(values.cat.categories.astype("str"))
-    codes, names = pd.factorize(values.to_numpy()[rows])
+        return values.cat.codes.to_numpy().astype(np.int64), pd.Index(values.cat.categories.astype("str"))
+    codes, names = pd.factorize(values.to_numpy())
     return codes.astype(np.int64), pd.Index(names, dtype="str")
 
 
@@ -138,14 +138,14 @@ class _Coded:
 
 
 def _coded(spells: pd.DataFrame) -> _Coded:
-    rows = np.arange(len(spells))
-    stage, stage_names = _codes(spells["stage"], rows)
-    after, after_names = _codes(spells["next_stage"], rows)
+    """The spells coded once for window_flows."""
+    stage, stage_names = _codes(spells["stage"])
+    after, after_names = _codes(spells["next_stage"])
     vocab = pd.Index([NOT_KNOWN]).append(stage_names).append(after_names).unique()
     stage, after = vocab.get_indexer(stage_names)[stage], vocab.get_indexer(after_names)[after]
     person = pd.factorize(spells["person_id"].to_numpy())[0].astype(np.int64)
     if "authority" in spells and person.size:  # the same pseudonym in two councils: two children
-        person = pd.factorize(_codes(spells["authority"], rows)[0] * (int(person.max()) + 1) + person)[0]
+        person = pd.factorize(_codes(spells["authority"])[0] * (int(person.max()) + 1) + person)[0]
     return _Coded(start=spells["start"].to_numpy("datetime64[us]"), end=spells["end"].to_numpy("datetime64[us]"),
                   stage=stage, after=after, still_open=after == (vocab.get_loc(OPEN) if OPEN in vocab else -1),
                   child=person, children=int(person.max()) + 1 if person.size else 0, vocab=vocab)

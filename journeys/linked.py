@@ -53,7 +53,6 @@ def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: Suppresse
     lines = system.lines
     row_total = np.array([row_of[str(s)] for s in flow_counts.index], dtype=np.int64)
     col_total = np.array([column_of[str(s)] for s in flow_counts.columns], dtype=np.int64)
-    grand = flow_values.size - 1
     offset = flow_values.size
     grid = stage_counts.reindex(columns=list(_LINKED)).to_numpy(dtype=float)
     n_s, n_m = grid.shape

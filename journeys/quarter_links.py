@@ -122,7 +122,7 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
         extra = [fix for fix in (before[1], after[0]) if fix is not None]
         if not extra:
             return own
-        hidden = np.logical_or.reduce([_entries(own), *extra])
+        hidden = np.logical_or.reduce([own.hidden_entries(), *extra])
         if before[2] and after[2]:  # both audits passed this pattern, which is stricter than the table's own
             return published_table(counts, hidden, threshold)
         n_rows, n_cols = counts.shape  # stocks made alike but not audited: protect around them here
@@ -175,15 +175,9 @@ def year_end_pair(year: int, counts_of: Counts, model: StageModel, threshold: in
     for period, extra in ((left, fix[0]), (left.next(), fix[1])):
         table = linked_table(period, counts_of, model, threshold, memo)
         if table is not None and extra is not None:
-            table = published_table(counts_of(period), _entries(table) | extra, threshold)
+            table = published_table(counts_of(period), table.hidden_entries() | extra, threshold)
         pairs.append(None if table is None else (counts_of(period), table))
     return pairs[0], pairs[1], fix[2] and fix[3]
-
-
-def _entries(table: SuppressedTable) -> np.ndarray:
-    """A table's hidden entries as audits number them: cells row by row, row totals, column totals, grand total."""
-    return np.concatenate([table.hidden_mask().to_numpy().ravel(), table.row_totals.isna().to_numpy(),
-                           table.column_totals.isna().to_numpy(), [table.grand_total is None]])
 
 
 def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold: int, memo: Memo) -> Fix:

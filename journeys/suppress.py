@@ -42,6 +42,12 @@ class SuppressedTable:
         """Cells not published (primary or secondary), as a bool frame shaped like cells."""
         return self.primary | self.secondary
 
+    def hidden_entries(self) -> np.ndarray:
+        """Every entry not published, numbered as the audits number them: cells row by row, row totals,
+        column totals, grand total (the order suppress_table and published_table use)."""
+        return np.concatenate([self.hidden_mask().to_numpy().ravel(), self.row_totals.isna().to_numpy(),
+                               self.column_totals.isna().to_numpy(), [self.grand_total is None]])
+
     def display(self) -> pd.DataFrame:
         """The table as text with a "Total" row and column, hidden entries shown as "c"."""
         rows = self.cells.to_numpy(dtype=object)

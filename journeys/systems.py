@@ -32,10 +32,12 @@ class TableSystem:
         Returns its row and column total entries by label.
         """
         grid = counts.to_numpy(dtype=float)
-        cells = self.add(grid, table.hidden_mask().to_numpy()).reshape(grid.shape)
-        rows = self.add(grid.sum(axis=1), table.row_totals.isna().to_numpy())
-        columns = self.add(grid.sum(axis=0), table.column_totals.isna().to_numpy())
-        grand = int(self.add(np.array([grid.sum()]), np.array([table.grand_total is None]))[0])
+        n_rows, n_cols = grid.shape
+        entries = self.add(np.concatenate([grid.ravel(), grid.sum(axis=1), grid.sum(axis=0), [grid.sum()]]),
+                           table.hidden_entries())
+        cells = entries[: n_rows * n_cols].reshape(n_rows, n_cols)
+        rows, columns = entries[n_rows * n_cols: n_rows * (n_cols + 1)], entries[n_rows * (n_cols + 1): -1]
+        grand = int(entries[-1])
         self.lines += [(cells[i], int(rows[i])) for i in range(len(rows))]
         self.lines += [(cells[:, j], int(columns[j])) for j in range(len(columns))]
         self.lines += [(rows, grand), (columns, grand)]
