@@ -72,7 +72,8 @@ def audit_hidden(
     cols = where[entry[shut]]
     coefs = sign[shut]
     rhs = (-known[active]).tolist()
-    a_eq = coo_matrix((coefs, (rows, cols)), shape=(len(rhs), columns.size)).tocsr()
+    a_eq = np.zeros((len(rhs), columns.size))  # small and dense: slicing per group costs less than sparse
+    np.add.at(a_eq, (rows, cols), coefs)
     size = columns.size + len(rhs)
     link = coo_matrix((np.ones(rows.size), (cols, rows + columns.size)), shape=(size, size))
     label = connected_components(link, directed=False)[1]
@@ -86,7 +87,7 @@ def audit_hidden(
         todo = np.array([int(columns[v]) not in passed for v in var])
         if todo.any():
             con = np.flatnonzero(label[columns.size :] == group)
-            a_sub, b_sub = a_eq[con][:, var].toarray(), np.asarray(rhs)[con]
+            a_sub, b_sub = a_eq[np.ix_(con, var)], np.asarray(rhs)[con]
             narrow = narrow_entries(a_sub, b_sub, values[columns[var]].astype(float), todo, threshold, rng)
             passed.update(int(e) for e in columns[var[todo & ~narrow]])
             failing += [int(e) for e in columns[var[narrow]]]
@@ -121,15 +122,15 @@ def narrow_entries(
         return np.asarray(np.floor(high + 1e-6) - np.ceil(low - 1e-6) <= threshold)
 
     unclear, stale = narrow(), 0
-    while unclear.any() and stale < _PROBES:
+    while unclear.sum() > 1 and stale < _PROBES:  # one left: its own LPs are as quick
         down = (truth - low < high - truth) & (low > 0.5)  # push each entry the less explored way
         weights = np.where(unclear, rng.uniform(0.5, 1.5, truth.size), 0.0)
         solve(np.where(down, weights, -weights), 2.0 * truth.sum() + threshold + 1)
         before, unclear = unclear.sum(), narrow()
         stale = stale + 1 if unclear.sum() == before else 0
     for k in np.flatnonzero(narrow()):
-        for sense in (-1.0, 1.0):  # maximise, then minimise
-            if narrow()[k]:
+        for sense in (-1.0, 1.0):  # maximise, then minimise (counts are >= 0: no need once max <= threshold)
+            if narrow()[k] and not (sense > 0 and np.floor(high[k] + 1e-6) <= threshold):
                 c = np.zeros(truth.size)
                 c[k] = sense
                 if solve(c, None) and sense < 0:

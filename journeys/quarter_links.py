@@ -156,6 +156,8 @@ def _prepare(first: Period, last: Period, reach: int, counts_of: Counts, model: 
         _in_parallel([partial(linked_table, p, counts_of, model, threshold, memo, rounds) for p in quarters])
 
 
+_TAKE_BACK = 2  # a search takes back an entry it hid once partners chosen for it twice have not protected it
+
 #: left's and right's entries to hide; whether the pair was audited safe; whether with the Overview's totals
 Fix = tuple[np.ndarray | None, np.ndarray | None, bool, bool]
 
@@ -198,9 +200,11 @@ def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold:
         alike: Fix = None, None, True, False
         for with_totals in (True, False) if left.quarter == 1 else (False,):  # the Overview's 31 March
             for stocks_too in (False, True):  # the stocks readers need most, only if nothing else will do
-                found = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals, stocks_too)
-                if found[2]:
-                    return found
+                for take_back in (True, False):  # taking back usually finds a pattern sooner; not always
+                    found = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals,
+                                      stocks_too, take_back)
+                    if found[2]:
+                        return found
                 alike = found
         return alike
 
@@ -209,7 +213,7 @@ def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold:
 
 
 def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, SuppressedTable], model: StageModel,
-              threshold: int, with_totals: bool, stocks_too: bool) -> Fix:
+              threshold: int, with_totals: bool, stocks_too: bool, take_back: bool = True) -> Fix:
     """_boundary_fix's search, with or without the Overview's totals, with or without hiding this boundary's stocks.
 
     Not safe: only the stocks made alike.
@@ -239,14 +243,27 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     rank = {e: 1 for e in margins} | {split - 1: 2, end - 1: 2} | {e: 3 for e in twin}
     stuck, last, changed, passed = 0, -1, bool(odd), set[int]()  # passed: hiding more only widens
     joins: set[int] | None = set(twin) | set(totals)  # each table passed its own audit: only what links them
+    chosen: dict[int, list[int]] = {}  # entries this search hid, with the partners it then hid for them
     while failing := audit_hidden(values, hidden, system.lines, threshold, passed, joins):
         joins = None
         stuck = stuck + 1 if failing[0] == last else 0
         last = failing[0]
-        picks = nearby_partners(failing[0], system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank)
+        if take_back and last in chosen and stuck == _TAKE_BACK:
+            # a partner this search chose that its partners do not protect: take both back and choose elsewhere
+            undo = [last, *chosen.pop(last)]
+            undo += [twin[e] for e in undo if e in twin]
+            hidden[undo] = False
+            allowed = allowed[~np.isin(allowed, [last, twin.get(last, last)])]  # never chosen again: each take-back ends
+            stuck, last, passed = 0, -1, set()  # hiding less can narrow what passed: audit everything again
+            continue
+        picks = nearby_partners(last, system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank)
         if not picks:
             return alike
-        hidden[[*picks, *(twin[p] for p in picks if p in twin)]] = changed = True
+        picks += [twin[p] for p in picks if p in twin]
+        hidden[picks] = changed = True
+        if last in chosen:
+            chosen[last] += picks
+        chosen |= {p: [] for p in picks if p not in chosen}
     return (hidden[:split], hidden[split:end], True, with_totals) if changed else (None, None, True, with_totals)
 
 
