@@ -8,9 +8,13 @@
    subprocess until it first answers GET / (hashing the inputs, reading the cached parquet, the
    journey attributes, building the working set, importing dash): median of 3 starts.
 3. Filter changes: the real Dash callback endpoint (`/_dash-update-component`, through Flask's
-   test client, so JSON encoding and the figure are included), for each page's main callback, with
-   50 random filter combinations (authority, age band, sex, ethnicity, legal status, need, a stage
-   clicked to narrow, a quarter or year): median, p95 and max milliseconds. Target p95 < 150 ms.
+   test client, so JSON encoding and the figure are included), with 50 random filter combinations
+   (authority, age band, sex, ethnicity, legal status, need, a stage clicked to narrow, a quarter
+   or year). A filter change fires every callback of the page that listens to the filters, and
+   the browser sends them together: they are posted at once from a pool of threads (waitress
+   serves them the same way), and the page's time is until the last one answers. The flows page is
+   measured with each of its three panels on show. Median, p95 and max milliseconds of the page,
+   and the chart's own callback. Target p95 < 150 ms.
 
 Results: benchmarks/results/app.json and app.md. Run: `make bench` (with the build benchmark) or
 `.venv/bin/python benchmarks/bench_app.py [--size 1e6] [--changes 50]`.
@@ -27,8 +31,10 @@ import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -130,32 +136,67 @@ def main() -> None:
     stages = state.stage_model.of_kind("stage")
     periods = [p.key for p in quarters([dt.date.fromisoformat(str(build.report["extract_date"]))], years=5)]
     years = sorted({int(k[:4]) for k in periods})[1:]
-    pages = {
-        "Quarterly flows": ([("flows-graph", "figure"), ("flows-table", "children"), ("flows-graph", "config")],
-                            lambda rng: [("flows-period", "value", rng.choice(periods)),
-                                         ("flows-picture-format", "value", "png")]),
-        "Journeys": ([("journeys-graph", "figure"), ("journeys-table", "children"), ("journeys-graph", "config")],
-                     lambda rng: [("journeys-period", "value", rng.choice(years)), ("journeys-depth", "value", rng.choice([3, 4, 6])),
-                                  ("journeys-truncated", "value", []), ("journeys-picture-format", "value", "png")]),
-        "Overview": ([("overview-table", "children")], lambda rng: [("overview-year", "value", rng.choice(years))]),
+    filters_only = ["filter-sex.value"]
+    flows_main = ([("flows-graph", "figure"), ("flows-table", "children"), ("flows-graph", "config")],
+                  lambda period: [("flows-period", "value", period), ("flows-picture-format", "value", "png")])
+
+    def flows_panel(panel: str) -> list[tuple[list[tuple[str, str]], Any]]:
+        """The callbacks a filter change fires on the flows page with `panel` on show (the others answer at once)."""
+        outputs = {"stages": [("flows-stages-table", "children")], "year": [("flows-yoy-table", "children")],
+                   "trends": [("flows-trends-graph", "figure"), ("flows-trends-table", "children"),
+                              ("flows-trends-graph", "config")]}
+        extra = {"trends": [("flows-trend-measure", "value", "stock_end"), ("flows-trends-picture-format", "value", "png")]}
+        return [flows_main, *[(outputs[name], lambda period, name=name: [("flows-panel", "value", panel),
+                                                                          ("flows-period", "value", period),
+                                                                          *extra.get(name, [])]) for name in outputs]]
+
+    def journeys_main(year: int, depth: int) -> list[tuple[str, str, Any]]:
+        return [("journeys-period", "value", year), ("journeys-depth", "value", depth), ("journeys-truncated", "value", []),
+                ("journeys-picture-format", "value", "png")]
+
+    # each page: the callbacks one filter change fires there (the browser sends them together), and their own inputs
+    pages: dict[str, tuple[list[tuple[list[tuple[str, str]], Any]], Any]] = {
+        "Quarterly flows (per-stage panel)": (flows_panel("stages"), lambda rng: rng.choice(periods)),
+        "Quarterly flows (year-before panel)": (flows_panel("year"), lambda rng: rng.choice(periods)),
+        "Quarterly flows (trends panel)": (flows_panel("trends"), lambda rng: rng.choice(periods)),
+        "Journeys": ([([("journeys-graph", "figure"), ("journeys-table", "children"), ("journeys-graph", "config")],
+                       lambda choice: journeys_main(*choice))],
+                     lambda rng: (rng.choice(years), rng.choice([3, 4, 6]))),
+        "Overview": ([([("overview-table", "children")], lambda year: [("overview-year", "value", year)])],
+                     lambda rng: rng.choice(years)),
     }
     results: dict[str, Any] = {}
-    for page, (outputs, own) in pages.items():
-        rng = random.Random(args.seed)
-        times = []
+    pool = ThreadPoolExecutor(max_workers=4)  # as waitress serves the browser's parallel requests
+    clients = threading.local()
+
+    def post(body: dict[str, Any]) -> float:
+        if not hasattr(clients, "client"):
+            clients.client = app.server.test_client()
+        began = time.perf_counter()
+        response = clients.client.post("/_dash-update-component", json=body)
+        if response.status_code not in (200, 204):
+            raise RuntimeError(f"{response.status_code} {response.get_data(as_text=True)[:500]}")
+        return (time.perf_counter() - began) * 1000
+
+    for page, (callbacks, own) in pages.items():
+        rng = random.Random(f"{args.seed}:{page}")  # each page its own filter changes: none found in the memo
+        times, first = [], []
         for i in range(args.changes + 3):
-            body = callback_body(outputs, own(rng) + random_filters(rng, options, stages), "filter-sex.value")
+            choice, filters = own(rng), random_filters(rng, options, stages)
+            bodies = [callback_body(outputs, inputs(choice) + filters, filters_only[0]) for outputs, inputs in callbacks]
             began = time.perf_counter()
-            response = client.post("/_dash-update-component", json=body)
+            each = list(pool.map(post, bodies))
             elapsed = (time.perf_counter() - began) * 1000
-            if response.status_code not in (200, 204):
-                raise RuntimeError(f"{page}: {response.status_code} {response.get_data(as_text=True)[:500]}")
             if i >= 3:  # the first three warm caches up, as a user's first clicks do
                 times.append(elapsed)
+                first.append(each[0])
         times.sort()
+        first.sort()
         results[page] = {"median_ms": round(statistics.median(times), 1),
                          "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1), "max_ms": round(times[-1], 1),
-                         "changes": len(times)}
+                         "main_view_median_ms": round(statistics.median(first), 1),
+                         "main_view_p95_ms": round(first[int(0.95 * (len(first) - 1))], 1),
+                         "callbacks": len(callbacks), "changes": len(times)}
         bench_build.log(f"{page}: median {results[page]['median_ms']} ms, p95 {results[page]['p95_ms']} ms")
 
     out = {"date": dt.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
@@ -171,9 +212,12 @@ def main() -> None:
              f"Start from cache (`journeys serve` to first answer, median of 3): **{out['start_from_cache_median_s']} s** "
              f"({', '.join(map(str, out['start_from_cache_s']))}).", "",
              f"Server time per filter change, real callback endpoint, {args.changes} random filter combinations per page "
-             f"(target p95 < {TARGET_P95_MS:.0f} ms):", "",
-             "| page | median ms | p95 ms | max ms |", "|:--|---:|---:|---:|"]
-    lines += [f"| {page} | {r['median_ms']} | {r['p95_ms']} | {r['max_ms']} |" for page, r in results.items()]
+             f"(target p95 < {TARGET_P95_MS:.0f} ms). A change fires every callback of the page at once, as the browser "
+             "does; 'page' is the time until the last one answers, 'main view' the chart's own callback:", "",
+             "| page | callbacks | page median ms | page p95 ms | page max ms | main view median ms | main view p95 ms |",
+             "|:--|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {page} | {r['callbacks']} | {r['median_ms']} | {r['p95_ms']} | {r['max_ms']} | {r['main_view_median_ms']} "
+              f"| {r['main_view_p95_ms']} |" for page, r in results.items()]
     (RESULTS / "app.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -93,13 +93,19 @@ def linked_table(period: Period, counts_of: Counts, model: StageModel, threshold
             return suppress_table(counts, threshold=threshold)
         before, own, after = (linked_table(p, counts_of, model, threshold, memo, rounds - 1)
                               for p in (period.previous(), period, period.next()))
-        return suppress_table(counts, threshold=threshold,
-                              row_hidden=boundary_hidden(before, own, counts.sum(axis=1), model, threshold,
-                                                         year_end=period.quarter == 2),
-                              column_hidden=boundary_hidden(own, after, counts.sum(axis=0), model, threshold,
-                                                            year_end=period.quarter == 1))
+        rows = boundary_hidden(before, own, counts.sum(axis=1), model, threshold, year_end=period.quarter == 2)
+        columns = boundary_hidden(own, after, counts.sum(axis=0), model, threshold, year_end=period.quarter == 1)
+        assert own is not None
+        if _agrees(own.row_totals, rows) and _agrees(own.column_totals, columns):
+            return own  # its stocks are already as the neighbours need: it is safe and keeps that pattern
+        return suppress_table(counts, threshold=threshold, row_hidden=rows, column_hidden=columns)
 
     return memo(("linked-flows", period.key, rounds), compute)
+
+
+def _agrees(margin: pd.Series, hidden: dict[str, bool]) -> bool:
+    """Whether a table's margin already hides exactly the stocks `hidden` marks (and shows the others)."""
+    return all(bool(pd.isna(margin[label])) == shut for label, shut in hidden.items() if label in margin.index)
 
 
 def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshold: int,
@@ -138,8 +144,18 @@ _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="journeys-audit")
 
 
 def _in_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
-    """Run independent audits on two threads (the LP solver runs without the GIL); results in order."""
-    return list(_POOL.map(lambda task: task(), tasks))
+    """Run independent audits on two threads (the LP solver runs without the GIL); results in order.
+
+    The calling thread runs the first task, and any other the pool has not started by then: a task
+    never waits in the queue behind threads that wait for it (several callbacks share the pool).
+    """
+    if not tasks:
+        return []
+    queued = [_POOL.submit(task) for task in tasks[1:]]
+    results = [tasks[0]()]
+    for future, task in zip(queued, tasks[1:]):
+        results.append(task() if future.cancel() else future.result())
+    return results
 
 
 def _prepare(first: Period, last: Period, reach: int, counts_of: Counts, model: StageModel, threshold: int,

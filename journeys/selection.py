@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -76,6 +77,7 @@ class JourneyData:
         self._passed = passed  # per journey: one bit per stage it passed through
         self._memo: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self._pending: dict[tuple[object, ...], Future[object]] = {}
         self._journey = joined["journey"].to_numpy()
         self._journey_start = pd.to_datetime(keyed["start"]).to_numpy()
         self._start = joined["start"].to_numpy()
@@ -83,16 +85,35 @@ class JourneyData:
         self._open = (joined["next_stage"] == "open").to_numpy()
 
     def remember(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        """The result of `compute` for `key`, kept for the last MEMO_SIZE keys (a download after a view is free)."""
-        with self._memo_lock:  # waitress serves callbacks from several threads
+        """The result of `compute` for `key`, kept for the last MEMO_SIZE keys (a download after a view is free).
+
+        Computed once: a filter change fires several callbacks at once (waitress serves them on
+        several threads) that need the same quarters, so a thread that finds a key being computed
+        waits for it. Keys depend on others without cycles, and whoever computes a key is running,
+        so the waits end.
+        """
+        with self._memo_lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
                 return self._memo[key]  # type: ignore[return-value]
-        value = compute()  # outside the lock: two threads may compute the same view once each
+            pending = self._pending.get(key)
+            if pending is None:
+                self._pending[key] = mine = Future[object]()
+        if pending is not None:
+            return pending.result()  # type: ignore[return-value]
+        try:
+            value = compute()  # outside the lock
+        except BaseException as error:
+            with self._memo_lock:
+                del self._pending[key]
+            mine.set_exception(error)
+            raise
         with self._memo_lock:
             self._memo[key] = value
+            del self._pending[key]
             while len(self._memo) > MEMO_SIZE:
                 self._memo.popitem(last=False)
+        mine.set_result(value)
         return value
 
     def remembers(self, key: tuple[object, ...]) -> bool:

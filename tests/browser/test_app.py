@@ -82,8 +82,12 @@ def test_quarterly_flows_in_the_browser(two_authorities: RunningApp, page: Any, 
     assert node_labels  # the figure is drawn from the published table only
 
     page.wait_for_selector(f"#flows-stages-table caption:has-text('{PERIOD_LABEL}: northgate')")
-    page.wait_for_selector(f"#flows-yoy-table caption:has-text('{PERIOD_LABEL} beside')")
     assert "Children at start" in page.inner_text("#flows-stages-table")
+    assert page.locator("#flows-yoy-table").inner_text() == ""  # not worked out until it is chosen
+    page.get_by_role("radio", name="The same quarter a year before", exact=True).check()
+    page.wait_for_selector(f"#flows-yoy-table caption:has-text('{PERIOD_LABEL} beside')")
+    assert page.locator("#flows-panel-stages").is_hidden() and page.locator("#flows-yoy-table").is_visible()
+    page.get_by_role("radio", name="Children in each stage", exact=True).check()
     page.click("text=Show the numbers as a table >> nth=0")
     table = page.inner_text("#flows-table")
     assert f"{PERIOD_LABEL}" in table and "\tc" in table

@@ -16,6 +16,9 @@ from journeys.ui.state import AppState
 from journeys.views import FLOW_MEASURES, flows_view, stage_table_view, trends_view, year_on_year_view
 
 PATH = "/flows"
+#: what can be shown below the flows, one at a time (each costs as much as the flows again, or more)
+PANELS = {"stages": "Children in each stage", "year": "The same quarter a year before",
+          "trends": "Trends over the last three years"}
 
 
 def layout(state: AppState) -> html.Div:
@@ -39,6 +42,12 @@ def layout(state: AppState) -> html.Div:
             dcc.Interval(id="flows-timer", interval=1500, disabled=True),
         ], className="controls"),
         chart_block("flows", "Flows between stages", "care-journeys-quarterly-flows"),
+        html.Fieldset([
+            html.Legend("Below the flows, show", className="inline-label"),
+            dcc.RadioItems(id="flows-panel", value="stages", inline=True,
+                           options=[{"label": label, "value": value} for value, label in PANELS.items()]),
+            html.Span("Each is worked out when it is shown, so changing a filter stays quick.", className="hint"),
+        ], className="inline-fieldset controls"),
         html.Section([
             html.H2("Children in each stage"),
             html.P("Children at the start and end of the quarter, those who entered and left each stage in it, those "
@@ -48,15 +57,17 @@ def layout(state: AppState) -> html.Div:
             dcc.Loading(html.Div(id="flows-stages-table"), type="dot"),
             html.Button("Download the numbers (CSV)", id="flows-stages-csv-button", n_clicks=0, className="button"),
             dcc.Download(id="flows-stages-csv"),
-        ]),
+        ], id="flows-panel-stages"),
         html.Section([
             html.H2("Compared with the same quarter a year before"),
             dcc.Loading(html.Div(id="flows-yoy-table"), type="dot"),
-        ]),
-        html.Div(labelled("flows-trend-measure", "Trend of", dcc.Dropdown(
-            id="flows-trend-measure", clearable=False, value="stock_end",
-            options=[{"label": v, "value": k} for k, v in FLOW_MEASURES.items()])), className="controls"),
-        chart_block("flows-trends", "Trends over the last three years", "care-journeys-trends"),
+        ], id="flows-panel-year", hidden=True),
+        html.Div([
+            html.Div(labelled("flows-trend-measure", "Trend of", dcc.Dropdown(
+                id="flows-trend-measure", clearable=False, value="stock_end",
+                options=[{"label": v, "value": k} for k, v in FLOW_MEASURES.items()])), className="controls"),
+            chart_block("flows-trends", "Trends over the last three years", "care-journeys-trends"),
+        ], id="flows-panel-trends", hidden=True),
         html.Div([html.Button("Download the quarterly report (HTML, opens offline)", id="flows-report-button", n_clicks=0,
                               className="button secondary"), dcc.Download(id="flows-report")], className="chart-actions"),
     ])
@@ -77,21 +88,33 @@ def register(app: Dash, state: AppState) -> None:
         return (view.figure, table_view(view.table, view.caption, index_header="Start of quarter \\ End of quarter"),
                 picture_config("care-journeys-quarterly-flows", fmt))
 
-    @app.callback(Output("flows-stages-table", "children"), Output("flows-yoy-table", "children"),
+    @app.callback(*[Output(f"flows-panel-{name}", "hidden") for name in PANELS], Input("flows-panel", "value"))
+    def show_panel(chosen: str) -> tuple[bool, ...]:
+        return tuple(name != chosen for name in PANELS)
+
+    @app.callback(Output("flows-stages-table", "children"), Input("flows-panel", "value"),
                   Input("flows-period", "value"), *FILTER_INPUTS)
-    def show_tables(period: str, authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None or not period:
-            return dash.no_update, dash.no_update
-        chosen, quarter = selection_from(authorities, *values), Period.parse(period)
-        return tuple(table_view(view.table, view.caption, index_header="Stage") for view in (
-            stage_table_view(state.data, chosen, quarter, state.stage_model, state.threshold),
-            year_on_year_view(state.data, chosen, quarter, state.stage_model, state.threshold)))
+    def show_stages(panel: str, period: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None or not period or panel != "stages":  # only the panel on show is worked out
+            return dash.no_update
+        view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
+                                state.stage_model, state.threshold)
+        return table_view(view.table, view.caption, index_header="Stage")
+
+    @app.callback(Output("flows-yoy-table", "children"), Input("flows-panel", "value"),
+                  Input("flows-period", "value"), *FILTER_INPUTS)
+    def show_year_before(panel: str, period: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None or not period or panel != "year":
+            return dash.no_update
+        view = year_on_year_view(state.data, selection_from(authorities, *values), Period.parse(period),
+                                 state.stage_model, state.threshold)
+        return table_view(view.table, view.caption, index_header="Stage")
 
     @app.callback(Output("flows-trends-graph", "figure"), Output("flows-trends-table", "children"),
-                  Output("flows-trends-graph", "config"), Input("flows-period", "value"),
+                  Output("flows-trends-graph", "config"), Input("flows-panel", "value"), Input("flows-period", "value"),
                   Input("flows-trend-measure", "value"), Input("flows-trends-picture-format", "value"), *FILTER_INPUTS)
-    def show_trends(period: str, measure: str, fmt: str, authorities: list[str] | None, *values: Any) -> Any:
-        if state.data is None or not period:
+    def show_trends(panel: str, period: str, measure: str, fmt: str, authorities: list[str] | None, *values: Any) -> Any:
+        if state.data is None or not period or panel != "trends":
             return dash.no_update, dash.no_update, dash.no_update
         view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
                            measure, threshold=state.threshold)

@@ -1,0 +1,68 @@
+"""Callbacks fired together share work: a remembered result is computed once, and audits never wait in a queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from journeys import quarter_links
+from journeys.attributes import journey_attributes
+from journeys.selection import JourneyData
+from tests.test_attributes import frames
+
+
+def working_set() -> JourneyData:
+    spells, episodes = frames()
+    return JourneyData(spells, journey_attributes(episodes, spells))
+
+
+def test_a_result_wanted_by_several_threads_at_once_is_computed_once() -> None:
+    data, calls, started = working_set(), [], threading.Event()
+
+    def compute() -> str:
+        calls.append(1)
+        started.set()
+        time.sleep(0.2)  # the other threads ask while this one is still computing
+        return "flows"
+
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(data.remember, ("view",), compute)
+        started.wait(5)
+        others = [pool.submit(data.remember, ("view",), compute) for _ in range(3)]
+        assert [first.result(), *[o.result() for o in others]] == ["flows"] * 4
+    assert len(calls) == 1
+
+
+def test_a_failure_reaches_every_waiting_thread_and_the_next_call_tries_again() -> None:
+    data, started = working_set(), threading.Event()
+
+    def fail() -> str:
+        started.set()
+        time.sleep(0.2)
+        raise ValueError("no counts for this quarter")
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(data.remember, ("view",), fail)
+        started.wait(5)
+        waiting = pool.submit(data.remember, ("view",), lambda: "never used")
+        for future in (first, waiting):
+            with pytest.raises(ValueError, match="no counts"):
+                future.result()
+    assert data.remember(("view",), lambda: "computed now") == "computed now"
+
+
+def test_audits_run_by_the_caller_when_the_pool_is_busy() -> None:
+    """Both pool threads blocked (other callbacks' audits): the caller runs the queued tasks itself."""
+    release = threading.Event()
+    blockers = [quarter_links._POOL.submit(release.wait, 10) for _ in range(2)]
+    try:
+        began = time.perf_counter()
+        assert quarter_links._in_parallel([lambda: 1, lambda: 2, lambda: 3]) == [1, 2, 3]
+        assert time.perf_counter() - began < 5
+    finally:
+        release.set()
+        for blocker in blockers:
+            blocker.result()
