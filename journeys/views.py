@@ -89,8 +89,12 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
 
 
 def _flow_context(data: JourneyData, selection: Selection, period: Period, model: StageModel, threshold: int,
-                  secret: str | None) -> tuple[Callable[[Period], pd.DataFrame], Memo]:
-    """Quarter counts and a memo for the linked flows tables of one selection, remembered in the working set."""
+                  secret: str | None, first: Period | None = None) -> tuple[Callable[[Period], pd.DataFrame], Memo]:
+    """Quarter counts and a memo for the linked flows tables of one selection, remembered in the working set.
+
+    Counting the viewed quarter counts the window its linked table needs at once; with `first`, the
+    window starts there (trends: every quarter from one selection).
+    """
     def count_key(p: Period) -> tuple[Any, ...]:
         return ("flow-counts", selection.key(), p.key, secret, model.version)
 
@@ -98,8 +102,10 @@ def _flow_context(data: JourneyData, selection: Selection, period: Period, model
         """A quarter's counts; with it, those missing around the viewed quarter, from one selection."""
         if data.remembers(count_key(p)):
             return data.remember(count_key(p), lambda: quarter_counts(spells_for([p]), p, model, secret))
-        window = [period.previous().previous(), period.previous(), period]  # what its linked table needs,
-        while len(window) < 6:  # and the next quarter's (the Overview shows both sides of 31 March; play steps on)
+        # what its linked table needs (two quarters either side), and the next quarter's (the Overview shows
+        # both sides of 31 March; play steps on)
+        window, end = [(first or period).previous().previous()], period.next().next().next()
+        while window[-1] != end:
             window.append(window[-1].next())
         missing = [q for q in window if q == p or not data.remembers(count_key(q))] if p in window else [p]
         spells = spells_for(missing)
@@ -312,6 +318,8 @@ def trends_view(data: JourneyData, selection: Selection, period: Period, model: 
     periods = [period]
     while len(periods) < quarters_back:
         periods.insert(0, periods[0].previous())
+    counts_of, _ = _flow_context(data, selection, period, model, threshold, None, first=periods[0])
+    counts_of(period)  # every quarter's counts from one selection
     frame = pd.concat([_flow_margins(data, selection, p, model, threshold) for p in periods], ignore_index=True)
     chosen = frame[frame["measure"] == measure]
     present = chosen.groupby("stage", sort=False)["count"].apply(lambda c: bool((c.fillna(1) != 0).any()))
