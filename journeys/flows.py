@@ -194,7 +194,9 @@ def _flows(c: _Coded, period: Period, model: StageModel) -> pd.DataFrame:
     order = np.flatnonzero(ended)[np.argsort(end[ended], kind="stable")]
     outcome = np.full(c.children, -1)
     outcome[child[order]] = after[order]  # the latest ending wins, as in quarter_places
-    known = np.unique(child)
+    present = np.zeros(c.children, dtype=bool)  # the children in the quarter, in order (a bincount, not a sort)
+    present[child] = True
+    known = np.flatnonzero(present)
     at_start, at_end = at_start[known], np.where(at_end >= 0, at_end, outcome)[known]
     at_start, at_end = np.where(at_start >= 0, at_start, 0), np.where(at_end >= 0, at_end, 0)
     size = c.vocab.size

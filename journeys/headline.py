@@ -56,8 +56,9 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int) -> pd.Da
       contact, and misses care periods within one journey).
     - ceased_in_year and ceased_<reason>: left care in the year (an in-care spell followed by an
       outcome or a non-care stage), by the reason of their LAST ceasing in the year: the outcome;
-      where the journey went on in a non-care stage, an outcome named by `exit_detail` (id or
-      label), else `continued_support` (SSDA903 REC codes are not on the spells).
+      where the journey went on in a non-care stage, the outcome named by `exit_detail` (id or
+      label: joined-up builds keep there how the period of care ended, `journeys.joined`), else
+      `continued_support` (how care ended is not in the data).
     - looked_after_during_year: in care on any day of the year (includes ceasing on 1 April).
     - three_plus_placements (DfE placement stability): children looked after on 31 March with 3 or
       more placements in the year. Approximation: placements = in-care spells overlapping the year

@@ -32,7 +32,8 @@ def precedence_order(model: StageModel) -> list[str]:
 
 
 def care_intervals(spells: pd.DataFrame) -> pd.DataFrame:
-    """Care spells as intervals; only a journey's last spell carries its outcome (or `open`)."""
+    """Care spells as intervals; only a care journey's last spell carries its outcome (or `open`), which the
+    joined spell keeps as `exit_detail` where the joined journey goes on (`_ended_with`)."""
     last = spells["step"].shift(-1, fill_value=1).eq(1).to_numpy()
     return pd.DataFrame({
         "person_id": spells["person_id"], "stage": spells["stage"], "start": spells["start"], "end": spells["end"],
@@ -66,13 +67,28 @@ def joined_spells(intervals: pd.DataFrame, model: StageModel, authority: str) ->
         "person_id": segments["person_id"], "authority": authority, "journey_no": journey_no, "step": step,
         "stage": segments["stage"].astype("str"), "start": segments["start"], "end": segments["end"],
         "next_stage": next_stage.astype("str"),
-        "exit_detail": segments["journey_id"].map(ends["exit_detail"]).where(last).astype("object")
-        .where(lambda s: s.notna(), None),
+        "exit_detail": segments["journey_id"].map(ends["exit_detail"]).where(last, _ended_with(segments, intervals, model))
+        .astype("object").where(lambda s: s.notna(), None),
         "moves": _moves(segments, intervals),
         "left_truncated": segments["journey_id"].map(_truncated(owned)).astype(bool),
         "re_entry": journey_no > 1,
         "days_since_previous": since.groupby(segments["journey_id"]).transform("max").astype("Int64"),
     }).loc[:, SPELL_COLUMNS]
+
+
+def _ended_with(segments: pd.DataFrame, intervals: pd.DataFrame, model: StageModel) -> pd.Series:
+    """For a stay that ends while its journey goes on, the outcome its own involvement ended with.
+
+    A period of care that ends (returned home, special guardianship...) while the case stays open
+    as child in need goes on to a stage, so `next_stage` cannot say how care ended; the Overview's
+    ceasings by reason need it. Matched on the interval that ends with the segment (care outranks
+    every stage, so a care spell is one segment); None where none ends there with an outcome.
+    """
+    outcomes = set(model.of_kind("outcome")) - {UNKNOWN_EXIT}
+    ending = intervals[intervals["outcome"].isin(outcomes)][["person_id", "stage", "end", "outcome"]]
+    ending = ending.drop_duplicates(["person_id", "stage", "end"])
+    found = segments[["person_id", "stage", "end"]].merge(ending, how="left", on=["person_id", "stage", "end"])
+    return found["outcome"].set_axis(segments.index)
 
 
 def _moves(segments: pd.DataFrame, intervals: pd.DataFrame) -> np.ndarray:

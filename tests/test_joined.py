@@ -85,3 +85,16 @@ def test_synthetic_northgate_joins_front_door_to_care(tmp_path) -> None:
     assert r.report["rows_quarantined"] == 0
     assert r.report["rows_read"] == sum(r.report[f"rows_{b}"] for b in ("used", "superseded", "ignored",
                                                                        "quarantined"))
+
+
+def test_how_care_ended_is_kept_when_the_journey_goes_on(result) -> None:
+    """J1 returned home (REC E4A) while the protection plan went on: the Overview must count a return home."""
+    from journeys.headline import CONTINUED_SUPPORT, headline_counts
+
+    care = result.spells[(result.spells["person_id"] == pid("J1")) & (result.spells["stage"] == "foster_other")]
+    assert care[["next_stage", "exit_detail"]].values.tolist() == [["child_protection", "returned_home"]]
+    ceased = headline_counts(result.spells, result.stage_model, 2024).set_index("measure")["count"]
+    assert ceased["ceased_in_year"] == 1 and ceased["ceased_returned_home"] == 1
+    assert f"ceased_{CONTINUED_SUPPORT}" not in ceased.index
+    others = result.spells[result.spells["stage"] != "foster_other"]
+    assert others.loc[others["next_stage"].isin(result.stage_model.of_kind("stage")), "exit_detail"].isna().all()
