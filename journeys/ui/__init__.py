@@ -53,7 +53,13 @@ def create_app(state: AppState) -> Dash:
 
 def serve(app: Dash, host: str = "127.0.0.1", port: int = 8050, threads: int = 4) -> None:
     """Serve with waitress, a production WSGI server that also runs on the Windows machines councils use."""
+    import signal
+    import sys
+
     from waitress import serve as waitress_serve
+
+    # a service manager (or a test) stops the app with SIGTERM: exit normally, so temporary uploads are removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     print(f"Care Journeys is running at http://{host}:{port}/ (press Ctrl+C to stop)", flush=True)
     waitress_serve(app.server, host=host, port=port, threads=threads, ident="care-journeys")

@@ -108,14 +108,20 @@ def empty_app(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture
-def fresh_app(app_env: dict[str, str], app_cache: Path) -> Iterator[RunningApp]:
-    """An app with nothing loaded, for tests that load data through the Data page."""
-    app = RunningApp(["--cache", str(app_cache)], app_env)
+def fresh_app(app_env: dict[str, str], app_cache: Path, tmp_path: Path) -> Iterator[RunningApp]:
+    """An app with nothing loaded, for tests that load data through the Data page.
+
+    Its temporary files go to a folder of the test's own: once the app stops, no upload is left there.
+    """
+    temporary = tmp_path / "app-tmp"
+    temporary.mkdir()
+    app = RunningApp(["--cache", str(app_cache)], dict(app_env, TMPDIR=str(temporary)))
     try:
         app.wait(60)
         yield app
     finally:
         app.stop()
+    assert not list(temporary.glob("care-journeys-uploads-*")), "uploads were left behind after the app stopped"
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,13 @@ def layout(state: AppState) -> html.Div:
 def register(app: Dash, state: AppState) -> None:
     dash.register_page("journeys.ui.pages.data", path="/data", name="Data", title="Data - Care Journeys",
                        layout=lambda **_: layout(state), order=3)
-    uploads = Path(tempfile.mkdtemp(prefix="care-journeys-uploads-"))
+    uploads: list[Path] = []  # made at the first upload, removed when the app stops
+
+    def upload_folder() -> Path:
+        if not uploads:
+            uploads.append(Path(tempfile.mkdtemp(prefix="care-journeys-uploads-")))
+            atexit.register(shutil.rmtree, uploads[0], ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=uploads[0]))
 
     @app.callback(Output("data-config", "options"), Output("data-config", "value"),
                   Output("data-new-config-status", "children"), Input("data-new-config", "n_clicks"),
@@ -126,7 +134,7 @@ def register(app: Dash, state: AppState) -> None:
                     return None, "Reading folders is switched off."
                 token = state.hold_inputs(folder_extracts(folder or ""), None)
             else:
-                target = Path(tempfile.mkdtemp(dir=uploads))
+                target = upload_folder()
                 token = state.hold_inputs([save_upload(n, c, target) for n, c in zip(names or [], contents or [])],
                                           target)
         except JourneysError as exc:
