@@ -43,8 +43,11 @@ def available_years(spells: pd.DataFrame) -> list[int]:
     return list(range(first.year + (first.month >= 4), last.year + (last.month >= 4) + 1))
 
 
-def headline_counts(spells: pd.DataFrame, model: StageModel, year: int) -> pd.DataFrame:
+def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: str | None = None) -> pd.DataFrame:
     """Exact (unsuppressed) headline counts of children for the year ending 31 March `year`.
+
+    Columns measure, label, count; with a viewer's `secret`, also each figure's `cell_key` (the
+    sum of its children's record keys, journeys.perturb), so the same children get the same noise.
 
     Children are (authority, person_id) pairs, each counted once per figure. Definitions:
     - looked_after_31_march: in an in-care stage on 31 March (a spell ending that day has left).
@@ -74,7 +77,12 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int) -> pd.Da
     stage_in = _stage_lookup(spells)
     is_open = spells["next_stage"].eq(OPEN).to_numpy()
     in_care = stage_in(_care_stages(model))
-    care = _care_rows(spells, in_care, is_open, model, last)
+    keys = np.zeros(len(spells), dtype=np.int64)
+    if secret is not None:
+        from journeys.perturb import record_keys
+
+        keys = record_keys(spells["person_id"], None, secret)  # children, not journeys, are counted here
+    care = _care_rows(spells, in_care, is_open, model, last).assign(key=lambda c: keys[c["row"].to_numpy()])
     during = care[care["end"] >= first]
     at_end = during[_covers(during, last)]
     starts = _starts(care, during, first)
@@ -83,40 +91,48 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int) -> pd.Da
     placements = pd.Series(places).groupby(during["child"].to_numpy()).sum()
     stable_ids = placements.index[placements.to_numpy() >= 3]
     fy = year_label(year)
-    rows: list[tuple[str, str, int]] = [
-        ("looked_after_31_march", f"Children looked after on 31 March {year}", _n(at_end)),
+    looked_after = _n(at_end)
+    rows: list[tuple[str, str, tuple[int, int]]] = [
+        ("looked_after_31_march", f"Children looked after on 31 March {year}", looked_after),
         ("started_in_year", f"Children who started to be looked after in {fy}", _n(starts)),
         ("re_entries_in_year", f"Children who started to be looked after in {fy} after an earlier period "
                                "of care (re-entry)", _n(starts[starts["re_entry"]])),
-        ("ceased_in_year", f"Children who ceased to be looked after in {fy}", len(ceased)),
+        ("ceased_in_year", f"Children who ceased to be looked after in {fy}", _n(ceased)),
     ]
-    by_reason = ceased["reason"].value_counts()
     for reason in [*model.of_kind("outcome"), CONTINUED_SUPPORT]:
-        if reason in by_reason.index:
+        if (ceased["reason"] == reason).any():
             name = CONTINUED_SUPPORT_LABEL if reason == CONTINUED_SUPPORT else model.get(reason).label
-            rows.append((f"ceased_{reason}", f"Ceased to be looked after in {fy}: {name}", int(by_reason[reason])))
+            rows.append((f"ceased_{reason}", f"Ceased to be looked after in {fy}: {name}",
+                         _n(ceased[ceased["reason"] == reason])))
     rows += [
         ("looked_after_during_year", f"Children looked after at any time in {fy}", _n(during)),
         ("three_plus_placements", f"Children looked after on 31 March {year} with 3 or more placements in {fy}",
-         int(np.isin(at_end["child"].unique(), stable_ids).sum())),
+         _n(at_end[at_end["child"].isin(stable_ids)])),
     ]
     front_door = [s for s in model.of_kind("stage") if model.get(s).group in _CIN_GROUPS]
     if stage_in(front_door).any():
         cin = stage_in([s for s in front_door if s not in FRONT_DOOR_ONLY])
-        front = spells.loc[cin & _covers(spells.assign(open=is_open), last).to_numpy(),
-                           ["authority", "person_id", "stage"]]
-        in_need = len(front[["authority", "person_id"]].drop_duplicates())
-        on_plan = len(front.loc[front["stage"] == _CP_STAGE, ["authority", "person_id"]].drop_duplicates())
+        covered = cin & _covers(spells.assign(open=is_open), last).to_numpy()
+        front = spells.loc[covered, ["authority", "person_id", "stage"]].assign(key=keys[covered])
+        authority, person = pd.factorize(front["authority"])[0], pd.factorize(front["person_id"])[0]
+        front = front.assign(child=authority.astype(np.int64) * (int(person.max(initial=0)) + 1) + person)
+        in_need = _n(front)
         rows += [
             ("children_in_need_31_march", f"Children in need on 31 March {year} (including children looked after)",
-             in_need + _n(at_end)),
+             (in_need[0] + looked_after[0], in_need[1] + looked_after[1])),  # the two groups do not overlap
             ("children_in_need_not_looked_after_31_march",
              f"Children in need on 31 March {year} who were not looked after", in_need),
-            ("on_cp_plan_31_march", f"Children on a child protection plan on 31 March {year}", on_plan),
+            ("on_cp_plan_31_march", f"Children on a child protection plan on 31 March {year}",
+             _n(front[front["stage"] == _CP_STAGE])),
         ]
-    return pd.DataFrame({"measure": pd.array([r[0] for r in rows], dtype="str"),
-                         "label": pd.array([r[1] for r in rows], dtype="str"),
-                         "count": np.array([r[2] for r in rows], dtype=np.int64)})
+    out = pd.DataFrame({"measure": pd.array([r[0] for r in rows], dtype="str"),
+                        "label": pd.array([r[1] for r in rows], dtype="str"),
+                        "count": np.array([r[2][0] for r in rows], dtype=np.int64)})
+    if secret is not None:
+        from journeys.perturb import RECORD_KEY_BASE
+
+        out["cell_key"] = np.array([r[2][1] for r in rows], dtype=np.int64) % RECORD_KEY_BASE
+    return out
 
 
 def year_end_stocks(model: StageModel) -> dict[str, list[str]]:
@@ -128,7 +144,8 @@ def year_end_stocks(model: StageModel) -> dict[str, list[str]]:
 
 def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, population: pd.DataFrame | None = None,
                      threshold: int = DEFAULT_THRESHOLD,
-                     protect: Callable[[pd.Series, pd.Series], pd.Series] | None = None) -> pd.DataFrame:
+                     protect: Callable[[pd.Series, pd.Series], pd.Series] | None = None,
+                     secret: str | None = None) -> pd.DataFrame:
     """The publishable headline table: counts as text ("c" where hidden), rates per 10,000 and shares.
 
     Counts from 1 to threshold are hidden. The ceasing reasons with their total (ceased_in_year)
@@ -138,10 +155,16 @@ def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, populat
     and shares (re-entries of starters; placement stability of the looked after on 31 March, in whole
     percent) are shown only where their counts are; "" where they do not apply or cannot be worked out.
     `protect(counts, hidden)` may hide more, for tables published beside these (year_end).
+    `secret` switches on viewer mode: each figure gets cell-key noise first (spells must carry the
+    pseudonyms); totals are then noisy figures of their own, so parts need not add up to them.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
         raise DisclosureError(f"threshold must be a whole number of at least 1, got {threshold!r}.")
-    table = headline_counts(spells, model, year)
+    table = headline_counts(spells, model, year, secret)
+    if secret is not None:
+        from journeys.perturb import perturb_counts
+
+        table["count"] = perturb_counts(table["count"].to_numpy(), table["cell_key"].to_numpy())
     counts = pd.Series(table["count"].to_numpy(), index=table["measure"].to_numpy())
     hidden = pd.Series((counts >= 1) & (counts <= threshold), index=counts.index)
     reasons = counts[counts.index.str.startswith("ceased_") & (counts.index != "ceased_in_year")]
@@ -202,9 +225,10 @@ def _covers(spells: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
     return (spells["start"] <= day) & ((spells["end"] > day) | (spells["open"] & (spells["end"] >= day)))
 
 
-def _n(rows: pd.DataFrame) -> int:
-    """Distinct children among the rows."""
-    return int(rows["child"].nunique())
+def _n(rows: pd.DataFrame) -> tuple[int, int]:
+    """Distinct children among the rows, and the sum of their record keys (zeros unless a viewer's)."""
+    children = rows.drop_duplicates("child")
+    return len(children), int(children["key"].sum())
 
 
 def _starts(care: pd.DataFrame, during: pd.DataFrame, first: pd.Timestamp) -> pd.DataFrame:

@@ -192,11 +192,13 @@ def _node_rank(model: StageModel) -> dict[str, int]:
     return {s: i for i, s in enumerate([*before, MORE_MOVES, *outcomes, OPEN])}
 
 
-def _step_tables(links: _Links, rank: dict[str, int]) -> dict[int, pd.DataFrame]:
+def _step_tables(links: _Links, rank: dict[str, int], record_keys: np.ndarray | None = None) -> dict[int, pd.DataFrame]:
     """The exact two-way table of each step: rows column k's nodes, columns column k + 1's, in node order.
 
     Counted straight from the codes (one bincount over step x source x target), so the tables hold
-    exactly the nodes with a link at that step, as grouping the paths (step_counts) would.
+    exactly the nodes with a link at that step, as grouping the paths (step_counts) would. With
+    each link's journey's `record_keys` (viewer mode), every cell gets its cell-key noise first
+    (journeys.perturb): the same journeys in a link always get the same noise, whatever the filter.
     """
     if links.step.size == 0:
         return {}
@@ -204,7 +206,13 @@ def _step_tables(links: _Links, rank: dict[str, int]) -> dict[int, pd.DataFrame]
     order = np.array(sorted(range(vocab.size), key=lambda i: (rank.get(vocab[i], len(rank)), vocab[i])))
     width, steps = vocab.size, int(links.step.max()) + 1
     combined = (links.step * width + links.source) * width + links.target
-    cube = np.bincount(combined, minlength=steps * width * width).reshape(steps, width, width)[:, order][:, :, order]
+    counts = np.bincount(combined, minlength=steps * width * width)
+    if record_keys is not None:
+        from journeys.perturb import RECORD_KEY_BASE, perturb_counts
+
+        keys = np.bincount(combined, weights=record_keys, minlength=counts.size).astype(np.int64) % RECORD_KEY_BASE
+        counts = perturb_counts(counts, keys)
+    cube = counts.reshape(steps, width, width)[:, order][:, :, order]
     names = vocab[order]
     tables = {}
     for step in range(steps):  # one per column (depth + 2 at most)
@@ -315,19 +323,28 @@ def _empty(columns: dict[str, str]) -> pd.DataFrame:
 
 
 def step_flows(spells: pd.DataFrame, model: StageModel, start: pd.Timestamp, end: pd.Timestamp, depth: int = 6,
-               include_truncated: bool = False, threshold: int = DEFAULT_THRESHOLD) -> StepFlows:
+               include_truncated: bool = False, threshold: int = DEFAULT_THRESHOLD,
+               secret: str | None = None) -> StepFlows:
     """The step-aligned Sankey of journeys starting in [start, end]: the only form the app draws.
 
     Each step's table is suppressed (suppress_table), node totals made consistent across the two
     tables that show them, then all tables audited together (module docstring). Counts are of
     journeys, not children. Median weeks in a stage only for nodes of 10+ spells whose total is
     published; open spells count their time to the extract date, so theirs are lower bounds.
+    `secret` switches on viewer mode: every link gets cell-key noise before suppression, keyed on
+    its journeys (pseudonymised person_id and journey_no, so spells must carry the pseudonyms).
     """
     _check_depth(depth)
     chosen = _select(spells, start, end, include_truncated)
     links = _links(spells, chosen, depth)
     rank = _node_rank(model)
-    exact = _step_tables(links, rank)
+    keys = None
+    if secret is not None:
+        from journeys.perturb import record_keys
+
+        rows = chosen.rows[links.at]
+        keys = record_keys(spells["person_id"].take(rows), spells["journey_no"].take(rows), secret)
+    exact = _step_tables(links, rank, keys)
     tables = {step: suppress_table(table, threshold) for step, table in exact.items()}
     if not tables:  # no journey starts in the period: nothing to draw, and 0 is publishable
         return StepFlows(nodes=_empty(_NODE_COLUMNS), links=_empty(_LINK_COLUMNS), journeys=0, depth=depth)

@@ -179,25 +179,31 @@ class TableView:
 
 
 def overview_view(data: JourneyData, selection: Selection, year: int, model: StageModel,
-                  population: pd.DataFrame | None = None, threshold: int = DEFAULT_THRESHOLD) -> TableView:
-    """The DfE headline figures for the year ending 31 March `year`, suppressed, with rates where a population is given."""
-    return data.remember(("overview", selection.key(), year, threshold, id(population), model.version),
-                         lambda: _overview_view(data, selection, year, model, population, threshold))
+                  population: pd.DataFrame | None = None, threshold: int = DEFAULT_THRESHOLD,
+                  secret: str | None = None) -> TableView:
+    """The DfE headline figures for the year ending 31 March `year`, suppressed, with rates where a population is given.
+
+    `secret` switches on viewer mode: cell-key noise on each figure before suppression (DESIGN 6).
+    """
+    return data.remember(("overview", selection.key(), year, threshold, id(population), secret, model.version),
+                         lambda: _overview_view(data, selection, year, model, population, threshold, secret))
 
 
 def _overview_view(data: JourneyData, selection: Selection, year: int, model: StageModel,
-                   population: pd.DataFrame | None, threshold: int) -> TableView:
+                   population: pd.DataFrame | None, threshold: int, secret: str | None) -> TableView:
     from journeys.headline import headline_figures, year_end_stocks
     from journeys.year_end import protect_year_end
 
     caption = f"Headline figures for {year_label(year)} (year ending 31 March {year}): {scope(data, selection)}"
-    spells = data.select(selection, columns=SPELL_CORE, until=pd.Timestamp(year, 3, 31), children_as_ids=True)
+    spells = data.select(selection, columns=SPELL_CORE, until=pd.Timestamp(year, 3, 31),
+                         children_as_ids=secret is None)
     counts_of, memo = _flow_context(data, selection, Period(year, 1), model, threshold, None)
     ending, starting, shown = year_end_pair(year, counts_of, model, threshold, memo)
     # the 31 March audit of the flows tables counted these totals as published, or they are checked here
     protect = None if shown else partial(protect_year_end, sums=year_end_stocks(model), threshold=threshold,
                                          ending=ending, starting=starting)
-    figures = headline_figures(spells, model, year, population=population, threshold=threshold, protect=protect)
+    figures = headline_figures(spells, model, year, population=population, threshold=threshold, protect=protect,
+                               secret=secret)
     csv_frame = figures.assign(year=year_label(year), authorities=scope(data, selection))
     table = figures.set_index("label")[["count", "rate_per_10000", "share"]]
     table.columns = ["Children", "Per 10,000 children", "Share"]
@@ -213,22 +219,27 @@ def overview_years(data: JourneyData, extract_dates: list[dt.date]) -> list[int]
 
 
 def journeys_view(data: JourneyData, selection: Selection, year: int, model: StageModel, depth: int = 6,
-                  include_truncated: bool = False, threshold: int = DEFAULT_THRESHOLD) -> View:
-    """Journeys starting in the year ending 31 March `year`, aligned on step, with later steps folded."""
-    return data.remember(("journeys", selection.key(), year, depth, include_truncated, threshold, model.version),
-                         lambda: _journeys_view(data, selection, year, model, depth, include_truncated, threshold))
+                  include_truncated: bool = False, threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> View:
+    """Journeys starting in the year ending 31 March `year`, aligned on step, with later steps folded.
+
+    `secret` switches on viewer mode: cell-key noise on every link before suppression (DESIGN 6).
+    """
+    return data.remember(("journeys", selection.key(), year, depth, include_truncated, threshold, secret, model.version),
+                         lambda: _journeys_view(data, selection, year, model, depth, include_truncated, threshold,
+                                                secret))
 
 
 def _journeys_view(data: JourneyData, selection: Selection, year: int, model: StageModel, depth: int,
-                   include_truncated: bool, threshold: int) -> View:
+                   include_truncated: bool, threshold: int, secret: str | None) -> View:
     from journeys.charts import step_sankey
     from journeys.steps import step_flows, step_table
 
     start, end = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
     label = year_label(year)
     caption = f"Journeys that started in {label}, step by step: {scope(data, selection)}"
-    spells = data.select(selection, columns=SPELL_CORE, starting=(start, end), children_as_ids=True)
-    flows = step_flows(spells, model, start, end, depth=depth, include_truncated=include_truncated, threshold=threshold)
+    spells = data.select(selection, columns=SPELL_CORE, starting=(start, end), children_as_ids=secret is None)
+    flows = step_flows(spells, model, start, end, depth=depth, include_truncated=include_truncated, threshold=threshold,
+                       secret=secret)
     table = step_table(flows)
     title = f"Journeys starting in {label}: {scope(data, selection)}"
     figure = step_sankey(flows, title, threshold) if not table.empty else empty_figure(NOTHING_MATCHES)

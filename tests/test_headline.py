@@ -257,3 +257,28 @@ def test_real_build_agrees_with_a_plain_row_filter(build_903) -> None:
     assert (got["ceased_returned_home"], got["ceased_lives_with_relatives_or_others"]) == (1, 1)
     assert got["looked_after_during_year"] == 5
     assert available_years(built) == [2018, 2019, 2020]  # first start 1 April 2017, extract 31 March 2020
+
+
+def test_viewer_mode_keys_each_figure_on_its_children() -> None:
+    """Each figure's cell key sums its children's record keys, and its noise follows the p-table."""
+    from journeys.perturb import PTable, record_keys
+
+    secret = "0123456789abcdef"
+    frame = spells(*in_care(30, "a"), *in_care(12, "b", start="2022-01-01"),
+                   *[spell(f"r{i}", FOSTER, "2023-05-01", "2023-09-01", "returned_home") for i in range(20)])
+    exact = headline_counts(frame, MODEL, YEAR)
+    keyed = headline_counts(frame, MODEL, YEAR, secret=secret).set_index("measure")
+    assert (keyed["count"].to_numpy() == exact["count"].to_numpy()).all()  # the counts themselves stay exact
+    looked_after = [f"a{i}" for i in range(30)] + [f"b{i}" for i in range(12)]
+    assert keyed.loc["looked_after_31_march", "cell_key"] == record_keys(pd.Series(looked_after), None, secret).sum() % 256
+    ceased = record_keys(pd.Series([f"r{i}" for i in range(20)]), None, secret).sum() % 256
+    assert keyed.loc["ceased_returned_home", "cell_key"] == keyed.loc["ceased_in_year", "cell_key"] == ceased
+    noisy = figures(frame, secret=secret)
+    table = PTable.default().table
+    assert noisy.loc["looked_after_31_march", "count"] == str(42 + table[42, keyed.loc["looked_after_31_march",
+                                                                                         "cell_key"]])
+    assert noisy.loc["ceased_returned_home", "count"] == str(20 + table[20, ceased])
+    # the same children in another table: the same noise (no difference of two views is exact)
+    alone = figures(spells(*[spell(f"r{i}", FOSTER, "2023-05-01", "2023-09-01", "returned_home")
+                             for i in range(20)]), secret=secret)
+    assert alone.loc["ceased_returned_home", "count"] == noisy.loc["ceased_returned_home", "count"]

@@ -246,3 +246,28 @@ def test_no_journeys_in_the_period() -> None:
     assert flows.journeys == 0 and flows.nodes.empty and flows.links.empty
     assert list(flows.links.columns) == ["source", "target", "count", "display", "suppressed"]
     assert step_table(flows).empty
+
+
+def test_viewer_mode_adds_the_same_noise_to_the_same_journeys() -> None:
+    """Cell-key noise on each link (viewer mode): at most 2 either way, and a link keeps its noise in any filter."""
+    from journeys.perturb import PTable, record_keys
+
+    secret = "0123456789abcdef"
+    # 40 referral -> assessment -> CIN journeys, 30 referral -> no further action, 12 in care: stage counts over 5
+    spells = frame(*[journey(f"r{i}", ["referral", "assessment", "child_in_need"], "case_closed") for i in range(40)],
+                   *[journey(f"n{i}", ["referral"], "no_further_action") for i in range(30)],
+                   *[journey(f"c{i}", ["foster_other"], "open") for i in range(12)])
+    exact = step_flows(spells, MODEL, START, END, depth=4)
+    noisy = step_flows(spells, MODEL, START, END, depth=4, secret=secret)
+    merged = exact.links.merge(noisy.links, on=["source", "target"], suffixes=("_exact", "_noisy"))
+    assert len(merged) == len(exact.links) == 7
+    change = merged["count_noisy"].astype(int) - merged["count_exact"].astype(int)
+    assert change.abs().max() <= 2 and change.abs().sum() > 0  # some link moved, none by more than the p-table's 2
+    # the noise of a link comes from its journeys' keys, as the p-table says
+    keys = record_keys(pd.Series([f"n{i}" for i in range(30)]), pd.Series([1] * 30), secret)
+    expected = 30 + int(PTable.default().table[30, int(keys.sum()) % 256])
+    assert noisy.links.set_index("target").loc["2:no_further_action", "count"] == expected
+    # the same journeys in a narrower view: the same noisy count
+    alone = step_flows(spells[spells["person_id"].str.startswith("n")], MODEL, START, END, depth=4, secret=secret)
+    assert alone.links.set_index("target").loc["2:no_further_action", "count"] == expected
+    assert step_flows(spells, MODEL, START, END, depth=4, secret=secret).links.equals(noisy.links)

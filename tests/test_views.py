@@ -15,8 +15,8 @@ from journeys.charts import flow_sankey, nominal_width
 from journeys.cli import main
 from journeys.flows import Period, suppressed_flows
 from journeys.selection import JourneyData, Selection
-from journeys.views import (flows_view, overview_view, quarters, report_tables, stage_table_view, trends_view,
-                            year_on_year_view)
+from journeys.views import (flows_view, journeys_view, overview_view, quarters, report_tables, stage_table_view,
+                            trends_view, year_on_year_view)
 from tests.conftest import ROOT, write_episodes
 
 Q = Period.parse("2019Q2")
@@ -113,6 +113,26 @@ def test_overview_view_counts_children(cohort) -> None:
     assert view.table.loc["Ceased to be looked after in 2019-20: Returned home", "Children"] == "c"
     assert view.table.loc["Ceased to be looked after in 2019-20: Adopted", "Children"] == "c"  # else 10 - 7 = 3
     assert "looked_after_31_march" in view.csv and ",49," in view.csv
+
+
+def test_viewer_mode_perturbs_every_view_consistently(cohort) -> None:
+    """With a viewer's secret, each view's counts get cell-key noise (at most 2) before suppression, and
+    asking twice gives the same numbers (a remembered view or a new one alike)."""
+    result, data = cohort
+    secret = "0123456789abcdef"
+    overview = overview_view(data, Selection(), 2020, result.stage_model, secret=secret)
+    looked_after = int(overview.table.loc["Children looked after on 31 March 2020", "Children"])
+    assert abs(looked_after - 49) <= 2
+    spells = result.spells.assign(authority="northgate")
+    fresh = JourneyData(spells, journey_attributes(result.episodes.assign(authority="northgate"), spells))
+    assert overview_view(fresh, Selection(), 2020, result.stage_model, secret=secret).csv == overview.csv
+    journeys = journeys_view(data, Selection(), 2020, result.stage_model, secret=secret)
+    exact = journeys_view(data, Selection(), 2020, result.stage_model)
+    assert journeys.csv != exact.csv  # some link moved
+    assert journeys_view(fresh, Selection(), 2020, result.stage_model, secret=secret).csv == journeys.csv
+    for view in (overview, journeys):
+        shown = pd.to_numeric(view.table.stack(), errors="coerce").dropna()
+        assert not shown.between(1, 5).any()
 
 
 def test_quarters_offered_stop_at_the_extract_date() -> None:

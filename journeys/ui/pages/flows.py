@@ -123,7 +123,7 @@ def register(app: Dash, state: AppState) -> None:
 
     period_choice = [State("flows-period", "value")]
     on_download(app, state, "flows-csv", period_choice, lambda data, selection, period: (
-        flows_view(data, selection, Period.parse(period), state.stage_model, state.threshold).csv,
+        flows_view(data, selection, Period.parse(period), state.stage_model, state.threshold, state.viewer_secret).csv,
         f"care-journeys-flows-{period}.csv"))
     on_download(app, state, "flows-report", period_choice, lambda data, selection, period: (
         quarterly_report(data, selection, Period.parse(period), state.stage_model, state.extract_dates(),

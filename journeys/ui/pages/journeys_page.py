@@ -48,7 +48,8 @@ def register(app: Dash, state: AppState) -> None:
     def view(year: int, depth: int, truncated: list[str] | None, authorities: list[str] | None, values: Any) -> Any:
         assert state.data is not None
         return journeys_view(state.data, selection_from(authorities, *values), int(year), state.stage_model,
-                             depth=int(depth), include_truncated=bool(truncated), threshold=state.threshold)
+                             depth=int(depth), include_truncated=bool(truncated), threshold=state.threshold,
+                             secret=state.viewer_secret)
 
     @app.callback(Output("journeys-graph", "figure"), Output("journeys-table", "children"),
                   Output("journeys-graph", "config"), *choices, Input("journeys-picture-format", "value"), *FILTER_INPUTS)
@@ -61,7 +62,8 @@ def register(app: Dash, state: AppState) -> None:
     on_download(app, state, "journeys-csv", [State(i.component_id, i.component_property) for i in choices],
                 lambda data, selection, year, depth, truncated: (
                     journeys_view(data, selection, int(year), state.stage_model, depth=int(depth),
-                                  include_truncated=bool(truncated), threshold=state.threshold).csv,
+                                  include_truncated=bool(truncated), threshold=state.threshold,
+                                  secret=state.viewer_secret).csv,
                     f"{FILENAME}-{year}.csv"))
 
     @app.callback(Output("shell-through-stage", "data", allow_duplicate=True), Input("journeys-graph", "clickData"),

@@ -43,7 +43,7 @@ def register(app: Dash, state: AppState) -> None:
     def view(year: int, authorities: list[str] | None, values: tuple[Any, ...]) -> Any:
         assert state.data is not None
         return overview_view(state.data, selection_from(authorities, *values), int(year), state.stage_model,
-                             state.population, state.threshold)
+                             state.population, state.threshold, state.viewer_secret)
 
     @app.callback(Output("overview-table", "children"), Input("overview-year", "value"), *FILTER_INPUTS)
     def show(year: int | None, authorities: list[str] | None, *values: Any) -> Any:
@@ -53,5 +53,6 @@ def register(app: Dash, state: AppState) -> None:
         return table_view(result.table, result.caption, index_header="Figure")
 
     on_download(app, state, "overview-csv", [State("overview-year", "value")], lambda data, selection, year: (
-        overview_view(data, selection, int(year), state.stage_model, state.population, state.threshold).csv,
+        overview_view(data, selection, int(year), state.stage_model, state.population, state.threshold,
+                      state.viewer_secret).csv,
         f"care-journeys-overview-{year}.csv"))
