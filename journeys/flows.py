@@ -137,8 +137,8 @@ class _Coded:
     vocab: pd.Index  # NOT_KNOWN first
 
 
-def _coded(spells: pd.DataFrame) -> _Coded:
-    """The spells coded once for window_flows."""
+def coded_spells(spells: pd.DataFrame) -> _Coded:
+    """The spells coded once for counting quarters (window_flows; the app codes all its spells once)."""
     stage, stage_names = _codes(spells["stage"])
     after, after_names = _codes(spells["next_stage"])
     vocab = pd.Index([NOT_KNOWN]).append(stage_names).append(after_names).unique()
@@ -172,30 +172,67 @@ def window_flows(spells: pd.DataFrame, periods: list[Period], model: StageModel)
     last = np.datetime64(pd.Timestamp(max(p.end for p in periods)), "us")
     near = (spells["start"].to_numpy("datetime64[us]") <= last) & (
         (spells["end"].to_numpy("datetime64[us]") >= first) | spells["next_stage"].eq(OPEN).to_numpy(bool))
-    coded = _coded(spells[near])
+    coded = coded_spells(spells[near])
     return {period: _flows(coded, period, model) for period in periods}
 
 
 def _flows(c: _Coded, period: Period, model: StageModel) -> pd.DataFrame:
+    return counts_for(c, quarter_rows(c, period, model), None, model)
+
+
+@dataclass(frozen=True)
+class QuarterRows:
+    """A quarter's spells in a coding (`rows`), with what each says about the quarter, for any choice of them."""
+
+    rows: np.ndarray  # positions into the coding, in its order
+    at_start: np.ndarray  # the stage code of a spell covering the end of the day before the quarter, else -1
+    at_end: np.ndarray  # the stage code of a spell covering its last day, else -1
+    ended: np.ndarray  # positions into rows of spells that end a journey with an outcome in it, by end (stable)
+
+
+def quarter_rows(c: _Coded, period: Period, model: StageModel) -> QuarterRows:
+    """The spells of the coding that touch the quarter, and the stage each shows at its start and end.
+
+    Worked out once per quarter; counts_for then counts any choice of these spells (a filter's
+    journeys) by the rules of quarter_flows, in the same order, so the results are the same.
+    """
     first, last = np.datetime64(pd.Timestamp(period.start), "us"), np.datetime64(pd.Timestamp(period.end), "us")
     before = np.datetime64(pd.Timestamp(period.start) - pd.Timedelta(days=1), "us")
     rows = np.flatnonzero((c.start <= last) & ((c.end >= first) | c.still_open))
-    start, end, stage, after, child = c.start[rows], c.end[rows], c.stage[rows], c.after[rows], c.child[rows]
-    still_open = c.still_open[rows]
+    start, end, stage, after, still_open = c.start[rows], c.end[rows], c.stage[rows], c.after[rows], c.still_open[rows]
 
     def stage_on(day: np.datetime64) -> np.ndarray:
-        covers = (start <= day) & ((day < end) | (still_open & (day <= end)))
-        at = np.full(c.children, -1)
-        at[child[covers]] = stage[covers]
-        return at
+        return np.where((start <= day) & ((day < end) | (still_open & (day <= end))), stage, -1)
 
-    at_start, at_end = stage_on(before), stage_on(last)
     ended = np.isin(after, c.vocab.get_indexer(model.of_kind("outcome"))) & (end > before) & (end <= last)
     order = np.flatnonzero(ended)[np.argsort(end[ended], kind="stable")]
+    small = np.int16 if c.vocab.size < 2**15 else np.int64  # the app keeps these per quarter: stay small
+    index = np.int32 if c.start.size < 2**31 else np.int64
+    return QuarterRows(rows=rows.astype(index), at_start=stage_on(before).astype(small),
+                       at_end=stage_on(last).astype(small), ended=order.astype(index))
+
+
+def counts_for(c: _Coded, q: QuarterRows, chosen: np.ndarray | None, model: StageModel) -> pd.DataFrame:
+    """The quarter's flow counts from the rows `chosen` (a bool per row of q; None: all).
+
+    A child counts once, from the stage shown at the start (or not known) to the stage shown at the
+    end, else the outcome of their latest journey ending in the quarter, else not known.
+    """
+    take = np.ones(q.rows.size, dtype=bool) if chosen is None else np.asarray(chosen, dtype=bool)
+    child = c.child[q.rows]
+
+    def scatter(codes: np.ndarray) -> np.ndarray:
+        at = np.full(c.children, -1)
+        shown = take & (codes >= 0)
+        at[child[shown]] = codes[shown]  # in row order, as the spells come
+        return at
+
+    at_start, at_end = scatter(q.at_start), scatter(q.at_end)
+    order = q.ended[take[q.ended]]
     outcome = np.full(c.children, -1)
-    outcome[child[order]] = after[order]  # the latest ending wins, as in quarter_places
+    outcome[child[order]] = c.after[q.rows[order]]  # the latest ending wins, as in quarter_places
     present = np.zeros(c.children, dtype=bool)  # the children in the quarter, in order (a bincount, not a sort)
-    present[child] = True
+    present[child[take]] = True
     known = np.flatnonzero(present)
     at_start, at_end = at_start[known], np.where(at_end >= 0, at_end, outcome)[known]
     at_start, at_end = np.where(at_start >= 0, at_start, 0), np.where(at_end >= 0, at_end, 0)

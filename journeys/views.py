@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
-from journeys.flows import NOT_KNOWN, Period, flows_long, quarter_counts, window_counts, year_label
+from journeys.flows import (NOT_KNOWN, Period, QuarterRows, coded_spells, counts_for, flows_long, quarter_counts,
+                            quarter_rows, window_counts, year_label)
 from journeys.quarter_links import Memo, quarter_table, year_end_pair
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
@@ -92,14 +94,24 @@ def _flow_context(data: JourneyData, selection: Selection, period: Period, model
                   secret: str | None, first: Period | None = None) -> tuple[Callable[[Period], pd.DataFrame], Memo]:
     """Quarter counts and a memo for the linked flows tables of one selection, remembered in the working set.
 
-    Counting the viewed quarter counts the window its linked table needs at once; with `first`, the
-    window starts there (trends: every quarter from one selection).
+    Exact counts come from every spell coded once, a quarter's spells found once, and the filter's
+    spell mask (`exact_counts`): no select. With a viewer's `secret`, counting the viewed quarter
+    counts the window its linked table needs from one selection; with `first`, the window starts
+    there (trends: every quarter from one selection).
     """
+    mask: list[np.ndarray] = []  # the filter's spells, unpacked once for all its quarters
+
     def count_key(p: Period) -> tuple[Any, ...]:
         return ("flow-counts", selection.key(), p.key, secret, model.version)
 
     def counts_of(p: Period) -> pd.DataFrame:
         """A quarter's counts; with it, those missing around the viewed quarter, from one selection."""
+        if secret is None:
+            def exact() -> pd.DataFrame:
+                if not mask:
+                    mask.append(data.mask(selection))
+                return exact_counts(data, mask[0], p, model)
+            return data.remember(count_key(p), exact)
         if data.remembers(count_key(p)):
             return data.remember(count_key(p), lambda: quarter_counts(spells_for([p]), p, model, secret))
         # what its linked table needs (two quarters either side), and the next quarter's (the Overview shows
@@ -127,6 +139,26 @@ def _flow_context(data: JourneyData, selection: Selection, period: Period, model
 
 def _given(value: pd.DataFrame) -> pd.DataFrame:
     return value
+
+
+def warm_up(data: JourneyData, model: StageModel, periods: list[Period]) -> None:
+    """Code every spell and find the spells of `periods` ahead of the first filter change (a background thread)."""
+    everyone = np.ones(len(data.spells), dtype=bool)
+    for period in periods:
+        exact_counts(data, everyone, period, model)
+
+
+def exact_counts(data: JourneyData, chosen: np.ndarray, period: Period, model: StageModel) -> pd.DataFrame:
+    """The quarter's exact flow counts for the spells `chosen` (a filter's mask over data.spells).
+
+    Every spell is coded once and each quarter's spells found once (both remembered); a filter
+    then costs one pass over the quarter's spells, with the rules and order of quarter_flows.
+    """
+    coded = data.remember(("coded-spells",), lambda: coded_spells(pd.DataFrame({
+        "person_id": data.spells["child"], **{c: data.spells[c] for c in ("stage", "next_stage", "start", "end")}})))
+    rows: QuarterRows = data.remember(("quarter-rows", period.key, model.version),
+                                      lambda: quarter_rows(coded, period, model))
+    return counts_for(coded, rows, chosen[rows.rows], model)
 
 
 def _flows_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,

@@ -114,3 +114,37 @@ def test_counting_on_codes_matches_the_child_by_child_rules() -> None:
                                       check_names=False)
         checked += got.size > 0
     assert checked >= 30
+
+
+def test_a_filter_counted_from_the_whole_coding_matches_counting_its_own_spells() -> None:
+    """The app counts a filter's quarter from every spell coded once and a mask (views.exact_counts); it must
+    give exactly what quarter_flows gives on the filter's own spells, for any filter and quarter."""
+    import random
+
+    from journeys.attributes import journey_attributes
+    from journeys.config import load_config
+    from journeys.pipeline import run_pipeline
+    from journeys.selection import JourneyData, Selection
+    from journeys.views import exact_counts
+    from tests.conftest import KEY
+
+    files = sorted(p for p in (ROOT / "data_samples" / "riverside").iterdir() if p.suffix == ".csv")
+    r = run_pipeline(files, load_config(ROOT / "pathway_configs" / "riverside.yaml"), key=KEY)
+    spells = pd.concat([r.spells, r.spells.assign(authority="other")], ignore_index=True)
+    episodes = pd.concat([r.episodes, r.episodes.assign(authority="other")], ignore_index=True)
+    data = JourneyData(spells, journey_attributes(episodes, spells))
+    options, rng, compared = data.options(), random.Random(7), 0
+    for _ in range(12):
+        filters = {c: rng.sample(v, k=1) for c, v in options.items() if v and rng.random() < 0.4}
+        selection = Selection.from_values(rng.choice([[], ["other"], ["riverside", "other"]]), filters,
+                                          rng.choice([None, "child_in_need", "foster_other"]))
+        mask = data.mask(selection)
+        for key in rng.sample([f"{y}Q{q}" for y in range(2017, 2025) for q in (1, 2, 3, 4)], k=4):
+            period = Period.parse(key)
+            own = data.select(selection, columns=["person_id", "stage", "start", "end", "next_stage", "authority"],
+                              children_as_ids=True)
+            expected = quarter_flows(own, period, r.stage_model)
+            got = exact_counts(data, mask, period, r.stage_model)
+            pd.testing.assert_frame_equal(got, expected)
+            compared += int(expected.to_numpy().sum() > 0)
+    assert compared >= 20

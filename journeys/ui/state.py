@@ -60,6 +60,12 @@ class AppState:
             self._data = JourneyData(pd.concat([b.spells for b in builds], ignore_index=True),
                                      [b.attributes for b in builds])
             self._first_day = pd.Timestamp(self._data.spells["start"].min()).date()
+            data = self._data
+        from journeys.views import warm_up
+
+        # the flows page opens on the latest quarter: code the spells for it and its neighbours meanwhile
+        threading.Thread(target=warm_up, args=(data, self.stage_model, self.quarters()[-6:]), name="warm-up",
+                         daemon=True).start()
 
     @property
     def data(self) -> JourneyData | None:
