@@ -141,8 +141,14 @@ def _given(value: pd.DataFrame) -> pd.DataFrame:
     return value
 
 
-def warm_up(data: JourneyData, model: StageModel, periods: list[Period]) -> None:
-    """Code every spell and find the spells of `periods` ahead of the first filter change (a background thread)."""
+def warm_up(data: JourneyData, model: StageModel, periods: list[Period], wait: float = 1.0) -> None:
+    """Code every spell and find the spells of `periods` ahead of the first filter change (a background thread).
+
+    It waits `wait` seconds first, so the server starts answering before this competes for the GIL.
+    """
+    import time
+
+    time.sleep(wait)
     everyone = np.ones(len(data.spells), dtype=bool)
     for period in periods:
         exact_counts(data, everyone, period, model)
