@@ -225,25 +225,35 @@ def _step_tables(links: _Links, rank: dict[str, int], record_keys: np.ndarray | 
     return tables
 
 
-def _table_links(step: int, exact: pd.DataFrame, table: SuppressedTable) -> pd.DataFrame:
-    """The links of one step table: its non-zero cells (hidden cells are never zeros)."""
-    counts = exact.to_numpy().ravel()
-    keep = counts > 0
-    n_rows, n_cols = exact.shape
-    rows = np.repeat(exact.index.to_numpy(dtype=object), n_cols)[keep]
-    columns = np.tile(exact.columns.to_numpy(dtype=object), n_rows)[keep]
-    return pd.DataFrame({"source": [f"{step}:{r}" for r in rows], "target": [f"{step + 1}:{c}" for c in columns],
-                         "exact": counts[keep], "hidden": table.hidden_mask().to_numpy().ravel()[keep]})
+def _table_links(exact: dict[int, pd.DataFrame], tables: dict[int, SuppressedTable]) -> pd.DataFrame:
+    """The links of every step table: their non-zero cells (hidden cells are never zeros), built as one frame."""
+    sources, targets, counts, hidden = [], [], [], []
+    for step, grid in exact.items():
+        values = grid.to_numpy().ravel()
+        keep = values > 0
+        n_rows, n_cols = grid.shape
+        sources.append(np.char.add(f"{step}:", np.repeat(grid.index.to_numpy(dtype=str), n_cols)[keep]))
+        targets.append(np.char.add(f"{step + 1}:", np.tile(grid.columns.to_numpy(dtype=str), n_rows)[keep]))
+        counts.append(values[keep])
+        hidden.append(tables[step].hidden_entries()[: n_rows * n_cols][keep])
+    return pd.DataFrame({"source": np.concatenate(sources).astype(object), "target": np.concatenate(targets).astype(object),
+                         "exact": np.concatenate(counts), "hidden": np.concatenate(hidden)})
 
 
-def _margins(step: int, exact: pd.DataFrame, table: SuppressedTable) -> pd.DataFrame:
-    """Node totals as one table shows them: row margins for column k, column margins for column k + 1."""
-    return pd.concat([
-        pd.DataFrame({"step": step, "stage": exact.index.astype("str"), "exact": exact.sum(axis=1).to_numpy(),
-                      "hidden": table.row_totals.isna().to_numpy()}),
-        pd.DataFrame({"step": step + 1, "stage": exact.columns.astype("str"), "exact": exact.sum(axis=0).to_numpy(),
-                      "hidden": table.column_totals.isna().to_numpy()}),
-    ])
+def _margins(exact: dict[int, pd.DataFrame], tables: dict[int, SuppressedTable]) -> pd.DataFrame:
+    """Node totals as each table shows them: row margins for column k, column margins for column k + 1."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    for step, table in tables.items():
+        grid, shut = exact[step], table.hidden_entries()
+        n_rows, n_cols = grid.shape
+        values = grid.to_numpy()
+        parts.append((np.full(n_rows, step), grid.index.to_numpy(dtype=object), values.sum(axis=1),
+                      shut[n_rows * n_cols: n_rows * (n_cols + 1)]))
+        parts.append((np.full(n_cols, step + 1), grid.columns.to_numpy(dtype=object), values.sum(axis=0),
+                      shut[n_rows * (n_cols + 1): -1]))
+    steps, stages, totals, hidden = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return pd.DataFrame({"step": steps.astype(np.int64), "stage": pd.array(stages, dtype="str"), "exact": totals,
+                         "hidden": hidden.astype(bool)})
 
 
 def _nodes(margins: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
@@ -348,8 +358,8 @@ def step_flows(spells: pd.DataFrame, model: StageModel, start: pd.Timestamp, end
     tables = {step: suppress_table(table, threshold) for step, table in exact.items()}
     if not tables:  # no journey starts in the period: nothing to draw, and 0 is publishable
         return StepFlows(nodes=_empty(_NODE_COLUMNS), links=_empty(_LINK_COLUMNS), journeys=0, depth=depth)
-    drawn = pd.concat([_table_links(k, exact[k], tables[k]) for k in exact], ignore_index=True)
-    nodes = _nodes(pd.concat([_margins(k, exact[k], t) for k, t in tables.items()], ignore_index=True), rank)
+    drawn = _table_links(exact, tables)
+    nodes = _nodes(_margins(exact, tables), rank)
     total = int(exact[0].to_numpy().sum())
     hidden = _audit_jointly(drawn, nodes, total, any(tables[k].grand_total is None for k in (0, 1) if k in tables),
                             threshold)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -37,6 +37,8 @@ class SuppressedTable:
     primary: pd.DataFrame  # bool: cells hidden because their count is 1..threshold
     secondary: pd.DataFrame  # bool: cells hidden to protect other hidden entries
     rounding: int | None  # None, 5 or 10: published values rounded to this base
+    #: hidden_entries as suppress_table left them (None: worked out from the frames when asked)
+    hidden_known: np.ndarray | None = field(default=None, repr=False)
 
     def hidden_mask(self) -> pd.DataFrame:
         """Cells not published (primary or secondary), as a bool frame shaped like cells."""
@@ -45,6 +47,8 @@ class SuppressedTable:
     def hidden_entries(self) -> np.ndarray:
         """Every entry not published, numbered as the audits number them: cells row by row, row totals,
         column totals, grand total (the order suppress_table and published_table use)."""
+        if self.hidden_known is not None:
+            return self.hidden_known.copy()
         return np.concatenate([self.hidden_mask().to_numpy().ravel(), self.row_totals.isna().to_numpy(),
                                self.column_totals.isna().to_numpy(), [self.grand_total is None]])
 
@@ -187,6 +191,7 @@ def _published(counts: pd.DataFrame, values: np.ndarray, hidden: np.ndarray, pri
         primary=frame(small),
         secondary=frame(mask & ~small),
         rounding=rounding,
+        hidden_known=hidden.copy(),
     )
 
 

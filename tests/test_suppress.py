@@ -326,3 +326,16 @@ def test_thirty_by_thirty_hides_every_small_count() -> None:
     counts = random_counts(3, (30, 30), zero=0.6, small=0.15, big=400)
     table = suppress_table(pd.DataFrame(counts))
     assert table.hidden_mask().to_numpy().sum() >= ((counts >= 1) & (counts <= 5)).sum()
+
+
+def test_hidden_entries_remembered_equal_those_read_from_the_frames() -> None:
+    """suppress_table keeps the hidden pattern it found; it must be what its published frames show."""
+    import dataclasses
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        counts = pd.DataFrame(rng.choice([0, 1, 3, 8, 20, 60], size=(4, 5)), index=list("abcd"), columns=list("vwxyz"))
+        table = suppress_table(counts, row_hidden={"a": bool(rng.integers(2))}, column_hidden={"v": False})
+        assert table.hidden_known is not None
+        from_frames = dataclasses.replace(table, hidden_known=None).hidden_entries()
+        assert table.hidden_entries().tolist() == from_frames.tolist()
