@@ -185,6 +185,8 @@ class QuarterRows:
     """A quarter's spells in a coding (`rows`), with what each says about the quarter, for any choice of them."""
 
     rows: np.ndarray  # positions into the coding, in its order
+    child: np.ndarray  # each row's child, numbered 0 .. children - 1 within the quarter
+    children: int
     at_start: np.ndarray  # the stage code of a spell covering the end of the day before the quarter, else -1
     at_end: np.ndarray  # the stage code of a spell covering its last day, else -1
     ended: np.ndarray  # positions into rows of spells that end a journey with an outcome in it, by end (stable)
@@ -208,8 +210,12 @@ def quarter_rows(c: _Coded, period: Period, model: StageModel) -> QuarterRows:
     order = np.flatnonzero(ended)[np.argsort(end[ended], kind="stable")]
     small = np.int16 if c.vocab.size < 2**15 else np.int64  # the app keeps these per quarter: stay small
     index = np.int32 if c.start.size < 2**31 else np.int64
-    return QuarterRows(rows=rows.astype(index), at_start=stage_on(before).astype(small),
-                       at_end=stage_on(last).astype(small), ended=order.astype(index))
+    present = np.zeros(c.children, dtype=bool)
+    present[c.child[rows]] = True
+    local = np.cumsum(present) - 1  # the quarter's children renumbered in order: counting touches only them
+    return QuarterRows(rows=rows.astype(index), child=local[c.child[rows]].astype(index), children=int(present.sum()),
+                       at_start=stage_on(before).astype(small), at_end=stage_on(last).astype(small),
+                       ended=order.astype(index))
 
 
 def counts_for(c: _Coded, q: QuarterRows, chosen: np.ndarray | None, model: StageModel) -> pd.DataFrame:
@@ -219,19 +225,19 @@ def counts_for(c: _Coded, q: QuarterRows, chosen: np.ndarray | None, model: Stag
     end, else the outcome of their latest journey ending in the quarter, else not known.
     """
     take = np.ones(q.rows.size, dtype=bool) if chosen is None else np.asarray(chosen, dtype=bool)
-    child = c.child[q.rows]
+    child = q.child
 
     def scatter(codes: np.ndarray) -> np.ndarray:
-        at = np.full(c.children, -1)
+        at = np.full(q.children, -1, dtype=np.int64)
         shown = take & (codes >= 0)
         at[child[shown]] = codes[shown]  # in row order, as the spells come
         return at
 
     at_start, at_end = scatter(q.at_start), scatter(q.at_end)
     order = q.ended[take[q.ended]]
-    outcome = np.full(c.children, -1)
+    outcome = np.full(q.children, -1, dtype=np.int64)
     outcome[child[order]] = c.after[q.rows[order]]  # the latest ending wins, as in quarter_places
-    present = np.zeros(c.children, dtype=bool)  # the children in the quarter, in order (a bincount, not a sort)
+    present = np.zeros(q.children, dtype=bool)  # the chosen children, in order (a scatter, not a sort)
     present[child[take]] = True
     known = np.flatnonzero(present)
     at_start, at_end = at_start[known], np.where(at_end >= 0, at_end, outcome)[known]
