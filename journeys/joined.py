@@ -67,8 +67,8 @@ def joined_spells(intervals: pd.DataFrame, model: StageModel, authority: str) ->
         "person_id": segments["person_id"], "authority": authority, "journey_no": journey_no, "step": step,
         "stage": segments["stage"].astype("str"), "start": segments["start"], "end": segments["end"],
         "next_stage": next_stage.astype("str"),
-        "exit_detail": segments["journey_id"].map(ends["exit_detail"]).where(last, _ended_with(segments, intervals, model))
-        .astype("object").where(lambda s: s.notna(), None),
+        "exit_detail": segments["journey_id"].map(ends["exit_detail"])
+        .where(last, _ended_with(segments, intervals, model)).astype("object").where(lambda s: s.notna(), None),
         "moves": _moves(segments, intervals),
         "left_truncated": segments["journey_id"].map(_truncated(owned)).astype(bool),
         "re_entry": journey_no > 1,

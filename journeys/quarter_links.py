@@ -270,7 +270,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
             undo = [last, *chosen.pop(last)]
             undo += [twin[e] for e in undo if e in twin]
             hidden[undo] = False
-            allowed = allowed[~np.isin(allowed, [last, twin.get(last, last)])]  # never chosen again: each take-back ends
+            allowed = allowed[~np.isin(allowed, [last, twin.get(last, last)])]  # never again: take-backs end
             stuck, last, passed = 0, -1, set()  # hiding less can narrow what passed: audit everything again
             continue
         picks = nearby_partners(last, system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank)

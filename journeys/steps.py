@@ -236,7 +236,8 @@ def _table_links(exact: dict[int, pd.DataFrame], tables: dict[int, SuppressedTab
         targets.append(np.char.add(f"{step + 1}:", np.tile(grid.columns.to_numpy(dtype=str), n_rows)[keep]))
         counts.append(values[keep])
         hidden.append(tables[step].hidden_entries()[: n_rows * n_cols][keep])
-    return pd.DataFrame({"source": np.concatenate(sources).astype(object), "target": np.concatenate(targets).astype(object),
+    return pd.DataFrame({"source": np.concatenate(sources).astype(object),
+                         "target": np.concatenate(targets).astype(object),
                          "exact": np.concatenate(counts), "hidden": np.concatenate(hidden)})
 
 

@@ -8,6 +8,7 @@ is unit-tested here with exact numbers. Every count of children returned has pas
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -91,13 +92,12 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
 
 
 def _flow_context(data: JourneyData, selection: Selection, period: Period, model: StageModel, threshold: int,
-                  secret: str | None, first: Period | None = None) -> tuple[Callable[[Period], pd.DataFrame], Memo]:
+                  secret: str | None) -> tuple[Callable[[Period], pd.DataFrame], Memo]:
     """Quarter counts and a memo for the linked flows tables of one selection, remembered in the working set.
 
     Exact counts come from every spell coded once, a quarter's spells found once, and the filter's
     spell mask (`exact_counts`): no select. With a viewer's `secret`, counting the viewed quarter
-    counts the window its linked table needs from one selection; with `first`, the window starts
-    there (trends: every quarter from one selection).
+    counts the window its linked table needs from one selection.
     """
     mask: list[np.ndarray] = []  # the filter's spells, unpacked once for all its quarters
 
@@ -116,7 +116,7 @@ def _flow_context(data: JourneyData, selection: Selection, period: Period, model
             return data.remember(count_key(p), lambda: quarter_counts(spells_for([p]), p, model, secret))
         # what its linked table needs (two quarters either side), and the next quarter's (the Overview shows
         # both sides of 31 March; play steps on)
-        window, end = [(first or period).previous().previous()], period.next().next().next()
+        window, end = [period.previous().previous()], period.next().next().next()
         while window[-1] != end:
             window.append(window[-1].next())
         missing = [q for q in window if q == p or not data.remembers(count_key(q))] if p in window else [p]
@@ -146,8 +146,6 @@ def warm_up(data: JourneyData, model: StageModel, periods: list[Period], wait: f
 
     It waits `wait` seconds first, so the server starts answering before this competes for the GIL.
     """
-    import time
-
     time.sleep(wait)
     everyone = np.ones(len(data.spells), dtype=bool)
     for period in periods:
@@ -257,14 +255,15 @@ def overview_years(data: JourneyData, extract_dates: list[dt.date]) -> list[int]
 
 
 def journeys_view(data: JourneyData, selection: Selection, year: int, model: StageModel, depth: int = 6,
-                  include_truncated: bool = False, threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> View:
+                  include_truncated: bool = False, threshold: int = DEFAULT_THRESHOLD,
+                  secret: str | None = None) -> View:
     """Journeys starting in the year ending 31 March `year`, aligned on step, with later steps folded.
 
     `secret` switches on viewer mode: cell-key noise on every link before suppression (DESIGN 6).
     """
-    return data.remember(("journeys", selection.key(), year, depth, include_truncated, threshold, secret, model.version),
-                         lambda: _journeys_view(data, selection, year, model, depth, include_truncated, threshold,
-                                                secret))
+    key = ("journeys", selection.key(), year, depth, include_truncated, threshold, secret, model.version)
+    return data.remember(key, lambda: _journeys_view(data, selection, year, model, depth, include_truncated,
+                                                     threshold, secret))
 
 
 def _journeys_view(data: JourneyData, selection: Selection, year: int, model: StageModel, depth: int,
@@ -367,8 +366,6 @@ def trends_view(data: JourneyData, selection: Selection, period: Period, model: 
     periods = [period]
     while len(periods) < quarters_back:
         periods.insert(0, periods[0].previous())
-    counts_of, _ = _flow_context(data, selection, period, model, threshold, None, first=periods[0])
-    counts_of(period)  # every quarter's counts from one selection
     frame = pd.concat([_flow_margins(data, selection, p, model, threshold) for p in periods], ignore_index=True)
     chosen = frame[frame["measure"] == measure]
     present = chosen.groupby("stage", sort=False)["count"].apply(lambda c: bool((c.fillna(1) != 0).any()))

@@ -47,14 +47,21 @@ def pair_failures(counts, tables, model) -> tuple[int, int]:
     return mismatches, failures
 
 
-def test_neighbouring_quarters_are_safe_together(riverside_counts) -> None:
-    counts, model = riverside_counts
+def dict_memo():
+    """A memo over one dict, as `journeys flows` keeps one for a run."""
     store: dict = {}
 
     def memo(key, compute):
         if key not in store:
             store[key] = compute()
         return store[key]
+
+    return memo
+
+
+def test_neighbouring_quarters_are_safe_together(riverside_counts) -> None:
+    counts, model = riverside_counts
+    memo = dict_memo()
 
     tables = {p: quarter_table(p, lambda q: counts.get(q, pd.DataFrame()), model, 5, memo) for p in QUARTERS}
     assert sum(t is not None for t in tables.values()) >= 30
@@ -90,12 +97,7 @@ def test_boundary_searches_that_take_back_partners_stay_safe(riverside_counts) -
     from journeys.quarter_links import _fix_pair, linked_table
 
     counts, model = riverside_counts
-    store: dict = {}
-
-    def memo(key, compute):
-        if key not in store:
-            store[key] = compute()
-        return store[key]
+    memo = dict_memo()
 
     def counts_of(p):
         return counts.get(p, pd.DataFrame())
