@@ -13,11 +13,14 @@ Then each boundary's pair of tables is audited together (`_boundary_fix`): cells
 and grand totals, and only if need be the boundary's own stocks (in both tables) are hidden until
 neither table has an entry the pair pins; at 31 March first with the Overview's totals counted
 as published, so it can show them (`year_end_pair`). A quarter publishes the union of what its
-two boundaries' audits hid (`quarter_table`). Remaining limits (tests/test_quarter_links.py checks
-riverside; the other samples, whole and filtered by sex, were checked by hand): a pair that
-cannot be made safe this way keeps its stocks alike but each table only safe on its own (8
-entries in the northgate girls-only view), and chains longer than two quarters are not audited
-together (an audit of whole histories found nothing more on the samples).
+two boundaries' audits hid (`quarter_table`). A boundary's search takes back a partner it chose
+when two rounds of partners for it have not protected it, and looks elsewhere (`_fix_pair`).
+Remaining limits (tests/test_quarter_links.py checks riverside; the other samples, whole and
+filtered by sex, were checked by hand): an entry one boundary's audit hid in a quarter was not
+seen by the audit of its other boundary, so the published pair can still pin it (2 entries in
+the northgate girls-only view, 1 in westmoor's); a pair that cannot be made safe keeps its stocks
+alike but each table only safe on its own; and chains longer than two quarters are not audited
+together (an audit of whole histories found nothing more than the pairs on the samples).
 """
 
 from __future__ import annotations
