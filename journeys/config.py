@@ -182,6 +182,21 @@ class PathwayConfig(BaseModel):
     rules: list[Rule]
     cohort_attributes: list[str] = Field(default_factory=lambda: ["sex", "ethnicity", "legal_status",
                                                                   "need_code"])
+    legal_status_codes: dict[str, str] = Field(
+        default_factory=dict, description="Local legal-status codes and the DfE LS code each means (S20: V2), so "
+                                          "the legal-status filter offers the DfE categories.")
+
+    @field_validator("legal_status_codes")
+    @classmethod
+    def _dfe_legal_statuses(cls, codes: dict[str, str]) -> dict[str, str]:
+        from journeys.attributes import LEGAL_STATUS_LABELS
+
+        wrong = {local: dfe for local, dfe in codes.items() if str(dfe).strip().upper() not in LEGAL_STATUS_LABELS}
+        if wrong:
+            raise ValueError(f"legal_status_codes maps {', '.join(f'{k} to {v!r}' for k, v in wrong.items())}, which "
+                             f"{'is not a' if len(wrong) == 1 else 'are not'} DfE legal status code"
+                             f"{'' if len(wrong) == 1 else 's'}; use one of {', '.join(LEGAL_STATUS_LABELS)}")
+        return {str(local).strip().upper(): str(dfe).strip().upper() for local, dfe in codes.items()}
 
     def column_names(self, source: str | None = None) -> dict[str, str]:
         """Source column name -> canonical name, for this config's format (or its front-door extract)."""

@@ -70,6 +70,8 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig, source: str | None 
     outcome[bad_exit] = "unmapped"
     out = frame.assign(action=action, stage=stage, rule=rule_label, outcome=outcome, outcome_detail=detail,
                        continues=continues)
+    if source is None and config.legal_status_codes and "legal_status" in out:
+        out["legal_status"] = legal_statuses(out["legal_status"], config.legal_status_codes)
     names = config.column_names(source)
     code_column = next((src for src, canon in names.items() if canon == "code"), "code")
     exit_column = next((src for src, canon in names.items() if canon == "exit_code"), "exit_code")
@@ -81,6 +83,18 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig, source: str | None 
                     miss_exit["exit_code"]),
     ]
     return out, combine_issues(issues)
+
+
+def legal_statuses(codes: pd.Series, local: dict[str, str]) -> pd.Series:
+    """Legal-status codes with the config's local codes replaced by the DfE codes they mean (others as they were).
+
+    >>> out = legal_statuses(pd.Series(["s20", "C2", "XYZ", None]), {"S20": "V2"})
+    >>> out.tolist()[:3], bool(pd.isna(out.iloc[3]))
+    (['V2', 'C2', 'XYZ'], True)
+    """
+    values = codes.to_numpy(dtype=object)
+    mapped = pd.Series(values).astype("string").str.strip().str.upper().map(local)
+    return pd.Series(np.where(mapped.notna(), mapped.to_numpy(dtype=object), values), index=codes.index, dtype=object)
 
 
 def settle_mapping(mapped: pd.DataFrame, ledger: RowLedger) -> pd.Series:

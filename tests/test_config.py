@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from journeys.config import load_config
@@ -90,3 +91,28 @@ def test_rule_codes_are_normalised() -> None:
     config = load_config(ROOT / "pathway_configs" / "ssda903.yaml")
     rule = config.rules[2]
     assert rule.matches("U1") and not rule.matches("U4")
+
+
+def test_local_legal_status_codes_must_name_dfe_codes(tmp_path: Path) -> None:
+    path = _write(tmp_path, BASE + "legal_status_codes: {S20: V2, FCO: X9}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "legal_status_codes maps FCO to 'X9', which is not a DfE legal status code" in str(err.value)
+    assert "C1, C2" in str(err.value)  # the codes it may use
+    config = load_config(_write(tmp_path, BASE + "legal_status_codes: {' s20 ': v2}\n"))
+    assert config.legal_status_codes == {"S20": "V2"}  # compared trimmed and in capitals, as rule codes are
+
+
+def test_samples_legal_statuses_are_dfe_categories() -> None:
+    """riverside and westmoor record legal status in their own codes; their configs map every one to a DfE code."""
+    from journeys.attributes import LEGAL_STATUS_LABELS
+    from journeys.mapping import legal_statuses
+
+    for name, column, codes in (("riverside", "LegalBasis", ["S20", "FCO", "ICO", "PO", "S20-SB", "EPO", "POLICE-PROT",
+                                                            "REMAND", "YRO", "PACE"]),
+                                ("westmoor", "Legal Status", ["S31 CO", "S20", "S38 ICO", "S21 PO", "S20 SB", "EPO",
+                                                              "Remand", "PPO", "YRO", "PACE", "CAO"])):
+        config = load_config(ROOT / "pathway_configs" / f"{name}.yaml")
+        assert config.source.columns is not None and config.source.columns.legal_status == column
+        mapped = legal_statuses(pd.Series(codes), config.legal_status_codes)
+        assert set(mapped) <= set(LEGAL_STATUS_LABELS), name
