@@ -227,8 +227,8 @@ def _covers(spells: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
 
 def _n(rows: pd.DataFrame) -> tuple[int, int]:
     """Distinct children among the rows, and the sum of their record keys (zeros unless a viewer's)."""
-    children = rows.drop_duplicates("child")
-    return len(children), int(children["key"].sum())
+    children, first = np.unique(rows["child"].to_numpy(), return_index=True)
+    return children.size, int(rows["key"].to_numpy()[first].sum())
 
 
 def _starts(care: pd.DataFrame, during: pd.DataFrame, first: pd.Timestamp) -> pd.DataFrame:
