@@ -1,7 +1,10 @@
 """Tables published side by side, audited together: the quarter's flows and its per-stage table.
 
 The per-stage table's children at the start and end of a quarter are the flows table's row and
-column totals, and at start + entered = at end + left (stage by stage, nearly always). Suppressed
+column totals, at start + entered = at end + left (stage by stage, nearly always), and a stage's
+entries (exits) are at least the flows into it from other rows (out of it to other columns): a
+child who ends in a stage after starting elsewhere entered it (an inequality, as a line with an
+unpublished slack). Suppressed
 one at a time, the two can give a hidden count away (an LP found a hidden flow of 1 exactly). So
 the flows table keeps its own pattern (it is exactly what `journeys flows` prints) and the
 per-stage table hides more until an attacker who knows BOTH tables and every relation between them
@@ -79,11 +82,31 @@ def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: Suppresse
             lines.append((np.array([ss]), int(row_total[rows[stage]])))
         if stage in columns:
             lines.append((np.array([se]), int(col_total[columns[stage]])))
+    # a child who ends the quarter in a stage after starting it elsewhere entered that stage in the quarter, and
+    # one who started it there and ends elsewhere left it: entries and exits are at least those flows cells.
+    # An unpublished slack per stage turns each inequality into a line an attacker can use.
+    first_slack = offset + n_s * n_m + n_m + 2 * n_s
+    slack_values: list[float] = []
+    cells = np.arange(flow_counts.size).reshape(flow_counts.shape)  # the flows table's cells come first
+    for k, stage in enumerate(stage_counts.index):
+        for measure, along in ((1, "column"), (2, "row")):
+            if stage not in (columns if along == "column" else rows):
+                continue
+            members = (cells[:, columns[stage]] if along == "column" else cells[rows[stage], :])
+            others = members[np.asarray((flow_counts.index if along == "column" else flow_counts.columns) != stage)]
+            slack = grid[k, measure] - flow_values[others].sum()
+            if slack < 0:  # not an inequality here (a quarter past the extract date): leave it out
+                continue
+            lines.append((np.append(others, first_slack + len(slack_values)), int(stage_cell[k, measure])))
+            slack_values.append(slack)
+    values.append(np.asarray(slack_values))
+    hidden.append(np.ones(len(slack_values), dtype=bool))
     all_values = np.concatenate([np.asarray(v, dtype=float) for v in values])
     all_hidden = np.concatenate([np.asarray(h, dtype=bool) for h in hidden])
     through_ok = grid[:, 0] + grid[:, 1] == grid[:, 3] + grid[:, 2]
     passed = {int(a) for a in aux[:n_s]} | {int(aux[n_s + k]) for k in range(n_s) if not 1 <= grid[k, 1] - grid[k, 4]
                                              <= stages.threshold}
+    passed |= set(range(first_slack, first_slack + len(slack_values)))  # helpers: never published
     passed |= {int(stage_total[0]), int(stage_total[3])}  # sums of flows margins: pinning them tells nothing new
     if not through_ok.all():  # a child in and out twice: the identity does not hold there, so it is not a relation
         broken = {int(aux[k]) for k in np.flatnonzero(~through_ok)}
