@@ -124,7 +124,7 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 @dataclass(frozen=True)
-class _Coded:
+class CodedSpells:
     """Spells as integer codes for counting quarters: one coding serves every quarter of a window."""
 
     start: np.ndarray  # datetime64[us]
@@ -135,9 +135,11 @@ class _Coded:
     child: np.ndarray  # 0 .. children - 1 (a pseudonym in two councils is two children)
     children: int
     vocab: pd.Index  # NOT_KNOWN first
+    step: np.ndarray | None = None  # where the spells have them (the per-stage counts need them)
+    moves: np.ndarray | None = None
 
 
-def coded_spells(spells: pd.DataFrame) -> _Coded:
+def coded_spells(spells: pd.DataFrame) -> CodedSpells:
     """The spells coded once for counting quarters (window_flows; the app codes all its spells once)."""
     stage, stage_names = _codes(spells["stage"])
     after, after_names = _codes(spells["next_stage"])
@@ -146,9 +148,11 @@ def coded_spells(spells: pd.DataFrame) -> _Coded:
     person = pd.factorize(spells["person_id"].to_numpy())[0].astype(np.int64)
     if "authority" in spells and person.size:  # the same pseudonym in two councils: two children
         person = pd.factorize(_codes(spells["authority"])[0] * (int(person.max()) + 1) + person)[0]
-    return _Coded(start=spells["start"].to_numpy("datetime64[us]"), end=spells["end"].to_numpy("datetime64[us]"),
+    return CodedSpells(start=spells["start"].to_numpy("datetime64[us]"), end=spells["end"].to_numpy("datetime64[us]"),
                   stage=stage, after=after, still_open=after == (vocab.get_loc(OPEN) if OPEN in vocab else -1),
-                  child=person, children=int(person.max()) + 1 if person.size else 0, vocab=vocab)
+                  child=person, children=int(person.max()) + 1 if person.size else 0, vocab=vocab,
+                  step=spells["step"].to_numpy(np.int64) if "step" in spells else None,
+                  moves=spells["moves"].to_numpy(np.int64) if "moves" in spells else None)
 
 
 def quarter_flows(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
@@ -176,7 +180,7 @@ def window_flows(spells: pd.DataFrame, periods: list[Period], model: StageModel)
     return {period: _flows(coded, period, model) for period in periods}
 
 
-def _flows(c: _Coded, period: Period, model: StageModel) -> pd.DataFrame:
+def _flows(c: CodedSpells, period: Period, model: StageModel) -> pd.DataFrame:
     return counts_for(c, quarter_rows(c, period, model), None, model)
 
 
@@ -190,9 +194,11 @@ class QuarterRows:
     at_start: np.ndarray  # the stage code of a spell covering the end of the day before the quarter, else -1
     at_end: np.ndarray  # the stage code of a spell covering its last day, else -1
     ended: np.ndarray  # positions into rows of spells that end a journey with an outcome in it, by end (stable)
+    entered: np.ndarray  # spells starting in the quarter
+    left: np.ndarray  # spells ending in the quarter, not still open
 
 
-def quarter_rows(c: _Coded, period: Period, model: StageModel) -> QuarterRows:
+def quarter_rows(c: CodedSpells, period: Period, model: StageModel) -> QuarterRows:
     """The spells of the coding that touch the quarter, and the stage each shows at its start and end.
 
     Worked out once per quarter; counts_for then counts any choice of these spells (a filter's
@@ -215,10 +221,11 @@ def quarter_rows(c: _Coded, period: Period, model: StageModel) -> QuarterRows:
     local = np.cumsum(present) - 1  # the quarter's children renumbered in order: counting touches only them
     return QuarterRows(rows=rows.astype(index), child=local[c.child[rows]].astype(index), children=int(present.sum()),
                        at_start=stage_on(before).astype(small), at_end=stage_on(last).astype(small),
-                       ended=order.astype(index))
+                       ended=order.astype(index), entered=(start > before) & (start <= last),
+                       left=~still_open & (end > before) & (end <= last))
 
 
-def counts_for(c: _Coded, q: QuarterRows, chosen: np.ndarray | None, model: StageModel) -> pd.DataFrame:
+def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model: StageModel) -> pd.DataFrame:
     """The quarter's flow counts from the rows `chosen` (a bool per row of q; None: all).
 
     A child counts once, from the stage shown at the start (or not known) to the stage shown at the

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from journeys.audit import narrow_entries
-from journeys.flows import Period, _stage_at
+from journeys.flows import CodedSpells, Period, QuarterRows, _stage_at
 from journeys.stages import OPEN, StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, SuppressedTable, suppress_series
 
@@ -67,6 +67,33 @@ def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel
     })
     counts = counts.reindex(index=_stages(spells, model), columns=list(MEASURES)).fillna(0).astype(np.int64)
     counts.index.name, counts.columns.name = "stage", "measure"
+    return counts
+
+
+def stage_counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray, model: StageModel) -> pd.DataFrame:
+    """quarter_stage_counts of the quarter's rows `chosen` (a filter), from the app's coding: the same table.
+
+    The coding must carry step and moves (flows.coded_spells of spells that have them).
+    """
+    if c.step is None or c.moves is None:
+        raise ValueError("the coding has no step or moves: code spells that carry them")
+    size = c.vocab.size
+    stage = c.stage[q.rows]
+
+    def children(rows: np.ndarray) -> np.ndarray:  # each (child, stage) once
+        return np.bincount(np.unique(q.child[rows].astype(np.int64) * size + stage[rows]) % size, minlength=size)
+
+    entered, left = chosen & q.entered, chosen & q.left
+    grid = np.column_stack([
+        np.bincount(q.at_start[chosen & (q.at_start >= 0)], minlength=size), children(entered), children(left),
+        np.bincount(q.at_end[chosen & (q.at_end >= 0)], minlength=size),
+        children(entered & (c.step[q.rows] > 1)),
+        np.bincount(stage[left], weights=c.moves[q.rows][left], minlength=size).astype(np.int64),
+    ])
+    present = set(c.vocab[np.unique(stage[chosen])])
+    stages = [s for s in model.of_kind("stage") if s in present]
+    counts = pd.DataFrame(grid[c.vocab.get_indexer(stages)], index=pd.Index(stages, name="stage"),
+                          columns=pd.Index(list(MEASURES), name="measure")).astype(np.int64)
     return counts
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
-from journeys.flows import (NOT_KNOWN, Period, QuarterRows, coded_spells, counts_for, flows_long, quarter_counts,
-                            quarter_rows, window_counts, year_label)
+from journeys.flows import (NOT_KNOWN, CodedSpells, Period, QuarterRows, coded_spells, counts_for, flows_long,
+                            quarter_counts, quarter_rows, window_counts, year_label)
 from journeys.quarter_links import Memo, quarter_table, year_end_pair
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
@@ -158,11 +158,18 @@ def exact_counts(data: JourneyData, chosen: np.ndarray, period: Period, model: S
     Every spell is coded once and each quarter's spells found once (both remembered); a filter
     then costs one pass over the quarter's spells, with the rules and order of quarter_flows.
     """
+    coded, rows = _coded_quarter(data, period, model)
+    return counts_for(coded, rows, chosen[rows.rows], model)
+
+
+def _coded_quarter(data: JourneyData, period: Period, model: StageModel) -> tuple[CodedSpells, QuarterRows]:
+    """Every spell of the working set coded once, and the quarter's spells found once (both remembered)."""
+    columns = ("stage", "next_stage", "start", "end", "step", "moves")
     coded = data.remember(("coded-spells",), lambda: coded_spells(pd.DataFrame({
-        "person_id": data.spells["child"], **{c: data.spells[c] for c in ("stage", "next_stage", "start", "end")}})))
+        "person_id": data.spells["child"], **{c: data.spells[c] for c in columns}})))
     rows: QuarterRows = data.remember(("quarter-rows", period.key, model.version),
                                       lambda: quarter_rows(coded, period, model))
-    return counts_for(coded, rows, chosen[rows.rows], model)
+    return coded, rows
 
 
 def _flows_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
@@ -291,13 +298,12 @@ def stage_table_view(data: JourneyData, selection: Selection, period: Period, mo
     Audited together with the quarter's flows table (journeys.linked), which it is shown beside.
     """
     from journeys.linked import Beside, protect_stage_table
-    from journeys.quarter_stats import quarter_stage_counts, quarter_table_display, suppress_stage_measures
+    from journeys.quarter_stats import quarter_table_display, stage_counts_for, suppress_stage_measures
 
     def compute() -> TableView:
         flow_counts, flows = flow_table(data, selection, period, model, threshold)
-        spells = data.select(selection, columns=SPELL_CORE, children_as_ids=True,
-                             overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)))
-        stage_counts = quarter_stage_counts(spells, period, model)
+        coded, rows = _coded_quarter(data, period, model)
+        stage_counts = stage_counts_for(coded, rows, data.mask(selection)[rows.rows], model)
         beside: list[Beside] = []
         sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
                                                                          (period.next(), "after"))

@@ -118,14 +118,16 @@ def test_counting_on_codes_matches_the_child_by_child_rules() -> None:
 
 def test_a_filter_counted_from_the_whole_coding_matches_counting_its_own_spells() -> None:
     """The app counts a filter's quarter from every spell coded once and a mask (views.exact_counts); it must
-    give exactly what quarter_flows gives on the filter's own spells, for any filter and quarter."""
+    give exactly what quarter_flows (and quarter_stage_counts) give on the filter's own spells, for any filter
+    and quarter."""
     import random
 
     from journeys.attributes import journey_attributes
     from journeys.config import load_config
     from journeys.pipeline import run_pipeline
     from journeys.selection import JourneyData, Selection
-    from journeys.views import exact_counts
+    from journeys.quarter_stats import quarter_stage_counts, stage_counts_for
+    from journeys.views import SPELL_CORE, _coded_quarter, exact_counts
     from tests.conftest import KEY
 
     files = sorted(p for p in (ROOT / "data_samples" / "riverside").iterdir() if p.suffix == ".csv")
@@ -147,4 +149,14 @@ def test_a_filter_counted_from_the_whole_coding_matches_counting_its_own_spells(
             got = exact_counts(data, mask, period, r.stage_model)
             pd.testing.assert_frame_equal(got, expected)
             compared += int(expected.to_numpy().sum() > 0)
+            # the per-stage table's counts come the same way
+            own = data.select(selection, columns=SPELL_CORE, children_as_ids=True,
+                              overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)))
+            coded, rows = _coded_quarter(data, period, r.stage_model)
+            expected = quarter_stage_counts(own, period, r.stage_model)
+            got = stage_counts_for(coded, rows, mask[rows.rows], r.stage_model)
+            if expected.empty:  # no stages: an empty table either way (pandas types its empty index otherwise)
+                assert got.empty and list(got.columns) == list(expected.columns)
+            else:
+                pd.testing.assert_frame_equal(got, expected)
     assert compared >= 20
