@@ -130,19 +130,22 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
     stage_entries = np.concatenate([stage_cell[:, [1, 2, 4]].ravel(), stage_total])  # stock cells: as the flows margins
     flows_only = int(stage_cell.min()) if stage_cell.size else all_values.size
     not_ours: set[int] = set()  # entries the flows tables alone give away (theirs to fix, not this table's)
+    stuck, last = 0, -1
     while failing := [f for f in audit_hidden(all_values, all_hidden, lines, stages.threshold, passed)
                       if f not in not_ours]:
-        picks = nearby_partners(failing[0], lines, all_values, all_hidden, stage_entries, anywhere=False)
-        pick = picks[0] if picks else None
-        if pick is None and failing[0] < flows_only and not not_ours:
+        stuck = stuck + 1 if failing[0] == last else 0  # the same entry again: partners in doubling batches
+        last = failing[0]
+        picks = nearby_partners(failing[0], lines, all_values, all_hidden, stage_entries, 2 ** max(stuck - 2, 0),
+                                anywhere=False)
+        if not picks and failing[0] < flows_only and not not_ours:
             base = [line for line in lines if line[1] < flows_only and bool((line[0] < flows_only).all())]
             not_ours = set(audit_hidden(all_values[:flows_only], all_hidden[:flows_only], base, stages.threshold, set()))
             if failing[0] in not_ours:
                 continue
-        if pick is None:  # nothing linked is left to hide: hide the whole per-stage table (always safe)
+        if not picks:  # nothing linked is left to hide: hide the whole per-stage table (always safe)
             all_hidden[stage_entries] = True
             break
-        all_hidden[pick] = True
+        all_hidden[picks] = True
     shown = ~all_hidden[stage_cell.ravel()].reshape(n_s, n_m)
     cells = stages.cells.copy()
     truth = stage_counts.reindex(columns=list(_LINKED))
