@@ -141,14 +141,18 @@ def _given(value: pd.DataFrame) -> pd.DataFrame:
     return value
 
 
-def warm_up(data: JourneyData, model: StageModel, periods: list[Period], wait: float = 1.0) -> None:
+def warm_up(data: JourneyData, model: StageModel, periods: list[Period], wait: float = 1.0,
+            current: Callable[[], bool] = lambda: True) -> None:
     """Code every spell and find the spells of `periods` ahead of the first filter change (a background thread).
 
-    It waits `wait` seconds first, so the server starts answering before this competes for the GIL.
+    It waits `wait` seconds first, so the server starts answering before this competes for the GIL,
+    and stops once `current()` says the data were replaced (several authorities loading at start).
     """
     time.sleep(wait)
     everyone = np.ones(len(data.spells), dtype=bool)
     for period in periods:
+        if not current():
+            return
         exact_counts(data, everyone, period, model)
 
 
@@ -166,7 +170,7 @@ def _coded_quarter(data: JourneyData, period: Period, model: StageModel) -> tupl
     """Every spell of the working set coded once, and the quarter's spells found once (both remembered)."""
     columns = ("stage", "next_stage", "start", "end", "step", "moves")
     coded = data.remember(("coded-spells",), lambda: coded_spells(pd.DataFrame({
-        "person_id": data.spells["child"], **{c: data.spells[c] for c in columns}})))
+        "person_id": data.spells["child"], **{c: data.spells[c] for c in columns if c in data.spells}})))
     rows: QuarterRows = data.remember(("quarter-rows", period.key, model.version),
                                       lambda: quarter_rows(coded, period, model))
     return coded, rows

@@ -66,3 +66,18 @@ def test_audits_run_by_the_caller_when_the_pool_is_busy() -> None:
         release.set()
         for blocker in blockers:
             blocker.result()
+
+
+def test_warm_up_finds_the_latest_quarters_and_stops_when_the_data_are_replaced() -> None:
+    from journeys.flows import Period
+    from journeys.stages import load_stage_model
+    from journeys.views import warm_up
+
+    model = load_stage_model()
+    quarters = [Period(2020, 1), Period(2020, 2)]
+    data = working_set()
+    warm_up(data, model, quarters, wait=0)
+    assert all(data.remembers(("quarter-rows", q.key, model.version)) for q in quarters)
+    replaced = working_set()
+    warm_up(replaced, model, quarters, wait=0, current=lambda: False)
+    assert not any(replaced.remembers(("quarter-rows", q.key, model.version)) for q in quarters)

@@ -64,8 +64,8 @@ class AppState:
         from journeys.views import warm_up
 
         # the flows page opens on the latest quarter: code the spells for it and its neighbours meanwhile
-        threading.Thread(target=warm_up, args=(data, self.stage_model, self.quarters()[-6:]), name="warm-up",
-                         daemon=True).start()
+        threading.Thread(target=warm_up, args=(data, self.stage_model, self.quarters()[-6:]),
+                         kwargs={"current": lambda: self._data is data}, name="warm-up", daemon=True).start()
 
     @property
     def data(self) -> JourneyData | None:
