@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -128,11 +129,11 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
             return None
         before, after = _in_parallel([partial(_boundary_fix, p, counts_of, model, threshold, memo)
                                       for p in (period.previous(), period)])
-        extra = [fix for fix in (before[1], after[0]) if fix is not None]
+        extra = [fix for fix in (before.right, after.left) if fix is not None]
         if not extra:
             return own
         hidden = np.logical_or.reduce([own.hidden_entries(), *extra])
-        if before[2] and after[2]:  # both audits passed this pattern, which is stricter than the table's own
+        if before.safe and after.safe:  # both audits passed this pattern, which is stricter than the table's own
             return published_table(counts, hidden, threshold)
         n_rows, n_cols = counts.shape  # stocks made alike but not audited: protect around them here
         cells, rows = n_rows * n_cols, n_rows * (n_cols + 1)
@@ -177,8 +178,14 @@ def _prepare(first: Period, last: Period, reach: int, counts_of: Counts, model: 
 
 _TAKE_BACK = 2  # a search takes back an entry it hid once partners chosen for it twice have not protected it
 
-#: left's and right's entries to hide; whether the pair was audited safe; whether with the Overview's totals
-Fix = tuple[np.ndarray | None, np.ndarray | None, bool, bool]
+@dataclass(frozen=True)
+class Fix:
+    """What a boundary's audit hides in the two quarters that share it (None: nothing more)."""
+
+    left: np.ndarray | None  # entries of the quarter ending at the boundary, as its table numbers them
+    right: np.ndarray | None  # entries of the quarter starting there
+    safe: bool  # the pair was audited safe (else only the stocks were made alike)
+    with_totals: bool  # ... counting the Overview's 31 March totals as published
 
 
 Pair = tuple[pd.DataFrame, SuppressedTable] | None  # a quarter's counts and a table as an audit saw it
@@ -193,12 +200,12 @@ def year_end_pair(year: int, counts_of: Counts, model: StageModel, threshold: in
     _prepare(left, left.next(), 0, counts_of, model, threshold, memo)
     fix = _boundary_fix(left, counts_of, model, threshold, memo)
     pairs: list[Pair] = []
-    for period, extra in ((left, fix[0]), (left.next(), fix[1])):
+    for period, extra in ((left, fix.left), (left.next(), fix.right)):
         table = linked_table(period, counts_of, model, threshold, memo)
         if table is not None and extra is not None:
             table = published_table(counts_of(period), table.hidden_entries() | extra, threshold)
         pairs.append(None if table is None else (counts_of(period), table))
-    return pairs[0], pairs[1], fix[2] and fix[3]
+    return pairs[0], pairs[1], fix.safe and fix.with_totals
 
 
 def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold: int, memo: Memo) -> Fix:
@@ -215,12 +222,12 @@ def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold:
     def compute() -> Fix:
         tables = [linked_table(p, counts_of, model, threshold, memo) for p in (left, left.next())]
         if tables[0] is None or tables[1] is None:
-            return None, None, True, False
-        alike: Fix = None, None, True, False
+            return Fix(None, None, True, False)
+        alike = Fix(None, None, True, False)
         for with_totals in (True, False) if left.quarter == 1 else (False,):  # the Overview's 31 March
             for stocks_too in (False, True):  # the stocks readers need most, only if nothing else will do
                 found = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals, stocks_too)
-                if found[2]:
+                if found.safe:
                     return found
                 alike = found
         return alike
@@ -251,7 +258,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     values, hidden = system.arrays()
     odd = [e for e, other in twin.items() if hidden[e] and not hidden[other]]
     hidden[[twin[e] for e in odd]] = True
-    alike: Fix = (hidden[:split].copy(), hidden[split:end].copy(), False, False) if odd else (None, None, False, False)
+    alike = Fix(hidden[:split].copy(), hidden[split:end].copy(), False, False) if odd else Fix(None, None, False, False)
     fixed = {entry for margins in (left_rows, left_columns, right_rows, right_columns)
              for label, entry in margins.items() if label in stocks and (entry not in twin or not stocks_too)}
     fixed |= set(totals) | {entry for stage in (_shown_alone(model) if with_totals else set())
@@ -284,7 +291,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
         if last in chosen:
             chosen[last] += picks
         chosen |= {p: [] for p in picks if p not in chosen}
-    return (hidden[:split], hidden[split:end], True, with_totals) if changed else (None, None, True, with_totals)
+    return Fix(hidden[:split], hidden[split:end], True, with_totals) if changed else Fix(None, None, True, with_totals)
 
 
 def _shown_alone(model: StageModel) -> set[str]:

@@ -109,9 +109,9 @@ def test_boundary_searches_that_take_back_partners_stay_safe(riverside_counts) -
             continue
         found = {take: _fix_pair(left, counts_of, tables, model, 5, False, True, take) for take in (True, False)}
         differ += any((a is None) != (b is None) or (a is not None and (a != b).any())
-                      for a, b in zip(found[True][:2], found[False][:2]))
+                      for a, b in ((found[True].left, found[False].left), (found[True].right, found[False].right)))
         for fix in found.values():
-            if not fix[2]:
+            if not fix.safe:
                 continue
             system, shared = TableSystem(), set(model.of_kind("stage"))
             _, ends = system.add_table(counts_of(left), tables[0])
@@ -119,8 +119,8 @@ def test_boundary_searches_that_take_back_partners_stay_safe(riverside_counts) -
             for stage in shared & set(ends) & set(starts):
                 system.same(ends[stage], starts[stage])
             values, hidden = system.arrays()
-            for extra, part in ((fix[0], slice(0, tables[0].hidden_entries().size)),
-                                (fix[1], slice(tables[0].hidden_entries().size, hidden.size))):
+            for extra, part in ((fix.left, slice(0, tables[0].hidden_entries().size)),
+                                (fix.right, slice(tables[0].hidden_entries().size, hidden.size))):
                 if extra is not None:
                     hidden[part] |= extra
             assert audit_hidden(values, hidden, system.lines, 5, set()) == [], left.key
