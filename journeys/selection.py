@@ -152,6 +152,23 @@ class JourneyData:
             keep &= (self._passed[self._journey] & bit) != 0
         return keep
 
+    def _rows_in_time(self, overlapping: tuple[pd.Timestamp, pd.Timestamp] | None,
+                      starting: tuple[pd.Timestamp, pd.Timestamp] | None, until: pd.Timestamp | None) -> np.ndarray | None:
+        """Positions of the spells inside a time window (see select), or None when there is no window."""
+        if overlapping is None and starting is None and until is None:
+            return None
+        keep = np.ones(len(self.spells), dtype=bool)
+        if overlapping is not None:
+            first, last = np.datetime64(overlapping[0], "us"), np.datetime64(overlapping[1], "us")
+            keep &= (self._start <= last) & ((self._end >= first) | self._open)
+        if starting is not None:
+            first, last = np.datetime64(starting[0], "us"), np.datetime64(starting[1], "us")
+            begins = (self._journey_start >= first) & (self._journey_start <= last)
+            keep &= begins[self._journey]
+        if until is not None:
+            keep &= self._start <= np.datetime64(until, "us")
+        return np.flatnonzero(keep)
+
     def select(self, selection: Selection, columns: list[str] | None = None,
                overlapping: tuple[pd.Timestamp, pd.Timestamp] | None = None,
                starting: tuple[pd.Timestamp, pd.Timestamp] | None = None, until: pd.Timestamp | None = None,
@@ -163,17 +180,12 @@ class JourneyData:
         `children_as_ids`: person_id replaced by the integer child number (unique across
         authorities), for counting children quickly.
         """
-        keep = self.mask(selection)
-        if overlapping is not None:
-            first, last = np.datetime64(overlapping[0], "us"), np.datetime64(overlapping[1], "us")
-            keep &= (self._start <= last) & ((self._end >= first) | self._open)
-        if starting is not None:
-            first, last = np.datetime64(starting[0], "us"), np.datetime64(starting[1], "us")
-            begins = (self._journey_start >= first) & (self._journey_start <= last)
-            keep &= begins[self._journey]
-        if until is not None:
-            keep &= self._start <= np.datetime64(until, "us")
-        rows = np.flatnonzero(keep)
+        rows = self.remember(("rows in time", overlapping, starting, until),
+                             lambda: self._rows_in_time(overlapping, starting, until))
+        if rows is None:
+            rows = np.flatnonzero(self.mask(selection))
+        else:
+            rows = rows[self.mask(selection)[rows]]  # the time window's rows (remembered), then the filter's
         wanted = list(self.spells.columns) if columns is None else list(columns)
         if not children_as_ids:
             return self.spells[wanted].take(rows)
