@@ -328,14 +328,14 @@ FLOW_MEASURES = {"stock_start": "Children at start", "stock_end": "Children at e
 
 
 def _flow_margins(data: JourneyData, selection: Selection, period: Period, model: StageModel,
-                  threshold: int) -> pd.DataFrame:
+                  threshold: int, secret: str | None = None) -> pd.DataFrame:
     """A quarter's published flows margins per stage: children at start (row totals) and at end (column totals).
 
     Taken from the quarter's own suppressed flows table, so a trend or comparison built from them
     publishes nothing that the flows page does not already show quarter by quarter.
     """
     def compute() -> pd.DataFrame:
-        _, table = flow_table(data, selection, period, model, threshold)
+        _, table = flow_table(data, selection, period, model, threshold, secret)
         stages = [s for s in model.of_kind("stage")]
         rows = []
         for stage in stages:
@@ -348,15 +348,16 @@ def _flow_margins(data: JourneyData, selection: Selection, period: Period, model
         frame["display"] = [SUPPRESSED_TEXT if pd.isna(v) else f"{int(v)}" for v in frame["count"]]
         return frame
 
-    return data.remember(("margins", selection.key(), period.key, threshold, model.version), compute)
+    return data.remember(("margins", selection.key(), period.key, threshold, secret, model.version), compute)
 
 
 def year_on_year_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
-                      threshold: int = DEFAULT_THRESHOLD) -> TableView:
-    """Children at the start and end of the quarter beside the same quarter a year before (flows margins)."""
+                      threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> TableView:
+    """Children at the start and end of the quarter beside the same quarter a year before (flows margins;
+    with a viewer's `secret`, those of the perturbed flows tables)."""
     before = Period(period.year - 1, period.quarter)
-    now = _flow_margins(data, selection, period, model, threshold)
-    then = _flow_margins(data, selection, before, model, threshold)
+    now = _flow_margins(data, selection, period, model, threshold, secret)
+    then = _flow_margins(data, selection, before, model, threshold, secret)
     change = [(f"{int(a) - int(b):+d}" if not (pd.isna(a) or pd.isna(b)) else SUPPRESSED_TEXT)
               for a, b in zip(now["count"], then["count"])]
     keep = (now["count"].fillna(1) != 0) | (then["count"].fillna(1) != 0)
@@ -369,14 +370,17 @@ def year_on_year_view(data: JourneyData, selection: Selection, period: Period, m
 
 
 def trends_view(data: JourneyData, selection: Selection, period: Period, model: StageModel, measure: str = "stock_end",
-                quarters_back: int = 12, threshold: int = DEFAULT_THRESHOLD) -> View:
-    """Small multiples: children in each stage at the start or end of each quarter up to `period` (gaps where hidden)."""
+                quarters_back: int = 12, threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> View:
+    """Small multiples: children in each stage at the start or end of each quarter up to `period` (gaps where hidden).
+
+    With a viewer's `secret`, from the perturbed flows tables."""
     from journeys.charts import trend_multiples
 
     periods = [period]
     while len(periods) < quarters_back:
         periods.insert(0, periods[0].previous())
-    frame = pd.concat([_flow_margins(data, selection, p, model, threshold) for p in periods], ignore_index=True)
+    frame = pd.concat([_flow_margins(data, selection, p, model, threshold, secret) for p in periods],
+                      ignore_index=True)
     chosen = frame[frame["measure"] == measure]
     present = chosen.groupby("stage", sort=False)["count"].apply(lambda c: bool((c.fillna(1) != 0).any()))
     chosen = chosen[chosen["stage"].isin(present[present].index)]

@@ -15,8 +15,8 @@ from journeys.charts import flow_sankey, nominal_width
 from journeys.cli import main
 from journeys.flows import Period, suppressed_flows
 from journeys.selection import JourneyData, Selection
-from journeys.views import (flows_view, journeys_view, overview_view, quarters, report_tables, stage_table_view,
-                            trends_view, year_on_year_view)
+from journeys.views import (flow_table, flows_view, journeys_view, overview_view, quarters, report_tables,
+                            stage_table_view, trends_view, year_on_year_view)
 from tests.conftest import ROOT, write_episodes
 
 Q = Period.parse("2019Q2")
@@ -133,6 +133,14 @@ def test_viewer_mode_perturbs_every_view_consistently(cohort) -> None:
     for view in (overview, journeys):
         shown = pd.to_numeric(view.table.stack(), errors="coerce").dropna()
         assert not shown.between(1, 5).any()
+    # the year-before table and the trends show the perturbed flows tables' margins, as the flows page does
+    _, noisy_flows = flow_table(data, Selection(), Q, result.stage_model, secret=secret)
+    year = year_on_year_view(data, Selection(), Q, result.stage_model, secret=secret)
+    at_end = year.table[year.table["Measure"] == "Children at end"][Q.label]
+    for stage, value in noisy_flows.column_totals.items():
+        label = result.stage_model.get(stage).label
+        if label in at_end.index:
+            assert at_end[label] == ("c" if pd.isna(value) else str(int(value)))
 
 
 def test_quarters_offered_stop_at_the_extract_date() -> None:

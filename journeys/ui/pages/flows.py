@@ -107,7 +107,7 @@ def register(app: Dash, state: AppState) -> None:
         if state.data is None or not period or panel != "year":
             return dash.no_update
         view = year_on_year_view(state.data, selection_from(authorities, *values), Period.parse(period),
-                                 state.stage_model, state.threshold)
+                                 state.stage_model, state.threshold, state.viewer_secret)
         return table_view(view.table, view.caption, index_header="Stage")
 
     @app.callback(Output("flows-trends-graph", "figure"), Output("flows-trends-table", "children"),
@@ -117,7 +117,7 @@ def register(app: Dash, state: AppState) -> None:
         if state.data is None or not period or panel != "trends":
             return dash.no_update, dash.no_update, dash.no_update
         view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
-                           measure, threshold=state.threshold)
+                           measure, threshold=state.threshold, secret=state.viewer_secret)
         return (view.figure, table_view(view.table, view.caption, index_header="Stage"),
                 picture_config("care-journeys-trends", fmt))
 
@@ -134,7 +134,8 @@ def register(app: Dash, state: AppState) -> None:
     on_download(app, state, "flows-trends-csv", [*period_choice, State("flows-trend-measure", "value")],
                 lambda data, selection, period, measure: (
                     trends_view(data, selection, Period.parse(period), state.stage_model, measure,
-                                threshold=state.threshold).csv, f"care-journeys-trends-{period}.csv"))
+                                threshold=state.threshold, secret=state.viewer_secret).csv,
+                    f"care-journeys-trends-{period}.csv"))
 
     @app.callback(Output("flows-timer", "disabled"), Output("flows-play", "children"), Output("flows-play", "aria-pressed"),
                   Input("flows-play", "n_clicks"), prevent_initial_call=True)
