@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -292,17 +290,12 @@ def suppressed_flows(spells: pd.DataFrame, period: Period, model: StageModel,
     Stocks shared with the quarters before and after are hidden alike (journeys.quarter_links). With a
     `secret` (viewer mode) the counts are perturbed by the cell-key method first.
     """
-    store: dict[tuple[Any, ...], Any] = {}
+    from journeys.quarter_links import dict_memo, quarter_table
 
-    def memo(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        if key not in store:
-            store[key] = compute()
-        return store[key]
+    memo = dict_memo()
 
     def counts_of(p: Period) -> pd.DataFrame:
         return memo(("counts", p.key), lambda: quarter_counts(spells, p, model, secret))
-
-    from journeys.quarter_links import quarter_table
 
     table = quarter_table(period, counts_of, model, threshold, memo)
     return suppress_table(counts_of(period), threshold=threshold) if table is None else table

@@ -45,6 +45,18 @@ from journeys.systems import TableSystem, nearby_partners
 #: the neighbour too.
 LINK_ROUNDS = 1
 Memo = Callable[[tuple[Any, ...], Callable[[], Any]], Any]
+
+
+def dict_memo() -> Memo:
+    """A Memo over one dict, for one run (`journeys flows`); the app remembers in its working set instead."""
+    store: dict[tuple[Any, ...], Any] = {}
+
+    def memo(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        if key not in store:
+            store[key] = compute()
+        return store[key]
+
+    return memo
 Counts = Callable[[Period], pd.DataFrame]
 
 

@@ -149,11 +149,10 @@ def warm_up(data: JourneyData, model: StageModel, periods: list[Period], wait: f
     and stops once `current()` says the data were replaced (several authorities loading at start).
     """
     time.sleep(wait)
-    everyone = np.ones(len(data.spells), dtype=bool)
     for period in periods:
         if not current():
             return
-        exact_counts(data, everyone, period, model)
+        _coded_quarter(data, period, model)
 
 
 def exact_counts(data: JourneyData, chosen: np.ndarray, period: Period, model: StageModel) -> pd.DataFrame:

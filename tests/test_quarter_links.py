@@ -10,7 +10,7 @@ from journeys.config import load_config
 from journeys.flows import Period, quarter_counts
 from journeys.headline import year_end_stocks
 from journeys.pipeline import run_pipeline
-from journeys.quarter_links import quarter_table
+from journeys.quarter_links import dict_memo, quarter_table
 from journeys.stages import load_stage_model
 from journeys.audit import audit_hidden
 from journeys.suppress import suppress_table
@@ -45,18 +45,6 @@ def pair_failures(counts, tables, model) -> tuple[int, int]:
         values, hidden = system.arrays()
         failures += len(audit_hidden(values, hidden, system.lines, 5, set()))
     return mismatches, failures
-
-
-def dict_memo():
-    """A memo over one dict, as `journeys flows` keeps one for a run."""
-    store: dict = {}
-
-    def memo(key, compute):
-        if key not in store:
-            store[key] = compute()
-        return store[key]
-
-    return memo
 
 
 def test_neighbouring_quarters_are_safe_together(riverside_counts) -> None:

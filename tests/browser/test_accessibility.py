@@ -45,6 +45,12 @@ def axe_report(page: Any) -> str:
     return results.generate_report() if results.violations_count else ""
 
 
+def assert_wcag_aa(page: Any, where: str) -> None:
+    """No WCAG 2.2 AA violation on the page now; the failure names where and lists axe's report."""
+    report = axe_report(page)
+    assert report == "", f"{where}:\n{report}"
+
+
 def open_every_table_view(page: Any) -> int:
     """Open every closed <details> (each chart's table view, the data page's per-file counts); how many it opened."""
     return int(page.evaluate("() => { const closed = [...document.querySelectorAll('details:not([open])')];"
@@ -63,11 +69,9 @@ def test_page_meets_wcag_aa(two_authorities: RunningApp, page: Any, path: str, t
     """Each page as it opens, then with every table view open (they start closed, so axe would skip them)."""
     page, _ = page
     open_page(page, two_authorities, path)
-    report = axe_report(page)
-    assert report == "", f"{path} as it opens:\n{report}"
+    assert_wcag_aa(page, f"{path} as it opens")
     assert open_every_table_view(page) == table_views
-    report = axe_report(page)
-    assert report == "", f"{path} with its table views open:\n{report}"
+    assert_wcag_aa(page, f"{path} with its table views open")
 
 
 def test_flows_panels_meet_wcag_aa(two_authorities: RunningApp, page: Any) -> None:
@@ -83,8 +87,7 @@ def test_flows_panels_meet_wcag_aa(two_authorities: RunningApp, page: Any) -> No
         page.wait_for_load_state("networkidle")
         assert page.locator("#flows-panel-stages").is_hidden()
         open_every_table_view(page)
-        report = axe_report(page)
-        assert report == "", f"/flows showing {name}:\n{report}"
+        assert_wcag_aa(page, f"/flows showing {name}")
 
 
 @pytest.mark.parametrize("path", list(READY))
@@ -93,8 +96,7 @@ def test_empty_page_meets_wcag_aa(empty_app: RunningApp, page: Any, path: str) -
     page.goto(empty_app.url + path)
     page.wait_for_selector("h1:has-text('Data')" if path == "/data" else ".empty-state")
     page.wait_for_load_state("networkidle")
-    report = axe_report(page)
-    assert report == "", f"{path} with no data loaded:\n{report}"
+    assert_wcag_aa(page, f"{path} with no data loaded")
 
 
 def test_dropdowns_are_named_by_their_labels_take_focus_and_open_cleanly(two_authorities: RunningApp, page: Any) -> None:
@@ -113,8 +115,7 @@ def test_dropdowns_are_named_by_their_labels_take_focus_and_open_cleanly(two_aut
     assert page.evaluate("() => document.activeElement.id") == "flows-period"
     page.click("#filter-authority")
     page.wait_for_selector(".dash-dropdown-content .dash-dropdown-option")
-    report = axe_report(page)
-    assert report == "", f"/flows with the authority list open:\n{report}"
+    assert_wcag_aa(page, "/flows with the authority list open")
 
 
 def test_radios_and_checkboxes_are_named(two_authorities: RunningApp, page: Any) -> None:
