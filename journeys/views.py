@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -294,29 +294,39 @@ def _journeys_view(data: JourneyData, selection: Selection, year: int, model: St
     return View(figure, display, table.to_csv(index=False), caption)
 
 
-def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
-                     threshold: int = DEFAULT_THRESHOLD) -> TableView:
-    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves.
+def stage_table(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                threshold: int = DEFAULT_THRESHOLD) -> tuple[pd.DataFrame, SuppressedTable]:
+    """The quarter's per-stage counts and their table, audited together with the flows tables it is shown beside.
 
-    Audited together with the quarter's flows table (journeys.linked), which it is shown beside.
+    The neighbours join the audit as they are published. (Taking them as this quarter's boundary
+    audits left them, which hide less, is cheaper but not sound: an entry only the neighbour's other
+    boundary hid was then never audited beside this table; tests/test_views_random.py found one.)
     """
     from journeys.linked import Beside, protect_stage_table
-    from journeys.quarter_stats import quarter_table_display, stage_counts_for, suppress_stage_measures
+    from journeys.quarter_stats import stage_counts_for, suppress_stage_measures
 
-    def compute() -> TableView:
+    def compute() -> tuple[pd.DataFrame, SuppressedTable]:
         flow_counts, flows = flow_table(data, selection, period, model, threshold)
         coded, rows = _coded_quarter(data, period, model)
         stage_counts = stage_counts_for(coded, rows, data.mask(selection)[rows.rows], model)
         beside: list[Beside] = []
-        sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
-                                                                         (period.next(), "after"))
-        for near, side in sides:
+        for near, side in ((period.previous(), "before"), (period.next(), "after")):
             counts, table = flow_table(data, selection, near, model, threshold)
             if not counts.empty:
                 beside.append((counts, table, side))
-        protected = protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
-                                        stage_counts, beside)
-        display = quarter_table_display(protected, model)
+        return stage_counts, protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
+                                                 stage_counts, beside)
+
+    return data.remember(("stage-table", selection.key(), period.key, threshold, model.version), compute)
+
+
+def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                     threshold: int = DEFAULT_THRESHOLD) -> TableView:
+    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves."""
+    from journeys.quarter_stats import quarter_table_display
+
+    def compute() -> TableView:
+        display = quarter_table_display(stage_table(data, selection, period, model, threshold)[1], model)
         csv = display.reset_index().assign(period=period.key, period_label=period.label).to_csv(index=False)
         return TableView(display, csv, f"Children in each stage, {period.label}: {scope(data, selection)}")
 

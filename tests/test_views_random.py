@@ -53,3 +53,35 @@ def test_random_filters_on_every_view(riverside: AppState) -> None:
         assert small_counts(overview_view(data, selection, year, model).csv, ["count"]) == []
         views += 6
     assert views == 48
+
+
+def test_stage_table_is_safe_beside_the_published_neighbours(riverside: AppState) -> None:
+    """The per-stage audit takes the neighbours as their shared boundary's audit left them; the tables they
+    publish hide more, so the three published flows tables and the per-stage table together pin nothing that
+    the flows tables alone do not."""
+    from journeys.audit import audit_hidden
+    from journeys.linked import _system, linked_failures
+    from journeys.views import flow_table, stage_table
+
+    data, model = riverside.data, riverside.stage_model
+    assert data is not None
+    options, rng = data.options(), random.Random(7)
+    checked = 0
+    for _ in range(12):
+        filters = {c: rng.sample(options[c], k=1) for c in FILTER_COLUMNS if options[c] and rng.random() < 0.3}
+        selection = Selection.from_values(filters=filters)
+        period = Period(rng.choice(range(2019, 2024)), rng.choice([1, 2, 3, 4]))
+        flow_counts, flows = flow_table(data, selection, period, model)
+        if flow_counts.empty:
+            continue
+        stage_counts, stages = stage_table(data, selection, period, model)
+        beside = [(*flow_table(data, selection, near, model), side)
+                  for near, side in ((period.previous(), "before"), (period.next(), "after"))]
+        beside = [b for b in beside if not b[0].empty]
+        values, hidden, lines, _, stage_cell, *_ = _system(flows, flow_counts, stages, stage_counts, beside)
+        first = int(stage_cell.min())
+        flows_only = set(audit_hidden(values[:first], hidden[:first],
+                                      [ln for ln in lines if ln[1] < first and bool((ln[0] < first).all())], 5, set()))
+        assert set(linked_failures(flows, flow_counts, stages, stage_counts, beside)) <= flows_only, (selection, period)
+        checked += 1
+    assert checked >= 8
