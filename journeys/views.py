@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -310,7 +310,9 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
         coded, rows = _coded_quarter(data, period, model)
         stage_counts = stage_counts_for(coded, rows, data.mask(selection)[rows.rows], model)
         beside: list[Beside] = []
-        for near, side in ((period.previous(), "before"), (period.next(), "after")):
+        sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
+                                                                         (period.next(), "after"))
+        for near, side in sides:
             counts, table = flow_table(data, selection, near, model, threshold)
             if not counts.empty:
                 beside.append((counts, table, side))
