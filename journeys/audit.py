@@ -9,6 +9,7 @@ form network matrices in the tables here, so integer programming would tell the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -45,13 +46,17 @@ def determined(values: np.ndarray, lines: list[Line], known: np.ndarray) -> np.n
 
 def audit_hidden(
     values: np.ndarray, hidden: np.ndarray, lines: list[Line], threshold: int, passed: set[int],
-    around: set[int] | None = None,
+    around: set[int] | None = None, first_only: bool = False, ignore: set[int] | frozenset[int] = frozenset(),
 ) -> list[int]:
     """Hidden entries whose attacker interval is at most threshold wide, by LP per linked group.
 
     Entries in passed are skipped and new passes added: hiding more only widens intervals. With
     `around`, only groups holding one of those entries are audited; the others count as passed
-    (tables audited on their own, now joined only where `around` links them).
+    (tables audited on their own, now joined only where `around` links them). With `first_only`,
+    only the lowest-numbered failing entry not in `ignore` is returned (or none), and entries above
+    it get no exact LPs: the searches hide partners for that one and audit again, so the exact
+    LPs that the others' failures cost would be spent again next round. The entry is the same
+    either way (probes only ever prove entries wide; narrowness is decided by exact LPs).
     """
     if not ((values > 0) & ~hidden).any():
         return []  # only zeros published: scaling the truth up or down shows every interval is open
@@ -79,6 +84,7 @@ def audit_hidden(
     label = connected_components(link, directed=False)[1]
     rng = np.random.default_rng(0)  # seeded: the probes must not make the output vary
     failing: list[int] = []
+    groups: list[tuple[np.ndarray, _Group]] = []
     for group in np.unique(label[: columns.size]):
         var = np.flatnonzero(label[: columns.size] == group)
         if around is not None and not around.intersection(columns[var].tolist()):
@@ -88,10 +94,29 @@ def audit_hidden(
         if todo.any():
             con = np.flatnonzero(label[columns.size :] == group)
             a_sub, b_sub = a_eq[np.ix_(con, var)], np.asarray(rhs)[con]
-            narrow = narrow_entries(a_sub, b_sub, values[columns[var]].astype(float), todo, threshold, rng)
-            passed.update(int(e) for e in columns[var[todo & ~narrow]])
-            failing += [int(e) for e in columns[var[narrow]]]
-    return sorted(failing)
+            audit = _Group(a_sub, b_sub, values[columns[var]].astype(float), todo, threshold, rng)
+            if not first_only:
+                narrow = audit.decide(range(var.size))
+                passed.update(int(e) for e in columns[var[todo & ~narrow]])
+                failing += [int(e) for e in columns[var[narrow]]]
+            else:
+                audit.probe()
+                passed.update(int(e) for e in columns[var[todo & ~audit.narrow()]])
+                groups.append((var, audit))
+    if not first_only:
+        return sorted(failing)
+    # the lowest-numbered unclear entries first, each decided by its own LPs, until one is narrow
+    order = sorted((int(columns[v]), k, n) for n, (var, audit) in enumerate(groups)
+                   for k, v in enumerate(var) if audit.narrow()[k] and int(columns[v]) not in ignore)
+    for number, k, n in order:
+        var, audit = groups[n]
+        if not audit.narrow()[k]:
+            passed.add(number)  # an earlier entry's LPs showed this one wide
+        elif audit.decide([k])[k]:
+            return [number]
+        else:
+            passed.add(number)
+    return []
 
 
 def narrow_entries(
@@ -106,33 +131,52 @@ def narrow_entries(
     are whole numbers, so a bound is rounded inward before the width is judged (it only matters
     where relations have coefficients other than 1, as the per-stage table's do).
     """
-    low, high = truth.copy(), truth.copy()
-    high[~todo] = np.inf
+    return _Group(a_eq, b_eq, truth, todo, threshold, rng).decide(range(truth.size))
 
-    lp = EqualityLP(a_eq, b_eq)
 
-    def solve(c: np.ndarray, upper: float | None) -> bool:
-        nonlocal low, high
-        status, x = lp.solve(c, upper)
+class _Group:
+    """One linked group's audit: probes clear most entries at once, then each unclear entry's own LPs decide it."""
+
+    def __init__(self, a_eq: np.ndarray, b_eq: np.ndarray, truth: np.ndarray, todo: np.ndarray, threshold: int,
+                 rng: _Rng) -> None:
+        self.truth, self.threshold, self.rng = truth, threshold, rng
+        self.low, self.high = truth.copy(), truth.copy()
+        self.high[~todo] = np.inf
+        self.lp = EqualityLP(a_eq, b_eq)
+        self.probed = False
+
+    def _solve(self, c: np.ndarray, upper: float | None) -> bool:
+        status, x = self.lp.solve(c, upper)
         if x is not None:
-            low, high = np.minimum(low, x), np.maximum(high, x)
+            self.low, self.high = np.minimum(self.low, x), np.maximum(self.high, x)
         return status == UNBOUNDED  # other failures leave the entry narrow (safe)
 
-    def narrow() -> np.ndarray:
-        return np.asarray(np.floor(high + 1e-6) - np.ceil(low - 1e-6) <= threshold)
+    def narrow(self) -> np.ndarray:
+        """Entries whose spread seen so far is at most the threshold (still unclear, or decided narrow)."""
+        return np.asarray(np.floor(self.high + 1e-6) - np.ceil(self.low - 1e-6) <= self.threshold)
 
-    unclear, stale = narrow(), 0
-    while unclear.sum() > 1 and stale < _PROBES:  # one left: its own LPs are as quick
-        down = (truth - low < high - truth) & (low > 0.5)  # push each entry the less explored way
-        weights = np.where(unclear, rng.uniform(0.5, 1.5, truth.size), 0.0)
-        solve(np.where(down, weights, -weights), 2.0 * truth.sum() + threshold + 1)
-        before, unclear = unclear.sum(), narrow()
-        stale = stale + 1 if unclear.sum() == before else 0
-    for k in np.flatnonzero(narrow()):
-        for sense in (-1.0, 1.0):  # maximise, then minimise (counts are >= 0: no need once max <= threshold)
-            if narrow()[k] and not (sense > 0 and np.floor(high[k] + 1e-6) <= threshold):
-                c = np.zeros(truth.size)
-                c[k] = sense
-                if solve(c, None) and sense < 0:
-                    high[k] = np.inf
-    return narrow()
+    def probe(self) -> None:
+        """Random-objective LPs over every unclear entry, until _PROBES in a row clear nothing."""
+        self.probed = True
+        truth = self.truth
+        unclear, stale = self.narrow(), 0
+        while unclear.sum() > 1 and stale < _PROBES:  # one left: its own LPs are as quick
+            down = (truth - self.low < self.high - truth) & (self.low > 0.5)  # push each the less explored way
+            weights = np.where(unclear, self.rng.uniform(0.5, 1.5, truth.size), 0.0)
+            self._solve(np.where(down, weights, -weights), 2.0 * truth.sum() + self.threshold + 1)
+            before, unclear = unclear.sum(), self.narrow()
+            stale = stale + 1 if unclear.sum() == before else 0
+
+    def decide(self, entries: Iterable[int]) -> np.ndarray:
+        """Probe if not yet done, then max and min LPs for each of `entries` still unclear; the narrow mask."""
+        if not self.probed:
+            self.probe()
+        unclear = self.narrow()
+        for k in [k for k in entries if unclear[k]]:
+            for sense in (-1.0, 1.0):  # maximise, then minimise (counts are >= 0: no need once max <= threshold)
+                if self.narrow()[k] and not (sense > 0 and np.floor(self.high[k] + 1e-6) <= self.threshold):
+                    c = np.zeros(self.truth.size)
+                    c[k] = sense
+                    if self._solve(c, None) and sense < 0:
+                        self.high[k] = np.inf
+        return self.narrow()

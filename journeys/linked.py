@@ -131,8 +131,8 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
     flows_only = int(stage_cell.min()) if stage_cell.size else all_values.size
     not_ours: set[int] = set()  # entries the flows tables alone give away (theirs to fix, not this table's)
     stuck, last = 0, -1
-    while failing := [f for f in audit_hidden(all_values, all_hidden, lines, stages.threshold, passed)
-                      if f not in not_ours]:
+    while failing := audit_hidden(all_values, all_hidden, lines, stages.threshold, passed, first_only=True,
+                                  ignore=not_ours):
         stuck = stuck + 1 if failing[0] == last else 0  # the same entry again: partners in doubling batches
         last = failing[0]
         picks = nearby_partners(failing[0], lines, all_values, all_hidden, stage_entries, 2 ** max(stuck - 2, 0),

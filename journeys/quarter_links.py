@@ -283,7 +283,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     stuck, last, changed, passed = 0, -1, bool(odd), set[int]()  # passed: hiding more only widens
     joins: set[int] | None = set(twin) | set(totals)  # each table passed its own audit: only what links them
     chosen: dict[int, list[int]] = {}  # entries this search hid, with the partners it then hid for them
-    while failing := audit_hidden(values, hidden, system.lines, threshold, passed, joins):
+    while failing := audit_hidden(values, hidden, system.lines, threshold, passed, joins, first_only=True):
         joins = None
         stuck = stuck + 1 if failing[0] == last else 0
         last = failing[0]

@@ -290,7 +290,7 @@ def _audit_jointly(links: pd.DataFrame, nodes: pd.DataFrame, journeys: int, jour
             lines_of[entry].append(number)
     passed: set[int] = set()
     stuck, before = 0, -1
-    while failing := audit_hidden(values, hidden, lines, threshold, passed):
+    while failing := audit_hidden(values, hidden, lines, threshold, passed, first_only=True):
         stuck = stuck + 1 if failing[0] == before else 0
         before = failing[0]
         hidden[_partners(failing[0], values, hidden, lines, lines_of, n_links, 2 ** max(stuck - 2, 0))] = True

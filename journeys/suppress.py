@@ -141,7 +141,7 @@ def suppress_table(
     passed: set[int] = set()  # entries the audit has cleared; hiding more never undoes that
     while True:
         table.close(hidden)
-        failing = audit_hidden(values, hidden, table.lines, threshold, passed)
+        failing = audit_hidden(values, hidden, table.lines, threshold, passed, first_only=True)
         if not failing:
             break
         hidden[table.partner_for(failing[0], hidden)] = True

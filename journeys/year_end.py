@@ -68,7 +68,7 @@ def protect_year_end(counts: pd.Series, hidden: pd.Series, sums: Mapping[str, li
     hidden_stocks = {m: any(shut[stocks[s]] for s in sums.get(m, []) if s in stocks) for m in own}
     hidden_stocks[total] = any(hidden_stocks.get(m, False) for m in parts)
     passed = set(mine)  # grows as entries pass: hiding more only widens
-    while set(audit_hidden(values, shut, system.lines, threshold, passed)) - already:
+    while audit_hidden(values, shut, system.lines, threshold, passed, first_only=True, ignore=already):
         # only a figure adding up hidden stocks can give one away: hide the smallest of those first
         published = [e for m, e in own.items() if not shut[e] and values[e] > 0 and hidden_stocks[m]]
         if not published:

@@ -339,3 +339,25 @@ def test_hidden_entries_remembered_equal_those_read_from_the_frames() -> None:
         assert table.hidden_known is not None
         from_frames = dataclasses.replace(table, hidden_known=None).hidden_entries()
         assert table.hidden_entries().tolist() == from_frames.tolist()
+
+
+@settings(max_examples=120, deadline=None)
+@given(tables(), st.integers(0, 2**32 - 1))
+def test_first_failing_entry_is_the_lowest_of_all_failing(case: tuple[np.ndarray, int], seed: int) -> None:
+    """`first_only` (what the searches ask) finds the lowest-numbered failing entry outside `ignore`, as the full
+    audit does, and adds only entries that pass to `passed`."""
+    from journeys.audit import audit_hidden
+    from journeys.suppress import _Lines
+
+    counts, threshold = case
+    n_rows, n_cols = counts.shape
+    values = np.array(list(truth_of(counts).values()), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    hidden = (rng.random(values.size) < 0.4) & (values > 0)
+    lines = _Lines(values, n_rows, n_cols, threshold, np.zeros(values.size, dtype=bool)).lines
+    every = audit_hidden(values, hidden, lines, threshold, set())
+    ignore = set(every[:1]) if rng.random() < 0.5 else set()
+    passed: set[int] = set()
+    first = audit_hidden(values, hidden, lines, threshold, passed, first_only=True, ignore=ignore)
+    assert first == [e for e in every if e not in ignore][:1]
+    assert not passed & set(every)
