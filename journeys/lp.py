@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import highspy
 import numpy as np
@@ -35,6 +36,24 @@ _first_highs_quietly()
 _UNBOUNDED = {highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible}
 
 
+_SPARE = threading.local()  # each thread's idle solvers: making one costs more than a small solve
+
+
+def _borrow() -> highspy.Highs:
+    """An idle solver of this thread (passModel replaces its model, basis and solution), else a new one."""
+    spare: list[highspy.Highs] = _SPARE.__dict__.setdefault("solvers", [])
+    if spare:
+        return spare.pop()
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("random_seed", 0)
+    # only the costs (and the box) change between solves, so the last basis stays primal feasible:
+    # primal simplex from it, without presolve, is ~35% faster than the defaults here
+    highs.setOptionValue("presolve", "off")
+    highs.setOptionValue("simplex_strategy", 4)
+    return highs
+
+
 class EqualityLP:
     """min c @ x subject to a_eq @ x == b_eq and 0 <= x <= upper (upper None: no upper bound)."""
 
@@ -53,14 +72,14 @@ class EqualityLP:
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(np.bincount(column, minlength=self.n))]).astype(np.int32)
         lp.a_matrix_.index_, lp.a_matrix_.value_ = row.astype(np.int32), dense[row, column]
-        self._highs = highspy.Highs()
-        self._highs.setOptionValue("output_flag", False)
-        self._highs.setOptionValue("random_seed", 0)
-        # only the costs (and the box) change between solves, so the last basis stays primal feasible:
-        # primal simplex from it, without presolve, is ~35% faster than the defaults here
-        self._highs.setOptionValue("presolve", "off")
-        self._highs.setOptionValue("simplex_strategy", 4)
+        self._highs = _borrow()
         self._highs.passModel(lp)
+
+    def __del__(self) -> None:
+        try:  # back to this thread's idle solvers (at interpreter exit the module may be gone: then let it go)
+            _SPARE.__dict__.setdefault("solvers", []).append(self._highs)
+        except Exception:  # noqa: BLE001 - nothing to do at exit
+            pass
 
     def solve(self, cost: np.ndarray, upper: float | None = None) -> tuple[str, np.ndarray | None]:
         """(status, x): x is the optimal point when the status is OPTIMAL, else None.
