@@ -15,7 +15,7 @@ import numpy as np
 from journeys.lp import UNBOUNDED, EqualityLP
 
 Line = tuple[np.ndarray, int]  # (members, total): sum(members) == total
-_PROBES = 2  # random-objective LPs in a row that clear nothing before per-entry LPs (speed)
+_PROBES = 1  # random-objective LPs in a row that clear nothing before per-entry LPs (1: 5% fewer LPs than 2)
 _Rng = np.random.Generator
 
 
