@@ -26,7 +26,7 @@ from journeys.audit import audit_hidden
 from journeys.flows import NOT_KNOWN
 from journeys.quarter_stats import MEASURES
 from journeys.suppress import SuppressedTable
-from journeys.systems import TableSystem, nearby_partners
+from journeys.systems import LineIndex, TableSystem, nearby_partners
 
 _LINKED = ("stock_start", "entries", "exits", "stock_end", "moves_in")  # placement_moves: not tied to flows
 
@@ -131,11 +131,12 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
     flows_only = int(stage_cell.min()) if stage_cell.size else all_values.size
     not_ours: set[int] = set()  # entries the flows tables alone give away (theirs to fix, not this table's)
     stuck, last = 0, -1
+    index = LineIndex(lines, all_values.size)
     while failing := audit_hidden(all_values, all_hidden, lines, stages.threshold, passed, first_only=True,
                                   ignore=not_ours):
         stuck = stuck + 1 if failing[0] == last else 0  # the same entry again: partners in doubling batches
         last = failing[0]
-        picks = nearby_partners(failing[0], lines, all_values, all_hidden, stage_entries, 2 ** max(stuck - 2, 0),
+        picks = nearby_partners(failing[0], index, all_values, all_hidden, stage_entries, 2 ** max(stuck - 2, 0),
                                 anywhere=False)
         if not picks and failing[0] < flows_only and not not_ours:
             base = [line for line in lines if line[1] < flows_only and bool((line[0] < flows_only).all())]
@@ -146,14 +147,28 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
             all_hidden[stage_entries] = True
             break
         all_hidden[picks] = True
+    # the per-stage table with these entries hidden, built from arrays (pandas per column cost more than the audit)
     shown = ~all_hidden[stage_cell.ravel()].reshape(n_s, n_m)
-    cells = stages.cells.copy()
-    truth = stage_counts.reindex(columns=list(_LINKED))
-    for j, measure in enumerate(_LINKED):
-        cells[measure] = truth[measure].astype("Int64").where(shown[:, j])
-    totals = stages.column_totals.copy()
-    totals.loc[list(_LINKED)] = totals.loc[list(_LINKED)].mask(all_hidden[stage_total])
+    truth = stage_counts.reindex(columns=list(_LINKED)).to_numpy(dtype=np.int64)
+    measures = list(stages.cells.columns)
+    data, hidden_cells = {}, np.zeros((n_s, len(measures)), dtype=bool)
+    for j, measure in enumerate(measures):
+        if measure in _LINKED:
+            k = _LINKED.index(measure)
+            data[j] = pd.arrays.IntegerArray(truth[:, k].copy(), ~shown[:, k])
+        else:
+            data[j] = stages.cells[measure].array
+        hidden_cells[:, j] = np.asarray(data[j].isna())
+    cells = pd.DataFrame(data, index=stages.cells.index)
+    cells.columns = stages.cells.columns
+    linked = np.array([m in _LINKED for m in stages.column_totals.index])
+    total_values = stages.column_totals.to_numpy(dtype=np.int64, na_value=0)
+    total_hidden = stages.column_totals.isna().to_numpy().copy()
+    total_hidden[linked] = all_hidden[stage_total][[_LINKED.index(m) for m in stages.column_totals.index[linked]]]
+    totals = pd.Series(pd.arrays.IntegerArray(total_values, total_hidden), index=stages.column_totals.index)
+    primary = stages.primary.to_numpy(dtype=bool)
+    secondary = pd.DataFrame(stages.secondary.to_numpy(dtype=bool) | hidden_cells & ~primary,
+                             index=stages.secondary.index, columns=stages.secondary.columns)
     return SuppressedTable(cells=cells, row_totals=stages.row_totals, column_totals=totals, grand_total=None,
-                           threshold=stages.threshold, primary=stages.primary,
-                           secondary=stages.secondary | cells.isna().reindex(columns=list(MEASURES)) & ~stages.primary,
+                           threshold=stages.threshold, primary=stages.primary, secondary=secondary,
                            rounding=stages.rounding)

@@ -38,7 +38,7 @@ from journeys.audit import audit_hidden
 from journeys.flows import Period
 from journeys.stages import StageModel
 from journeys.suppress import SuppressedTable, published_table, suppress_table
-from journeys.systems import TableSystem, nearby_partners
+from journeys.systems import LineIndex, TableSystem, nearby_partners
 
 #: Rounds of linking (each needs the quarters one further out). One is enough: where a quarter could
 #: not protect its cells around a shared stock and hid it after all, the boundary fix hides it in
@@ -283,6 +283,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     stuck, last, changed, passed = 0, -1, bool(odd), set[int]()  # passed: hiding more only widens
     joins: set[int] | None = set(twin) | set(totals)  # each table passed its own audit: only what links them
     chosen: dict[int, list[int]] = {}  # entries this search hid, with the partners it then hid for them
+    index = LineIndex(system.lines, len(values))
     while failing := audit_hidden(values, hidden, system.lines, threshold, passed, joins, first_only=True):
         joins = None
         stuck = stuck + 1 if failing[0] == last else 0
@@ -295,7 +296,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
             allowed = allowed[~np.isin(allowed, [last, twin.get(last, last)])]  # never again: take-backs end
             stuck, last, passed = 0, -1, set()  # hiding less can narrow what passed: audit everything again
             continue
-        picks = nearby_partners(last, system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank)
+        picks = nearby_partners(last, index, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank)
         if not picks:
             return alike
         picks += [twin[p] for p in picks if p in twin]

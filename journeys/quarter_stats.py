@@ -10,7 +10,7 @@ import pandas as pd
 from journeys.audit import narrow_entries
 from journeys.flows import CodedSpells, Period, QuarterRows, _stage_at
 from journeys.stages import OPEN, StageModel
-from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, SuppressedTable, suppress_series
+from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, SuppressedTable, one_way_hidden
 
 #: Columns of every stage x measure table, in this order (the app and its CSV download rely on it).
 MEASURES: tuple[str, ...] = ("stock_start", "entries", "exits", "stock_end", "moves_in", "placement_moves")
@@ -137,9 +137,7 @@ def suppress_stage_measures(counts: pd.DataFrame, threshold: int = DEFAULT_THRES
     hidden = np.zeros((n_s + 1, n_m), dtype=bool)  # the last row: totals over stages
     for j, measure in enumerate(MEASURES):
         if ((grid[:, j] >= 1) & (grid[:, j] <= threshold)).any() or 1 <= grid[:, j].sum() <= threshold:
-            one = suppress_series(counts[measure], threshold)
-            hidden[:n_s, j] = one.cells.iloc[:, 0].isna().to_numpy()
-            hidden[n_s, j] = pd.isna(one.column_totals.iloc[0])
+            hidden[:n_s, j], hidden[n_s, j] = one_way_hidden(grid[:, j], threshold)
     hidden[:n_s, _PM] |= hidden[:n_s, _EX]
     hidden = _protect_links(grid, hidden, threshold)
 
@@ -147,8 +145,11 @@ def suppress_stage_measures(counts: pd.DataFrame, threshold: int = DEFAULT_THRES
         return pd.DataFrame(data, index=counts.index, columns=counts.columns)
 
     primary = (grid >= 1) & (grid <= threshold)
+    cells = pd.DataFrame({j: pd.arrays.IntegerArray(grid[:, j].copy(), hidden[:n_s, j].copy()) for j in range(n_m)},
+                         index=counts.index)
+    cells.columns = counts.columns
     return SuppressedTable(
-        cells=frame(grid).astype("Int64").mask(frame(hidden[:n_s])),
+        cells=cells,
         row_totals=pd.Series(pd.array([pd.NA] * n_s, dtype="Int64"), index=counts.index),
         column_totals=pd.Series(pd.arrays.IntegerArray(grid.sum(axis=0), hidden[n_s].copy()), index=counts.columns),
         grand_total=None, threshold=int(threshold), primary=frame(primary),

@@ -135,6 +135,26 @@ def suppress_table(
             if given is not None and label in given:
                 hidden[offset + i] |= bool(given[label])
                 kept[offset + i] = not hidden[offset + i]
+    _search(values, hidden, kept, n_rows, n_cols, threshold)
+    return _published(counts, values, hidden, primary, threshold, rounding)
+
+
+def one_way_hidden(counts: np.ndarray, threshold: int) -> tuple[np.ndarray, bool]:
+    """suppress_series's pattern from an array of counts, without frames: which counts, and whether the total, are hidden
+    (for tables built one column at a time, where the frames cost more than the search).
+
+    >>> [a.tolist() if hasattr(a, "tolist") else a for a in one_way_hidden(np.array([3, 40, 50]), 5)]
+    [[True, True, False], False]
+    """
+    flat = np.asarray(counts, dtype=np.int64)
+    values = np.concatenate([flat, flat, [flat.sum()], [flat.sum()]])
+    hidden = (values >= 1) & (values <= threshold)
+    _search(values, hidden, np.zeros(values.size, dtype=bool), flat.size, 1, threshold)
+    return hidden[: flat.size], bool(hidden[-2])
+
+
+def _search(values: np.ndarray, hidden: np.ndarray, kept: np.ndarray, n_rows: int, n_cols: int, threshold: int) -> None:
+    """suppress_table's search, on its entries (cells row by row, row, column and grand totals): `hidden` grows in place."""
     table = _Lines(values, n_rows, n_cols, threshold, kept)
     if kept.any():
         kept |= determined(values, table.lines, kept) & ~hidden
@@ -145,8 +165,6 @@ def suppress_table(
         if not failing:
             break
         hidden[table.partner_for(failing[0], hidden)] = True
-
-    return _published(counts, values, hidden, primary, threshold, rounding)
 
 
 def published_table(counts: pd.DataFrame, hidden: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:

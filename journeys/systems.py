@@ -51,7 +51,26 @@ class TableSystem:
         return np.asarray(self.values, dtype=float), np.asarray(self.hidden, dtype=bool)
 
 
-def nearby_partners(entry: int, lines: list[Line], values: np.ndarray, hidden: np.ndarray, allowed: np.ndarray,
+class LineIndex:
+    """Which lines each entry sits in, and each line's entries, built once for a search's many partner choices."""
+
+    def __init__(self, lines: list[Line], size: int) -> None:
+        self.entries = [[*members.tolist(), int(total)] for members, total in lines]
+        self.lines_of: list[list[int]] = [[] for _ in range(size)]
+        for number, entries in enumerate(self.entries):
+            for entry in entries:
+                self.lines_of[entry].append(number)
+
+    def near(self, reach: set[int]) -> set[int]:
+        """Every entry on a line through one of `reach`."""
+        out: set[int] = set()
+        for entry in reach:
+            for number in self.lines_of[entry]:
+                out.update(self.entries[number])
+        return out
+
+
+def nearby_partners(entry: int, index: LineIndex, values: np.ndarray, hidden: np.ndarray, allowed: np.ndarray,
                     count: int = 1, anywhere: bool = True, rank: Mapping[int, int] | None = None) -> list[int]:
     """Up to `count` published non-zero allowed entries near a failing `entry`, the least costly first.
 
@@ -68,8 +87,7 @@ def nearby_partners(entry: int, lines: list[Line], values: np.ndarray, hidden: n
 
     reach, seen = {entry}, set[int]()
     for _ in range(4):
-        near = {int(m) for members, total in lines if total in reach or reach & set(members.tolist())
-                for m in [*members.tolist(), total]} - seen
+        near = index.near(reach) - seen
         candidates = sorted(permitted & near, key=cost)
         if candidates:
             return candidates[:count]
