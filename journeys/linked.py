@@ -132,7 +132,11 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
     not_ours: set[int] = set()  # entries the flows tables alone give away (theirs to fix, not this table's)
     stuck, last = 0, -1
     index = LineIndex(lines, all_values.size)
-    while failing := audit_hidden(all_values, all_hidden, lines, stages.threshold, passed, first_only=True,
+    # only groups holding an entry of the per-stage system (its cells, totals, helpers): every line that involves
+    # it holds one while it hides anything (the stocks are hidden as the flows margins are, the slacks always), so
+    # the other groups are the flows tables' alone, audited where they were made (their failures are not ours)
+    ours = set(range(flows_only, all_values.size))
+    while failing := audit_hidden(all_values, all_hidden, lines, stages.threshold, passed, ours, first_only=True,
                                   ignore=not_ours):
         stuck = stuck + 1 if failing[0] == last else 0  # the same entry again: partners in doubling batches
         last = failing[0]
