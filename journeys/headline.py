@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ FRONT_DOOR_ONLY = ("contact", "early_help")
 #: say why care ended: the care outcome is not recorded on the spell, only the next stage.
 CONTINUED_SUPPORT = "continued_support"
 CONTINUED_SUPPORT_LABEL = "Stayed with children's services (reason for leaving care not in the data)"
-_CIN_GROUPS = ("front_door", "child_in_need")
+CIN_GROUPS = ("front_door", "child_in_need")
 _CP_STAGE = "child_protection"
 _RATED = ("looked_after_31_march", "started_in_year", "ceased_in_year", "looked_after_during_year",
           "children_in_need_31_march", "children_in_need_not_looked_after_31_march", "on_cp_plan_31_march")
@@ -43,11 +43,18 @@ def available_years(spells: pd.DataFrame) -> list[int]:
     return list(range(first.year + (first.month >= 4), last.year + (last.month >= 4) + 1))
 
 
-def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: str | None = None) -> pd.DataFrame:
+def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: str | None = None,
+                    earlier_care: pd.DataFrame | None = None, in_need_data: bool | None = None) -> pd.DataFrame:
     """Exact (unsuppressed) headline counts of children for the year ending 31 March `year`.
 
     Columns measure, label, count; with a viewer's `secret`, also each figure's `cell_key` (the
     sum of its children's record keys, journeys.perturb), so the same children get the same noise.
+
+    `spells` must hold every spell touching the year; earlier ones only matter for re-entries, so a
+    caller may pass just the year's spells and, as `earlier_care`, the (authority, person_id) of the
+    children with a care spell starting before the year (JourneyData.children_before), and as
+    `in_need_data` whether the spells up to 31 March hold front-door or child-in-need stages (which
+    decides whether those rows appear): the app then copies a year of spells, not the whole history.
 
     Children are (authority, person_id) pairs, each counted once per figure. Definitions:
     - looked_after_31_march: in an in-care stage on 31 March (a spell ending that day has left).
@@ -86,6 +93,11 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: 
     during = care[care["end"] >= first]
     at_end = during[_covers(during, last)]
     starts = _starts(care, during, first)
+    if earlier_care is not None and len(starts):
+        at = starts["row"].to_numpy()
+        mine = pd.MultiIndex.from_arrays([spells["authority"].to_numpy()[at], spells["person_id"].to_numpy()[at]])
+        before = pd.MultiIndex.from_arrays([earlier_care["authority"].to_numpy(), earlier_care["person_id"].to_numpy()])
+        starts = starts.assign(re_entry=starts["re_entry"].to_numpy() | mine.isin(before))
     ceased = _last_ceasings(during, spells, model, last)
     places = during["moves"].to_numpy(dtype=np.int64) + 1
     placements = pd.Series(places).groupby(during["child"].to_numpy()).sum()
@@ -109,8 +121,8 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: 
         ("three_plus_placements", f"Children looked after on 31 March {year} with 3 or more placements in {fy}",
          _n(at_end[at_end["child"].isin(stable_ids)])),
     ]
-    front_door = [s for s in model.of_kind("stage") if model.get(s).group in _CIN_GROUPS]
-    if stage_in(front_door).any():
+    front_door = [s for s in model.of_kind("stage") if model.get(s).group in CIN_GROUPS]
+    if stage_in(front_door).any() if in_need_data is None else in_need_data:
         cin = stage_in([s for s in front_door if s not in FRONT_DOOR_ONLY])
         covered = cin & _covers(spells.assign(open=is_open), last).to_numpy()
         front = spells.loc[covered, ["authority", "person_id", "stage"]].assign(key=keys[covered])
@@ -137,7 +149,7 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: 
 
 def year_end_stocks(model: StageModel) -> dict[str, list[str]]:
     """The 31 March figures that add up stage stocks, with their stages (the flows tables show those stocks)."""
-    cin = [s for s in model.of_kind("stage") if model.get(s).group in _CIN_GROUPS and s not in FRONT_DOOR_ONLY]
+    cin = [s for s in model.of_kind("stage") if model.get(s).group in CIN_GROUPS and s not in FRONT_DOOR_ONLY]
     return {"looked_after_31_march": _care_stages(model), "children_in_need_not_looked_after_31_march": cin,
             "on_cp_plan_31_march": [s for s in model.of_kind("stage") if s == _CP_STAGE]}
 
@@ -145,7 +157,8 @@ def year_end_stocks(model: StageModel) -> dict[str, list[str]]:
 def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, population: pd.DataFrame | None = None,
                      threshold: int = DEFAULT_THRESHOLD,
                      protect: Callable[[pd.Series, pd.Series], pd.Series] | None = None,
-                     secret: str | None = None) -> pd.DataFrame:
+                     secret: str | None = None, earlier_care: pd.DataFrame | None = None,
+                     in_need_data: bool | None = None, authorities: Sequence[str] | None = None) -> pd.DataFrame:
     """The publishable headline table: counts as text ("c" where hidden), rates per 10,000 and shares.
 
     Counts from 1 to threshold are hidden. The ceasing reasons with their total (ceased_in_year)
@@ -157,10 +170,11 @@ def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, populat
     `protect(counts, hidden)` may hide more, for tables published beside these (year_end).
     `secret` switches on viewer mode: each figure gets cell-key noise first (spells must carry the
     pseudonyms); totals are then noisy figures of their own, so parts need not add up to them.
+    `earlier_care` and `in_need_data` as in headline_counts; `authorities`: those the rates cover (default: the spells').
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
         raise DisclosureError(f"threshold must be a whole number of at least 1, got {threshold!r}.")
-    table = headline_counts(spells, model, year, secret)
+    table = headline_counts(spells, model, year, secret, earlier_care, in_need_data)
     if secret is not None:
         from journeys.perturb import perturb_counts
 
@@ -177,7 +191,7 @@ def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, populat
     if protect is not None:
         hidden = protect(counts, hidden)
     published = counts.astype("Int64").mask(hidden)
-    pop = _population(population, spells, year)
+    pop = _population(population, list(spells["authority"].unique()) if authorities is None else authorities, year)
     rates = safe_share(published, pop, scale=10_000)
     rate_text = np.where(~counts.index.isin(_RATED) | (pop is None), "",
                          np.where(hidden, SUPPRESSED, rates.map(lambda v: f"{v:.1f}")))
@@ -258,8 +272,8 @@ def _last_ceasings(during: pd.DataFrame, spells: pd.DataFrame, model: StageModel
     return leaving.assign(reason=reason.astype("str").to_numpy())
 
 
-def _population(population: pd.DataFrame | None, spells: pd.DataFrame, year: int) -> float | None:
-    """Children aged 0-17 in the authorities of the spells in `year`; None if any is missing (no rates)."""
+def _population(population: pd.DataFrame | None, authorities: Sequence[str], year: int) -> float | None:
+    """Children aged 0-17 in these authorities in `year`; None if any is missing (no rates)."""
     if population is None:
         return None
     missing = [c for c in _POPULATION_COLUMNS if c not in population.columns]
@@ -267,8 +281,8 @@ def _population(population: pd.DataFrame | None, spells: pd.DataFrame, year: int
         raise ValueError(f"the population table lacks column(s) {', '.join(missing)}: it needs authority, "
                          "year (the 31 March year, e.g. 2024) and population_0_17")
     rows = population[population["year"] == year]
-    rows = rows[rows["authority"].isin(spells["authority"].unique())]
+    rows = rows[rows["authority"].isin(list(authorities))]
     if rows["authority"].duplicated().any():
         raise ValueError(f"the population table has more than one row for an authority in {year}: keep one")
     total = float(rows["population_0_17"].sum())
-    return total if rows["authority"].nunique() == spells["authority"].nunique() and total > 0 else None
+    return total if rows["authority"].nunique() == len(set(authorities)) and total > 0 else None

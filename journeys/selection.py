@@ -169,6 +169,26 @@ class JourneyData:
             keep &= self._start <= np.datetime64(until, "us")
         return np.flatnonzero(keep)
 
+    def children_before(self, selection: Selection, stages: Sequence[str], before: pd.Timestamp,
+                        children_as_ids: bool = False) -> pd.DataFrame:
+        """(authority, person_id) of the children with a matching spell in one of `stages` that starts before
+        `before`, each once: what a year's figures need of the history before it (an earlier period of
+        care), without copying that history. `children_as_ids`: person_id as in select."""
+        rows = self._rows_in_stages(selection, stages, before)
+        rows = rows[np.unique(self.spells["child"].to_numpy()[rows], return_index=True)[1]]
+        person = self.spells["child"].to_numpy()[rows] if children_as_ids else self.spells["person_id"].take(rows)
+        return pd.DataFrame({"authority": self.spells["authority"].take(rows).to_numpy(),
+                             "person_id": np.asarray(person)})
+
+    def has_spell(self, selection: Selection, stages: Sequence[str], before: pd.Timestamp) -> bool:
+        """Whether any matching spell in one of `stages` starts before `before`."""
+        return bool(self._rows_in_stages(selection, stages, before).size)
+
+    def _rows_in_stages(self, selection: Selection, stages: Sequence[str], before: pd.Timestamp) -> np.ndarray:
+        in_stages = self.remember(("in stages", tuple(stages)),
+                                  lambda: self.spells["stage"].isin(list(stages)).to_numpy())
+        return np.flatnonzero(self.mask(selection) & in_stages & (self._start < np.datetime64(before, "us")))
+
     def select(self, selection: Selection, columns: list[str] | None = None,
                overlapping: tuple[pd.Timestamp, pd.Timestamp] | None = None,
                starting: tuple[pd.Timestamp, pd.Timestamp] | None = None, until: pd.Timestamp | None = None,

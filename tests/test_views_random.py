@@ -85,3 +85,34 @@ def test_stage_table_is_safe_beside_the_published_neighbours(riverside: AppState
         assert set(linked_failures(flows, flow_counts, stages, stage_counts, beside)) <= flows_only, (selection, period)
         checked += 1
     assert checked >= 8
+
+
+def test_overview_from_the_year_alone_matches_the_whole_history(riverside: AppState) -> None:
+    """The Overview reads only the year's spells and, of the history before, who had been in care
+    (JourneyData.children_before); its counts (re-entries included) are those of every spell up to 31 March."""
+    import pandas as pd
+
+    from journeys.headline import CARE_GROUP, CIN_GROUPS, headline_counts, year_bounds
+    from journeys.views import SPELL_CORE
+
+    data, model = riverside.data, riverside.stage_model
+    assert data is not None
+    care = [s for s in model.of_kind("stage") if model.get(s).group == CARE_GROUP]
+    in_need = [s for s in model.of_kind("stage") if model.get(s).group in CIN_GROUPS]
+    options, rng = data.options(), random.Random(11)
+    re_entries = 0
+    for _ in range(12):
+        filters = {c: rng.sample(options[c], k=1) for c in FILTER_COLUMNS if options[c] and rng.random() < 0.25}
+        selection, year = Selection.from_values(filters=filters), rng.choice(range(2019, 2025))
+        first, last = year_bounds(year)
+        for as_ids in (True, False):
+            history = data.select(selection, columns=SPELL_CORE, until=last, children_as_ids=as_ids)
+            year_only = data.select(selection, columns=SPELL_CORE, overlapping=(first, last), children_as_ids=as_ids)
+            earlier = data.children_before(selection, care, first, children_as_ids=as_ids)
+            cin = data.has_spell(selection, in_need, last + pd.Timedelta(days=1))
+            whole = headline_counts(history, model, year)
+            pd.testing.assert_frame_equal(headline_counts(year_only, model, year, earlier_care=earlier,
+                                                          in_need_data=cin), whole)
+            assert len(year_only) <= len(history)
+        re_entries += int(whole.set_index("measure").loc["re_entries_in_year", "count"])
+    assert re_entries > 0  # the history mattered
