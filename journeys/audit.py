@@ -74,31 +74,34 @@ def audit_hidden(
     rows = row_of[line[shut]]
     cols = where[entry[shut]]
     coefs = sign[shut]
-    rhs = (-known[active]).tolist()
-    a_eq = np.zeros((len(rhs), columns.size))  # small and dense: slicing per group costs less than sparse
-    np.add.at(a_eq, (rows, cols), coefs)
-    var_label, con_label = _components(rows, cols, columns.size, len(rhs))
+    rhs = -known[active]
+    var_label, con_label = _components(rows, cols, columns.size, rhs.size)
     rng = _Probes()  # seeded: the probes must not make the output vary
     failing: list[int] = []
     groups: list[tuple[np.ndarray, _Group]] = []
-    for group in np.unique(var_label):
+    todo_all = np.fromiter((int(c) not in passed for c in columns), dtype=bool, count=columns.size)
+    if around is not None:  # groups without one of `around` count as passed
+        near = np.isin(var_label, var_label[np.isin(columns, np.fromiter(around, dtype=np.int64, count=len(around)))])
+        passed.update(columns[~near].tolist())
+        todo_all &= near
+    # only groups with an entry still to audit get a system: after the first round of a search that is one or
+    # two small groups, not the whole (a dense matrix of every line and hidden entry cost more than their LPs)
+    for group in np.unique(var_label[todo_all]):
         var = np.flatnonzero(var_label == group)
-        if around is not None and not around.intersection(columns[var].tolist()):
-            passed.update(int(e) for e in columns[var])
-            continue
-        todo = np.array([int(columns[v]) not in passed for v in var])
-        if todo.any():
-            con = np.flatnonzero(con_label == group)
-            a_sub, b_sub = a_eq[np.ix_(con, var)], np.asarray(rhs)[con]
-            audit = _Group(a_sub, b_sub, values[columns[var]].astype(float), todo, threshold, rng)
-            if not first_only:
-                narrow = audit.decide(range(var.size))
-                passed.update(int(e) for e in columns[var[todo & ~narrow]])
-                failing += [int(e) for e in columns[var[narrow]]]
-            else:
-                audit.probe()
-                passed.update(int(e) for e in columns[var[todo & ~audit.narrow()]])
-                groups.append((var, audit))
+        con = np.flatnonzero(con_label == group)
+        mine = var_label[cols] == group
+        a_sub = np.zeros((con.size, var.size))
+        np.add.at(a_sub, (np.searchsorted(con, rows[mine]), np.searchsorted(var, cols[mine])), coefs[mine])
+        todo = todo_all[var]
+        audit = _Group(a_sub, rhs[con], values[columns[var]].astype(float), todo, threshold, rng)
+        if not first_only:
+            narrow = audit.decide(range(var.size))
+            passed.update(int(e) for e in columns[var[todo & ~narrow]])
+            failing += [int(e) for e in columns[var[narrow]]]
+        else:
+            audit.probe()
+            passed.update(int(e) for e in columns[var[todo & ~audit.narrow()]])
+            groups.append((var, audit))
     if not first_only:
         return sorted(failing)
     # the lowest-numbered unclear entries first, each decided by its own LPs, until one is narrow
