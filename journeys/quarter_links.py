@@ -37,7 +37,7 @@ import pandas as pd
 from journeys.audit import audit_hidden
 from journeys.flows import Period
 from journeys.stages import StageModel
-from journeys.suppress import SuppressedTable, published_table, suppress_table
+from journeys.suppress import SuppressedTable, proposed_table, published_table, suppress_table
 from journeys.systems import LineIndex, TableSystem, nearby_partners
 
 #: Rounds of linking (each needs the quarters one further out). One is enough: where a quarter could
@@ -96,8 +96,10 @@ def linked_table(period: Period, counts_of: Counts, model: StageModel, threshold
                  memo: Memo, rounds: int = LINK_ROUNDS) -> SuppressedTable | None:
     """The quarter's table with its stocks hidden exactly as at the same boundary in the quarters either side.
 
-    Round 0 suppresses each quarter on its own; round k fixes each boundary's stocks from the two
-    round k - 1 tables that share it (boundary_hidden), so both quarters compute the same pattern.
+    Round 0 proposes each quarter's pattern on its own with the line heuristic alone (no LPs: it is
+    never published, only read for its stocks); round k fixes each boundary's stocks from the two
+    round k - 1 tables that share it (boundary_hidden), so both quarters compute the same pattern,
+    and is audited (where the proposal already hides the stocks as needed, the audit starts from it).
     `counts_of` gives a quarter's counts (empty where there are none: None is returned); `memo(key,
     compute)` remembers tables across quarters, so neighbours are suppressed once.
     """
@@ -105,15 +107,21 @@ def linked_table(period: Period, counts_of: Counts, model: StageModel, threshold
         counts = counts_of(period)
         if counts.empty:
             return None
-        if rounds == 0:
-            return suppress_table(counts, threshold=threshold)
+        if rounds == 0:  # a proposal for the stocks only (not audited): the tables published from it are
+            return proposed_table(counts, threshold=threshold)
         before, own, after = (linked_table(p, counts_of, model, threshold, memo, rounds - 1)
                               for p in (period.previous(), period, period.next()))
         rows = boundary_hidden(before, own, counts.sum(axis=1), model, threshold, year_end=period.quarter == 2)
         columns = boundary_hidden(own, after, counts.sum(axis=0), model, threshold, year_end=period.quarter == 1)
         assert own is not None
+        if rounds == 1 and _agrees(own.row_totals, rows) and _agrees(own.column_totals, columns):
+            # its stocks are as the neighbours need: audit the proposal itself, hiding more only if it must
+            n_rows, n_cols = counts.shape
+            return suppress_table(counts, threshold=threshold, row_hidden=rows, column_hidden=columns,
+                                  cells_hidden=own.hidden_entries()[: n_rows * n_cols].reshape(n_rows, n_cols),
+                                  grand_hidden=own.grand_total is None)
         if _agrees(own.row_totals, rows) and _agrees(own.column_totals, columns):
-            return own  # its stocks are already as the neighbours need: it is safe and keeps that pattern
+            return own  # an audited table whose stocks are already as the neighbours need keeps its pattern
         return suppress_table(counts, threshold=threshold, row_hidden=rows, column_hidden=columns)
 
     return memo(("linked-flows", period.key, rounds), compute)

@@ -139,6 +139,21 @@ def suppress_table(
     return _published(counts, values, hidden, primary, threshold, rounding)
 
 
+def proposed_table(counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
+    """Small counts hidden with partners along their lines (the search's heuristic), no LP audit: NOT safe to
+    publish. It proposes which margins neighbouring tables hide alike (journeys.quarter_links round 0);
+    the tables published from it are audited."""
+    _check_threshold(threshold, None)
+    flat = _check_counts(counts)
+    n_rows, n_cols = counts.shape
+    grid = flat.reshape(n_rows, n_cols)
+    values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
+    primary = (values >= 1) & (values <= threshold)
+    hidden = primary.copy()
+    _Lines(values, n_rows, n_cols, threshold, np.zeros(values.size, dtype=bool)).close(hidden)
+    return _published(counts, values, hidden, primary, threshold, None)
+
+
 def one_way_hidden(counts: np.ndarray, threshold: int) -> tuple[np.ndarray, bool]:
     """suppress_series's pattern from an array of counts, without frames: which counts, and whether the total, are hidden
     (for tables built one column at a time, where the frames cost more than the search).

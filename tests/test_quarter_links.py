@@ -113,3 +113,29 @@ def test_boundary_searches_that_take_back_partners_stay_safe(riverside_counts) -
                     hidden[part] |= extra
             assert audit_hidden(values, hidden, system.lines, 5, set()) == [], left.key
     assert differ > 0  # taking back changed the search somewhere, so the check above covered it
+
+
+def test_linked_tables_are_audited_though_the_first_round_only_proposes(riverside_counts) -> None:
+    """Round 0 proposes each quarter's hidden stocks with the line heuristic alone (no LPs); a table that can be
+    published (round 1) is always audited, so each is safe on its own even where its proposal was not."""
+    from journeys.quarter_links import linked_table
+    from journeys.suppress import _Lines
+
+    counts, model = riverside_counts
+    memo = dict_memo()
+
+    def counts_of(p):
+        return counts.get(p, pd.DataFrame())
+
+    unsafe_proposals = 0
+    for period in QUARTERS[2:-2]:
+        table = linked_table(period, counts_of, model, 5, memo)
+        if table is None:
+            continue
+        values = np.concatenate([counts_of(period).to_numpy().ravel(), counts_of(period).sum(axis=1),
+                                 counts_of(period).sum(axis=0), [counts_of(period).to_numpy().sum()]])
+        lines = _Lines(values, *counts_of(period).shape, 5, np.zeros(values.size, dtype=bool)).lines
+        assert audit_hidden(values, table.hidden_entries(), lines, 5, set()) == [], period
+        proposal = linked_table(period, counts_of, model, 5, memo, rounds=0)
+        unsafe_proposals += bool(audit_hidden(values, proposal.hidden_entries(), lines, 5, set()))
+    assert unsafe_proposals > 0  # the proposals alone would leak: this test sees the difference
