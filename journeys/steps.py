@@ -7,8 +7,9 @@ to its end at depth + 2. Counts are of journeys: a child with two journeys start
 counts twice.
 
 Disclosure control: the links from column k to column k + 1 form a two-way table (rows: column k's
-nodes, columns: column k + 1's nodes, ends included), suppressed table by table with
-`suppress_table`. A node total appears in two tables (the column margin of table k - 1 and the
+nodes, columns: column k + 1's nodes, ends included). Each table's small counts are first hidden with
+partners along its lines (`suppress.proposed_table`, the line heuristic without LPs: the joint audit
+below is what makes them safe, and auditing each table alone first only cost LPs). A node total appears in two tables (the column margin of table k - 1 and the
 row margin of table k); it is published only where every table that shows it publishes it, and
 the number of journeys (the grand total of tables 0 and 1) likewise. Linked tables suppressed
 one by one leak: a total one table hides can be the sum of published links in the other (on the
@@ -31,7 +32,7 @@ import pandas as pd
 from journeys.audit import audit_hidden
 from journeys.derived import safe_median_duration
 from journeys.stages import BEFORE_DATA, ENTRY, OPEN, StageModel
-from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable, suppress_table
+from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable, proposed_table
 
 MORE_MOVES = "more_moves"  # the node that folds a journey's steps beyond the chosen depth
 MORE_MOVES_LABEL = "More moves"
@@ -338,8 +339,9 @@ def step_flows(spells: pd.DataFrame, model: StageModel, start: pd.Timestamp, end
                secret: str | None = None) -> StepFlows:
     """The step-aligned Sankey of journeys starting in [start, end]: the only form the app draws.
 
-    Each step's table is suppressed (suppress_table), node totals made consistent across the two
-    tables that show them, then all tables audited together (module docstring). Counts are of
+    Each step's table gets its small counts hidden with partners (proposed_table), node totals
+    made consistent across the two tables that show them, then all tables audited together (module
+    docstring). Counts are of
     journeys, not children. Median weeks in a stage only for nodes of 10+ spells whose total is
     published; open spells count their time to the extract date, so theirs are lower bounds.
     `secret` switches on viewer mode: every link gets cell-key noise before suppression, keyed on
@@ -356,7 +358,7 @@ def step_flows(spells: pd.DataFrame, model: StageModel, start: pd.Timestamp, end
         rows = chosen.rows[links.at]
         keys = record_keys(spells["person_id"].take(rows), spells["journey_no"].take(rows), secret)
     exact = _step_tables(links, rank, keys)
-    tables = {step: suppress_table(table, threshold) for step, table in exact.items()}
+    tables = {step: proposed_table(table, threshold) for step, table in exact.items()}
     if not tables:  # no journey starts in the period: nothing to draw, and 0 is publishable
         return StepFlows(nodes=_empty(_NODE_COLUMNS), links=_empty(_LINK_COLUMNS), journeys=0, depth=depth)
     drawn = _table_links(exact, tables)
