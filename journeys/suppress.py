@@ -119,12 +119,10 @@ def suppress_table(
     `cells_hidden` (bool, shaped like counts) and `grand_hidden` hide entries an audit of linked tables asked for.
     """
     _check_threshold(threshold, rounding)
-    flat = _check_counts(counts)
+    values, primary = _entries(counts, threshold)
     n_rows, n_cols = counts.shape
     size = n_rows * n_cols
-    grid = flat.reshape(n_rows, n_cols)
-    values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
-    primary = (values >= 1) & (values <= threshold)
+    flat = values[:size]
     hidden = primary.copy()
     if cells_hidden is not None:
         hidden[:size] |= np.asarray(cells_hidden, dtype=bool).ravel() & (flat > 0)
@@ -144,14 +142,19 @@ def proposed_table(counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> 
     publish. It proposes which margins neighbouring tables hide alike (journeys.quarter_links round 0);
     the tables published from it are audited."""
     _check_threshold(threshold, None)
-    flat = _check_counts(counts)
-    n_rows, n_cols = counts.shape
-    grid = flat.reshape(n_rows, n_cols)
-    values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
-    primary = (values >= 1) & (values <= threshold)
+    values, primary = _entries(counts, threshold)
     hidden = primary.copy()
-    _Lines(values, n_rows, n_cols, threshold, np.zeros(values.size, dtype=bool)).close(hidden)
+    _Lines(values, counts.shape[0], counts.shape[1], threshold, np.zeros(values.size, dtype=bool)).close(hidden)
     return _published(counts, values, hidden, primary, threshold, None)
+
+
+def _entries(counts: pd.DataFrame, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """A table's entries as the audits number them (cells row by row, row, column and grand totals), checked,
+    and which are small (1 to threshold)."""
+    flat = _check_counts(counts)
+    grid = flat.reshape(counts.shape)
+    values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
+    return values, (values >= 1) & (values <= threshold)
 
 
 def one_way_hidden(counts: np.ndarray, threshold: int) -> tuple[np.ndarray, bool]:
@@ -189,11 +192,7 @@ def published_table(counts: pd.DataFrame, hidden: np.ndarray, threshold: int = D
     own audit; every count from 1 to threshold must be among the hidden (checked).
     """
     _check_threshold(threshold, None)
-    flat = _check_counts(counts)
-    n_rows, n_cols = counts.shape
-    grid = flat.reshape(n_rows, n_cols)
-    values = np.concatenate([flat, grid.sum(axis=1), grid.sum(axis=0), [flat.sum()]])
-    primary = (values >= 1) & (values <= threshold)
+    values, primary = _entries(counts, threshold)
     hidden = np.asarray(hidden, dtype=bool) & (values > 0)
     if (primary & ~hidden).any():
         raise DisclosureError(f"{int((primary & ~hidden).sum())} count(s) from 1 to {threshold} would be published.")

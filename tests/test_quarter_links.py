@@ -28,6 +28,12 @@ def riverside_counts():
     return {p: quarter_counts(result.spells, p, result.stage_model) for p in QUARTERS}, result.stage_model
 
 
+def one_run(riverside_counts):
+    """The quarters' counts as linked_table asks for them (empty where none), the stage model and a fresh memo."""
+    counts, model = riverside_counts
+    return (lambda p: counts.get(p, pd.DataFrame())), model, dict_memo()
+
+
 def pair_failures(counts, tables, model) -> tuple[int, int]:
     """(stocks shown in one quarter and hidden in the next, hidden entries a pair of quarters pins) over all pairs."""
     stages, mismatches, failures = set(model.of_kind("stage")), 0, 0
@@ -84,12 +90,7 @@ def test_boundary_searches_that_take_back_partners_stay_safe(riverside_counts) -
     """A boundary search may take back a partner its own partners cannot protect; what it calls safe must be."""
     from journeys.quarter_links import _fix_pair, linked_table
 
-    counts, model = riverside_counts
-    memo = dict_memo()
-
-    def counts_of(p):
-        return counts.get(p, pd.DataFrame())
-
+    counts_of, model, memo = one_run(riverside_counts)
     differ = 0
     for left in QUARTERS[4:-4]:
         tables = linked_table(left, counts_of, model, 5, memo), linked_table(left.next(), counts_of, model, 5, memo)
@@ -121,12 +122,7 @@ def test_linked_tables_are_audited_though_the_first_round_only_proposes(riversid
     from journeys.quarter_links import linked_table
     from journeys.suppress import _Lines
 
-    counts, model = riverside_counts
-    memo = dict_memo()
-
-    def counts_of(p):
-        return counts.get(p, pd.DataFrame())
-
+    counts_of, model, memo = one_run(riverside_counts)
     unsafe_proposals = 0
     for period in QUARTERS[2:-2]:
         table = linked_table(period, counts_of, model, 5, memo)

@@ -39,21 +39,36 @@ def how_to_read(*sentences: str) -> html.Div:
                      *[html.P(s) for s in sentences]], className="how-to-read")
 
 
-def table_view(frame: pd.DataFrame, caption: str, index_header: str = "") -> html.Table:
-    """An accessible HTML table (caption, column and row headers) of text that is already suppressed."""
-    head = [html.Th(index_header, scope="col")] if index_header else []
-    head += [html.Th(str(c), scope="col") for c in frame.columns]
+def table_view(frame: pd.DataFrame, caption: str, index_header: str = "") -> dict[str, Any]:
+    """An accessible HTML table (caption, column and row headers) of text that is already suppressed.
+
+    Built as the JSON Dash sends for html.Table and its cells (type, namespace, props), not as Dash
+    components: a Journeys table of 300 links made 1,800 components, 34 ms to build and 15 ms to
+    encode, more than its disclosure control. The browser receives exactly the same markup.
+    """
+    head = [_tag("Th", index_header, scope="col")] if index_header else []
+    head += [_tag("Th", str(c), scope="col") for c in frame.columns]
+    text = frame.astype("str")
+    numeric = {c: _numeric(text[c]) for c in text.columns}  # per column at once, not per cell
+    columns = [(text[c].tolist(), numeric[c].tolist()) for c in text.columns]
     rows = []
-    for label, values in zip(frame.index, frame.itertuples(index=False)):
-        cells: list[Any] = [html.Th(str(label), scope="row")] if index_header else []
-        cells += [html.Td(str(v), className="num" if _numeric(v) else None) for v in values]
-        rows.append(html.Tr(cells))
-    return html.Table([html.Caption(caption), html.Thead(html.Tr(head)), html.Tbody(rows)], className="data-table")
+    for i, label in enumerate(frame.index):
+        cells: list[Any] = [_tag("Th", str(label), scope="row")] if index_header else []
+        cells += [_tag("Td", values[i], className="num") if num[i] else _tag("Td", values[i]) for values, num in columns]
+        rows.append(_tag("Tr", cells))
+    return _tag("Table", [_tag("Caption", caption), _tag("Thead", _tag("Tr", head)), _tag("Tbody", rows)],
+                className="data-table")
 
 
-def _numeric(value: object) -> bool:
-    text = str(value).replace(",", "").replace("-", "").replace("+", "").replace(".", "").replace("%", "")
-    return text.isdigit() or text == "c"
+def _tag(name: str, children: Any, **props: str) -> dict[str, Any]:
+    """An html component as Dash's wire format (what html.<name>(children, **props).to_plotly_json() gives)."""
+    return {"type": name, "namespace": "dash_html_components", "props": {"children": children, **props}}
+
+
+def _numeric(text: pd.Series) -> pd.Series:
+    """Which cells read as numbers (digits, signs, separators, a percent) or "c", to right-align them."""
+    digits = text.str.replace(r"[,\-+.%]", "", regex=True)
+    return digits.str.isdigit() | (digits == "c")
 
 
 def chart_block(prefix: str, title: str, filename: str) -> html.Section:

@@ -40,8 +40,8 @@ def summary(state: AppState) -> list[Any]:
         if not tables["by_reason"].empty:
             out.append(table_view(tables["by_reason"].set_index("Bucket"), "Rows ignored or quarantined, by rule or reason",
                                   index_header="Bucket"))
-        details = [table_view(tables["inputs"].set_index("File"), "The same counts per input file and table",
-                              index_header="File")]
+        details: list[Any] = [table_view(tables["inputs"].set_index("File"), "The same counts per input file and table",
+                                         index_header="File")]
         if not tables["issues"].empty:
             details.append(table_view(tables["issues"].set_index("Severity"), "Problems found (docs/issue-codes.md says how to fix each)",
                                       index_header="Severity"))
