@@ -10,6 +10,7 @@ form network matrices in the tables here, so integer programming would tell the 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
 import numpy as np
 
 from journeys.lp import UNBOUNDED, EqualityLP

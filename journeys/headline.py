@@ -18,7 +18,7 @@ FRONT_DOOR_ONLY = ("contact", "early_help")
 #: say why care ended: the care outcome is not recorded on the spell, only the next stage.
 CONTINUED_SUPPORT = "continued_support"
 CONTINUED_SUPPORT_LABEL = "Stayed with children's services (reason for leaving care not in the data)"
-CIN_GROUPS = ("front_door", "child_in_need")
+_CIN_GROUPS = ("front_door", "child_in_need")
 _CP_STAGE = "child_protection"
 _RATED = ("looked_after_31_march", "started_in_year", "ceased_in_year", "looked_after_during_year",
           "children_in_need_31_march", "children_in_need_not_looked_after_31_march", "on_cp_plan_31_march")
@@ -83,7 +83,7 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: 
     first, last = year_bounds(year)
     stage_in = _stage_lookup(spells)
     is_open = spells["next_stage"].eq(OPEN).to_numpy()
-    in_care = stage_in(_care_stages(model))
+    in_care = stage_in(care_stages(model))
     keys = np.zeros(len(spells), dtype=np.int64)
     if secret is not None:
         from journeys.perturb import record_keys
@@ -121,7 +121,7 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: 
         ("three_plus_placements", f"Children looked after on 31 March {year} with 3 or more placements in {fy}",
          _n(at_end[at_end["child"].isin(stable_ids)])),
     ]
-    front_door = [s for s in model.of_kind("stage") if model.get(s).group in CIN_GROUPS]
+    front_door = in_need_stages(model)
     if stage_in(front_door).any() if in_need_data is None else in_need_data:
         cin = stage_in([s for s in front_door if s not in FRONT_DOOR_ONLY])
         covered = cin & _covers(spells.assign(open=is_open), last).to_numpy()
@@ -149,8 +149,8 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: 
 
 def year_end_stocks(model: StageModel) -> dict[str, list[str]]:
     """The 31 March figures that add up stage stocks, with their stages (the flows tables show those stocks)."""
-    cin = [s for s in model.of_kind("stage") if model.get(s).group in CIN_GROUPS and s not in FRONT_DOOR_ONLY]
-    return {"looked_after_31_march": _care_stages(model), "children_in_need_not_looked_after_31_march": cin,
+    cin = [s for s in in_need_stages(model) if s not in FRONT_DOOR_ONLY]
+    return {"looked_after_31_march": care_stages(model), "children_in_need_not_looked_after_31_march": cin,
             "on_cp_plan_31_march": [s for s in model.of_kind("stage") if s == _CP_STAGE]}
 
 
@@ -207,8 +207,14 @@ def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, populat
     })
 
 
-def _care_stages(model: StageModel) -> list[str]:
+def care_stages(model: StageModel) -> list[str]:
+    """The stages of being looked after."""
     return [s for s in model.of_kind("stage") if model.get(s).group == CARE_GROUP]
+
+
+def in_need_stages(model: StageModel) -> list[str]:
+    """The front-door and child-in-need stages (their presence decides whether the in-need rows appear)."""
+    return [s for s in model.of_kind("stage") if model.get(s).group in _CIN_GROUPS]
 
 
 def _stage_lookup(spells: pd.DataFrame) -> Callable[[list[str]], np.ndarray]:
@@ -222,7 +228,7 @@ def _care_rows(spells: pd.DataFrame, in_care: np.ndarray, is_open: np.ndarray, m
                last: pd.Timestamp) -> pd.DataFrame:
     """In-care spells started by `last` as numbers: an int64 `child` per (authority, person_id), the
     spell's position `row` in spells, whether the next stage is care (`next_care`) or `open`."""
-    care_ids = _care_stages(model)
+    care_ids = care_stages(model)
     keep = np.flatnonzero(in_care & (spells["start"] <= last).to_numpy())
     authority, _ = pd.factorize(spells["authority"].iloc[keep])
     person, people = pd.factorize(spells["person_id"].iloc[keep])

@@ -24,7 +24,6 @@ import pandas as pd
 
 from journeys.audit import audit_hidden
 from journeys.flows import NOT_KNOWN
-from journeys.quarter_stats import MEASURES
 from journeys.suppress import SuppressedTable
 from journeys.systems import LineIndex, TableSystem, nearby_partners
 

@@ -7,11 +7,12 @@ to its end at depth + 2. Counts are of journeys: a child with two journeys start
 counts twice.
 
 Disclosure control: the links from column k to column k + 1 form a two-way table (rows: column k's
-nodes, columns: column k + 1's nodes, ends included). Each table's small counts are first hidden with
-partners along its lines (`suppress.proposed_table`, the line heuristic without LPs: the joint audit
-below is what makes them safe, and auditing each table alone first only cost LPs). A node total appears in two tables (the column margin of table k - 1 and the
-row margin of table k); it is published only where every table that shows it publishes it, and
-the number of journeys (the grand total of tables 0 and 1) likewise. Linked tables suppressed
+nodes, columns: column k + 1's nodes, ends included). Each table's small counts are first hidden
+with partners along its lines (`suppress.proposed_table`, the line heuristic without LPs: the joint
+audit below is what makes them safe, and auditing each table alone first only cost LPs). A node
+total appears in two tables (the column margin of table k - 1 and the row margin of table k); it
+is published only where every table that shows it publishes it, and the number of journeys (the
+grand total of tables 0 and 1) likewise. Linked tables suppressed
 one by one leak: a total one table hides can be the sum of published links in the other (on the
 sample authorities this left a count of 1 to 5 within the threshold in most quarters). So all
 step tables are then audited together with the same LP test (`audit.audit_hidden`: every link,

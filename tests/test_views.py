@@ -15,8 +15,8 @@ from journeys.charts import flow_sankey, nominal_width
 from journeys.cli import main
 from journeys.flows import Period, suppressed_flows
 from journeys.selection import JourneyData, Selection
-from journeys.views import (flow_table, flows_view, journeys_view, overview_view, quarters, report_tables,
-                            stage_table_view, trends_view, year_on_year_view)
+from journeys.flow_panels import stage_table_view, trends_view, year_on_year_view
+from journeys.views import flow_table, flows_view, journeys_view, overview_view, quarters, report_tables
 from tests.conftest import ROOT, write_episodes
 
 Q = Period.parse("2019Q2")

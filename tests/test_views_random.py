@@ -13,8 +13,8 @@ from journeys.cache import build_inputs
 from journeys.flows import Period
 from journeys.selection import Selection
 from journeys.ui.state import AppState
-from journeys.views import (flows_view, journeys_view, overview_view, stage_table_view, trends_view,
-                            year_on_year_view)
+from journeys.flow_panels import stage_table_view, trends_view, year_on_year_view
+from journeys.views import flows_view, journeys_view, overview_view
 from tests.conftest import ROOT
 
 
@@ -61,7 +61,8 @@ def test_stage_table_is_safe_beside_the_published_neighbours(riverside: AppState
     the flows tables alone do not."""
     from journeys.audit import audit_hidden
     from journeys.linked import _system, linked_failures
-    from journeys.views import flow_table, stage_table
+    from journeys.flow_panels import stage_table
+    from journeys.views import flow_table
 
     data, model = riverside.data, riverside.stage_model
     assert data is not None
@@ -92,13 +93,12 @@ def test_overview_from_the_year_alone_matches_the_whole_history(riverside: AppSt
     (JourneyData.children_before); its counts (re-entries included) are those of every spell up to 31 March."""
     import pandas as pd
 
-    from journeys.headline import CARE_GROUP, CIN_GROUPS, headline_counts, year_bounds
+    from journeys.headline import care_stages, headline_counts, in_need_stages, year_bounds
     from journeys.views import SPELL_CORE
 
     data, model = riverside.data, riverside.stage_model
     assert data is not None
-    care = [s for s in model.of_kind("stage") if model.get(s).group == CARE_GROUP]
-    in_need = [s for s in model.of_kind("stage") if model.get(s).group in CIN_GROUPS]
+    care, in_need = care_stages(model), in_need_stages(model)
     options, rng = data.options(), random.Random(11)
     re_entries = 0
     for _ in range(12):

@@ -13,7 +13,8 @@ from journeys.ui.components import (aria, chart_block, empty_state, how_to_read,
                                     table_view)
 from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
 from journeys.ui.state import AppState
-from journeys.views import FLOW_MEASURES, flows_view, stage_table_view, trends_view, year_on_year_view
+from journeys.flow_panels import FLOW_MEASURES, stage_table_view, trends_view, year_on_year_view
+from journeys.views import flows_view
 
 PATH = "/flows"
 #: what can be shown below the flows, one at a time (each costs as much as the flows again, or more)

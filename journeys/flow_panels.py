@@ -1,0 +1,126 @@
+"""The flows page's panels beside its Sankey: children in each stage, the year before, trends (no dash).
+
+Each is built from the quarter's published flows tables (views.flow_table), so a panel publishes
+nothing the flows page does not already show quarter by quarter, or is audited beside them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+
+from journeys.charts import stage_label
+from journeys.flows import Period
+from journeys.selection import JourneyData, Selection
+from journeys.stages import StageModel
+from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable
+from journeys.suppress import SUPPRESSED as SUPPRESSED_TEXT
+from journeys.views import TableView, View, _coded_quarter, flow_table, scope
+
+
+def stage_table(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                threshold: int = DEFAULT_THRESHOLD) -> tuple[pd.DataFrame, SuppressedTable]:
+    """The quarter's per-stage counts and their table, audited together with the flows tables it is shown beside.
+
+    The neighbours join the audit as they are published. (Taking them as this quarter's boundary
+    audits left them, which hide less, is cheaper but not sound: an entry only the neighbour's other
+    boundary hid was then never audited beside this table; tests/test_views_random.py found one.)
+    """
+    from journeys.linked import Beside, protect_stage_table
+    from journeys.quarter_stats import stage_counts_for, suppress_stage_measures
+
+    def compute() -> tuple[pd.DataFrame, SuppressedTable]:
+        flow_counts, flows = flow_table(data, selection, period, model, threshold)
+        coded, rows = _coded_quarter(data, period, model)
+        stage_counts = stage_counts_for(coded, rows, data.mask(selection)[rows.rows], model)
+        beside: list[Beside] = []
+        sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
+                                                                         (period.next(), "after"))
+        for near, side in sides:
+            counts, table = flow_table(data, selection, near, model, threshold)
+            if not counts.empty:
+                beside.append((counts, table, side))
+        return stage_counts, protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
+                                                 stage_counts, beside)
+
+    return data.remember(("stage-table", selection.key(), period.key, threshold, model.version), compute)
+
+
+def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                     threshold: int = DEFAULT_THRESHOLD) -> TableView:
+    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves."""
+    from journeys.quarter_stats import quarter_table_display
+
+    def compute() -> TableView:
+        display = quarter_table_display(stage_table(data, selection, period, model, threshold)[1], model)
+        csv = display.reset_index().assign(period=period.key, period_label=period.label).to_csv(index=False)
+        return TableView(display, csv, f"Children in each stage, {period.label}: {scope(data, selection)}")
+
+    return data.remember(("stages", selection.key(), period.key, threshold, model.version), compute)
+
+
+FLOW_MEASURES = {"stock_start": "Children at start", "stock_end": "Children at end"}
+
+
+def _flow_margins(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                  threshold: int, secret: str | None = None) -> pd.DataFrame:
+    """A quarter's published flows margins per stage: children at start (row totals) and at end (column totals).
+
+    Taken from the quarter's own suppressed flows table, so a trend or comparison built from them
+    publishes nothing that the flows page does not already show quarter by quarter.
+    """
+    def compute() -> pd.DataFrame:
+        _, table = flow_table(data, selection, period, model, threshold, secret)
+        stages = [s for s in model.of_kind("stage")]
+        rows = []
+        for stage in stages:
+            for measure, margin in (("stock_start", table.row_totals), ("stock_end", table.column_totals)):
+                value = margin.get(stage, 0) if stage in margin.index else 0
+                rows.append({"period": period.key, "period_label": period.label, "stage": stage,
+                             "stage_label": stage_label(model, stage), "measure": measure,
+                             "count": pd.NA if pd.isna(value) else int(value)})
+        frame = pd.DataFrame(rows).astype({"count": "Int64"})
+        frame["display"] = [SUPPRESSED_TEXT if pd.isna(v) else f"{int(v)}" for v in frame["count"]]
+        return frame
+
+    return data.remember(("margins", selection.key(), period.key, threshold, secret, model.version), compute)
+
+
+def year_on_year_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+                      threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> TableView:
+    """Children at the start and end of the quarter beside the same quarter a year before (flows margins;
+    with a viewer's `secret`, those of the perturbed flows tables)."""
+    before = Period(period.year - 1, period.quarter)
+    now = _flow_margins(data, selection, period, model, threshold, secret)
+    then = _flow_margins(data, selection, before, model, threshold, secret)
+    change = [(f"{int(a) - int(b):+d}" if not (pd.isna(a) or pd.isna(b)) else SUPPRESSED_TEXT)
+              for a, b in zip(now["count"], then["count"])]
+    keep = (now["count"].fillna(1) != 0) | (then["count"].fillna(1) != 0)
+    shown = pd.DataFrame({"Stage": now["stage_label"], "Measure": now["measure"].map(FLOW_MEASURES),
+                          period.label: now["display"], before.label: then["display"], "Change": change})[keep]
+    csv = pd.DataFrame({"stage": now["stage"], "measure": now["measure"], "period": period.key,
+                        "this_quarter": now["display"], "year_before": then["display"], "change": change})[keep]
+    return TableView(shown.set_index("Stage"), csv.to_csv(index=False),
+                     f"{period.label} beside {before.label}: {scope(data, selection)}")
+
+
+def trends_view(data: JourneyData, selection: Selection, period: Period, model: StageModel, measure: str = "stock_end",
+                quarters_back: int = 12, threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> View:
+    """Small multiples: children in each stage at the start or end of each quarter up to `period` (gaps where hidden).
+
+    With a viewer's `secret`, from the perturbed flows tables."""
+    from journeys.charts import trend_multiples
+
+    periods = [period]
+    while len(periods) < quarters_back:
+        periods.insert(0, periods[0].previous())
+    frame = pd.concat([_flow_margins(data, selection, p, model, threshold, secret) for p in periods],
+                      ignore_index=True)
+    chosen = frame[frame["measure"] == measure]
+    present = chosen.groupby("stage", sort=False)["count"].apply(lambda c: bool((c.fillna(1) != 0).any()))
+    chosen = chosen[chosen["stage"].isin(present[present].index)]
+    title = f"{FLOW_MEASURES.get(measure, measure)}, {periods[0].label} to {period.label}: {scope(data, selection)}"
+    table = chosen.pivot_table(index="stage_label", columns="period_label", values="display", aggfunc="first",
+                               sort=False)
+    return View(trend_multiples(chosen, title), table, frame.to_csv(index=False), title)
