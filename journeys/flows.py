@@ -249,9 +249,18 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
     at_start, at_end = np.where(at_start >= 0, at_start, 0), np.where(at_end >= 0, at_end, 0)
     size = c.vocab.size
     grid = np.bincount(at_start * size + at_end, minlength=size**2).reshape(size, size)
-    used_rows, used_columns = grid.any(axis=1), grid.any(axis=0)
-    counts = pd.DataFrame(grid[used_rows][:, used_columns], index=c.vocab[used_rows], columns=c.vocab[used_columns])
-    return _ordered(counts, model)
+    # rows and columns in _ordered's order (not known, then the stage model's), picked by code: no reindex
+    rank = _rank(c.vocab, model)
+    rows, columns = (np.flatnonzero(used & (rank >= 0)) for used in (grid.any(axis=1), grid.any(axis=0)))
+    rows, columns = rows[np.argsort(rank[rows], kind="stable")], columns[np.argsort(rank[columns], kind="stable")]
+    return pd.DataFrame(grid[np.ix_(rows, columns)].astype(np.int64), index=pd.Index(c.vocab[rows].tolist(), dtype="str"),
+                        columns=pd.Index(c.vocab[columns].tolist(), dtype="str"))
+
+
+def _rank(vocab: pd.Index, model: StageModel) -> np.ndarray:
+    """Each code's place in _ordered's order (not known first, then the stage model's), -1 where it has none."""
+    order = {stage: k for k, stage in enumerate([NOT_KNOWN, *model.ids])}
+    return np.array([order.get(str(label), -1) for label in vocab.tolist()], dtype=np.int64)
 
 
 def perturbed_flows(spells: pd.DataFrame, period: Period, model: StageModel, secret: str) -> pd.DataFrame:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from journeys.yamlio import load_model
 
@@ -49,6 +49,7 @@ class StageModel(BaseModel):
     """The versioned set of stages; see pathway_configs/stage_model.yaml."""
 
     model_config = ConfigDict(extra="forbid")
+    _cache: tuple[Any, ...] | None = PrivateAttr(default=None)
     version: str
     groups: list[StageGroup]
     stages: list[Stage]
@@ -80,18 +81,36 @@ class StageModel(BaseModel):
     @property
     def ids(self) -> list[str]:
         """Stage ids in chart order."""
-        return [s.id for s in sorted(self.stages, key=lambda s: s.order)]
+        return list(self._lookup()[0])
 
     def get(self, stage_id: str) -> Stage:
         """The stage with this id (KeyError if unknown)."""
-        for stage in self.stages:
-            if stage.id == stage_id:
-                return stage
-        raise KeyError(stage_id)
+        return self._lookup()[1][stage_id]
 
     def of_kind(self, kind: str) -> list[str]:
         """Ids of the stages of one kind, in chart order."""
-        return [s for s in self.ids if self.get(s).kind == kind]
+        return list(self._lookup()[2].get(kind, ()))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the fields are (the lookup cache is not part of the model)."""
+        if not isinstance(other, StageModel):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic models are
+
+    def _lookup(self) -> tuple[tuple[str, ...], dict[str, Stage], dict[str, tuple[str, ...]]]:
+        """Ids in chart order, stages by id and ids by kind, worked out once per list of stages (the views ask
+        thousands of times a filter change)."""
+        key = (id(self.stages), len(self.stages))
+        if self._cache is None or self._cache[0] != key:
+            ordered = tuple(s.id for s in sorted(self.stages, key=lambda s: s.order))
+            by_id = {s.id: s for s in self.stages}
+            kinds: dict[str, tuple[str, ...]] = {}
+            for stage_id in ordered:
+                kinds[by_id[stage_id].kind] = (*kinds.get(by_id[stage_id].kind, ()), stage_id)
+            self._cache = (key, ordered, by_id, kinds)
+        return self._cache[1], self._cache[2], self._cache[3]
 
 
 def load_stage_model(path: Path | None = None) -> StageModel:

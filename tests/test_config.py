@@ -35,6 +35,19 @@ def test_stage_model_has_pseudo_stages_in_order() -> None:
     assert model.get("foster_other").precedence > model.get("child_protection").precedence
 
 
+def test_stage_model_lookups_are_remembered_but_follow_edits() -> None:
+    """ids, get and of_kind are worked out once per list of stages; equality ignores that cache."""
+    model, other = load_stage_model(), load_stage_model()
+    outcomes = model.of_kind("outcome")
+    assert model == other and outcomes == other.of_kind("outcome") and "adopted" in outcomes
+    edited = model.model_copy(deep=True)
+    edited.stages = [s for s in edited.stages if s.id != "adopted"]
+    assert "adopted" not in edited.of_kind("outcome") and "adopted" in model.of_kind("outcome")
+    assert edited != model
+    with pytest.raises(KeyError):
+        edited.get("adopted")
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "council.yaml"
     path.write_text(text, encoding="utf-8")
