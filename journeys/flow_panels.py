@@ -47,10 +47,22 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
     return data.remember(("stage-table", selection.key(), period.key, threshold, model.version), compute)
 
 
+VIEWER_NOTE = ("Children in each stage is not shown in viewer mode: its counts cannot yet get noise that agrees "
+               "with the flows table's, and exact counts beside noisy ones would give the noise away.")
+
+
 def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
-                     threshold: int = DEFAULT_THRESHOLD) -> TableView:
-    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves."""
+                     threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> TableView:
+    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves.
+
+    With a viewer's `secret` it shows a note instead: the flows table beside it is perturbed, and
+    its exact children at the start and end (the flows margins) would reveal that noise.
+    """
     from journeys.quarter_stats import quarter_table_display
+
+    if secret is not None:
+        note = pd.DataFrame({"Note": [VIEWER_NOTE]}, index=pd.Index(["Viewer mode"], name="Stage"))
+        return TableView(note, note.reset_index().to_csv(index=False), f"Children in each stage, {period.label}")
 
     def compute() -> TableView:
         display = quarter_table_display(stage_table(data, selection, period, model, threshold)[1], model)

@@ -99,7 +99,7 @@ def register(app: Dash, state: AppState) -> None:
         if state.data is None or not period or panel != "stages":  # only the panel on show is worked out
             return dash.no_update
         view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
-                                state.stage_model, state.threshold)
+                                state.stage_model, state.threshold, state.viewer_secret)
         return table_view(view.table, view.caption, index_header="Stage")
 
     @app.callback(Output("flows-yoy-table", "children"), Input("flows-panel", "value"),
@@ -130,7 +130,8 @@ def register(app: Dash, state: AppState) -> None:
         quarterly_report(data, selection, Period.parse(period), state.stage_model, state.extract_dates(),
                          state.threshold), f"care-journeys-report-{period}.html"))
     on_download(app, state, "flows-stages-csv", period_choice, lambda data, selection, period: (
-        stage_table_view(data, selection, Period.parse(period), state.stage_model, state.threshold).csv,
+        stage_table_view(data, selection, Period.parse(period), state.stage_model, state.threshold,
+                         state.viewer_secret).csv,
         f"care-journeys-stages-{period}.csv"))
     on_download(app, state, "flows-trends-csv", [*period_choice, State("flows-trend-measure", "value")],
                 lambda data, selection, period, measure: (
