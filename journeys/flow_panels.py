@@ -26,6 +26,9 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
     The neighbours join the audit as they are published. (Taking them as this quarter's boundary
     audits left them, which hide less, is cheaper but not sound: an entry only the neighbour's other
     boundary hid was then never audited beside this table; tests/test_views_random.py found one.)
+    A neighbour joins only if this quarter hides a stock at the boundary they share: where every
+    shared stock is shown, its lines meet this quarter's only in known numbers, so the audit's
+    answer is the same without it (and its table, a quarter further out, need not be worked out).
     """
     from journeys.linked import Beside, protect_stage_table
     from journeys.quarter_stats import stage_counts_for, suppress_stage_measures
@@ -37,7 +40,11 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
         beside: list[Beside] = []
         sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
                                                                          (period.next(), "after"))
+        stages = set(model.of_kind("stage"))
         for near, side in sides:
+            shared = flows.row_totals if side == "before" else flows.column_totals
+            if not shared[[label for label in shared.index if label in stages]].isna().any():
+                continue  # every stock at this boundary is shown: the neighbour tells the audit nothing more
             counts, table = flow_table(data, selection, near, model, threshold)
             if not counts.empty:
                 beside.append((counts, table, side))
