@@ -230,37 +230,41 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
     end, else the outcome of their latest journey ending in the quarter, else not known.
     """
     take = np.ones(q.rows.size, dtype=bool) if chosen is None else np.asarray(chosen, dtype=bool)
-    child = q.child
+    picked = np.flatnonzero(take)  # the chosen rows only, in row order: a narrow filter touches few
+    child = q.child[picked]
 
     def scatter(codes: np.ndarray) -> np.ndarray:
         at = np.full(q.children, -1, dtype=np.int64)
-        shown = take & (codes >= 0)
-        at[child[shown]] = codes[shown]  # in row order, as the spells come
+        mine = codes[picked]
+        shown = mine >= 0
+        at[child[shown]] = mine[shown]  # in row order, as the spells come
         return at
 
     at_start, at_end = scatter(q.at_start), scatter(q.at_end)
     order = q.ended[take[q.ended]]
     outcome = np.full(q.children, -1, dtype=np.int64)
-    outcome[child[order]] = c.after[q.rows[order]]  # the latest ending wins, as in quarter_places
+    outcome[q.child[order]] = c.after[q.rows[order]]  # the latest ending wins, as in quarter_places
     present = np.zeros(q.children, dtype=bool)  # the chosen children, in order (a scatter, not a sort)
-    present[child[take]] = True
+    present[child] = True
     known = np.flatnonzero(present)
     at_start, at_end = at_start[known], np.where(at_end >= 0, at_end, outcome)[known]
     at_start, at_end = np.where(at_start >= 0, at_start, 0), np.where(at_end >= 0, at_end, 0)
     size = c.vocab.size
     grid = np.bincount(at_start * size + at_end, minlength=size**2).reshape(size, size)
     # rows and columns in _ordered's order (not known, then the stage model's), picked by code: no reindex
-    rank = _rank(c.vocab, model)
+    labels = c.vocab.tolist()
+    rank = _rank(labels, model)
     rows, columns = (np.flatnonzero(used & (rank >= 0)) for used in (grid.any(axis=1), grid.any(axis=0)))
     rows, columns = rows[np.argsort(rank[rows], kind="stable")], columns[np.argsort(rank[columns], kind="stable")]
-    return pd.DataFrame(grid[np.ix_(rows, columns)].astype(np.int64), index=pd.Index(c.vocab[rows].tolist(), dtype="str"),
-                        columns=pd.Index(c.vocab[columns].tolist(), dtype="str"))
+    return pd.DataFrame(grid[np.ix_(rows, columns)].astype(np.int64),
+                        index=pd.Index([labels[k] for k in rows], dtype="str"),
+                        columns=pd.Index([labels[k] for k in columns], dtype="str"))
 
 
-def _rank(vocab: pd.Index, model: StageModel) -> np.ndarray:
+def _rank(labels: list[str], model: StageModel) -> np.ndarray:
     """Each code's place in _ordered's order (not known first, then the stage model's), -1 where it has none."""
     order = {stage: k for k, stage in enumerate([NOT_KNOWN, *model.ids])}
-    return np.array([order.get(str(label), -1) for label in vocab.tolist()], dtype=np.int64)
+    return np.array([order.get(str(label), -1) for label in labels], dtype=np.int64)
 
 
 def perturbed_flows(spells: pd.DataFrame, period: Period, model: StageModel, secret: str) -> pd.DataFrame:
