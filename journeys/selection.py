@@ -75,6 +75,7 @@ class JourneyData:
         passed = np.zeros(len(keyed), dtype=np.uint64)
         np.bitwise_or.at(passed, joined["journey"].to_numpy(), bits)
         self._passed = passed  # per journey: one bit per stage it passed through
+        self._authority_codes: pd.Series | None = None  # each journey's authority as a categorical (_mask)
         self._memo: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._memo_lock = threading.Lock()
         self._pending: dict[tuple[object, ...], Future[object]] = {}
@@ -139,18 +140,26 @@ class JourneyData:
         return np.unpackbits(packed, count=len(self.spells)).view(bool)
 
     def _mask(self, selection: Selection) -> np.ndarray:
-        keep = np.ones(len(self.spells), dtype=bool)
+        """Filters decided per journey (their attributes are the journey's), then spread to its spells once."""
+        if not selection.authorities and not selection.filters and selection.through_stage is None:
+            return np.ones(len(self.spells), dtype=bool)
+        keep = np.ones(len(self.attributes), dtype=bool)
         if selection.authorities:
-            keep &= _category_mask(self.spells["authority"], selection.authorities)
+            keep &= self._journey_authority(selection.authorities)
         for column, values in selection.filters.items():
-            keep &= _category_mask(self.spells[column], values)
+            keep &= _category_mask(self.attributes[column], values)
         if selection.through_stage is not None:
             code = self._stage_codes.get(selection.through_stage)
             if code is None:
                 return np.zeros(len(self.spells), dtype=bool)
-            bit = np.uint64(1) << np.uint64(code)
-            keep &= (self._passed[self._journey] & bit) != 0
-        return keep
+            keep &= (self._passed & (np.uint64(1) << np.uint64(code))) != 0
+        return keep[self._journey]
+
+    def _journey_authority(self, authorities: Sequence[str]) -> np.ndarray:
+        """Which journeys belong to these authorities (each journey's authority coded once, when first asked)."""
+        if self._authority_codes is None:
+            self._authority_codes = pd.Series(pd.Categorical(self.attributes["authority"], categories=self.authorities))
+        return _category_mask(self._authority_codes, authorities)
 
     def _rows_in_time(self, overlapping: tuple[pd.Timestamp, pd.Timestamp] | None,
                       starting: tuple[pd.Timestamp, pd.Timestamp] | None, until: pd.Timestamp | None) -> np.ndarray | None:
