@@ -13,14 +13,17 @@ Then each boundary's pair of tables is audited together (`_boundary_fix`): cells
 and grand totals, and only if need be the boundary's own stocks (in both tables) are hidden until
 neither table has an entry the pair pins; at 31 March first with the Overview's totals counted
 as published, so it can show them (`year_end_pair`). A quarter publishes the union of what its
-two boundaries' audits hid (`quarter_table`). A boundary's search takes back a partner it chose
-when two rounds of partners for it have not protected it, and looks elsewhere (`_fix_pair`).
-Remaining limits (tests/test_quarter_links.py checks riverside; the other samples, whole and
-filtered by sex, were checked by hand): an entry one boundary's audit hid in a quarter was not
-seen by the audit of its other boundary, so the published pair can still pin it (2 entries in
-the northgate girls-only view, 1 in westmoor's); a pair that cannot be made safe keeps its stocks
-alike but each table only safe on its own; and chains longer than two quarters are not audited
-together (an audit of whole histories found nothing more than the pairs on the samples).
+two boundaries' audits hid (`quarter_table`); where one boundary's audit hid an entry the other's
+never saw hidden, the quarter is audited beside both neighbours as their audits saw them, hiding
+more of its own cells and non-stock totals (`_beside_neighbours`: the northgate girls-only view
+had two entries a published pair pinned, now none). A boundary's search takes back a partner it
+chose when two rounds of partners for it have not protected it, and looks elsewhere (`_fix_pair`).
+Remaining limits (tests/test_quarter_links.py checks riverside and northgate's girls; the other
+samples were checked by hand): where only a quarter's stocks could protect such an entry, it is
+left as the boundary audits left it (1 entry in westmoor's girls-only view); a pair that cannot
+be made safe keeps its stocks alike but each table only safe on its own; and chains longer than
+two quarters are not audited together (an audit of whole histories found nothing more than the
+pairs on the samples).
 """
 
 from __future__ import annotations
@@ -154,6 +157,10 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
             return own
         hidden = np.logical_or.reduce([own.hidden_entries(), *extra])
         if before.safe and after.safe:  # both audits passed this pattern, which is stricter than the table's own
+            # ... except where one boundary's audit hid an entry the other's never saw hidden: audit those here
+            seen = [own.hidden_entries() | (False if fix is None else fix) for fix in (before.right, after.left)]
+            if any((hidden & ~view).any() for view in seen):
+                hidden = _beside_neighbours(period, counts_of, model, threshold, memo, hidden, before, after)
             return published_table(counts, hidden, threshold)
         n_rows, n_cols = counts.shape  # stocks made alike but not audited: protect around them here
         cells, rows = n_rows * n_cols, n_rows * (n_cols + 1)
@@ -162,6 +169,52 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
                               column_hidden=dict(zip(counts.columns, hidden[rows:-1])), grand_hidden=bool(hidden[-1]))
 
     return memo(("quarter-flows", period.key), compute)
+
+
+def _beside_neighbours(period: Period, counts_of: Counts, model: StageModel, threshold: int, memo: Memo,
+                       hidden: np.ndarray, before: Fix, after: Fix) -> np.ndarray:
+    """The quarter's hidden entries, with more of its cells and non-stock totals hidden until none of its entries can
+    be pinned by an attacker who knows it and both neighbours as its boundary audits saw them.
+
+    Each boundary's audit saw this quarter with only its own additions: an entry the other boundary
+    hid was never audited beside this neighbour (the leak the boundary audits left, 3 entries over six
+    sample views). The neighbours as those audits saw them hide at most what they publish, so an
+    attacker here knows at least as much as a real one. Stocks are not hidden here (the neighbours
+    show them alike); the neighbours' own entries are audited when their quarter is.
+    """
+    counts = counts_of(period)
+    system, stocks = TableSystem(), set(model.of_kind("stage"))
+    neighbours = []
+    for near, fix, side in ((period.previous(), before.left, "before"), (period.next(), after.right, "after")):
+        table = linked_table(near, counts_of, model, threshold, memo)
+        if table is not None:
+            neighbours.append((near, table.hidden_entries() | (False if fix is None else fix), side))
+    first = len(system.values)
+    rows, columns = system.add_table(counts, hidden)
+    mine = np.arange(first, len(system.values))
+    for near, shut, side in neighbours:
+        near_rows, near_columns = system.add_table(counts_of(near), shut)
+        pairs = (near_columns, rows) if side == "before" else (columns, near_rows)
+        for stage in stocks & set(pairs[0]) & set(pairs[1]):
+            system.same(pairs[0][stage], pairs[1][stage])
+        year_end = (side == "before" and period.quarter == 2 and before.with_totals) or (
+            side == "after" and period.quarter == 1 and after.with_totals)
+        if year_end:  # the Overview publishes its 31 March totals over these stocks
+            _group_totals(system, pairs[0], model)
+    values, shut = system.arrays()
+    fixed = {entry for margin in (rows, columns) for label, entry in margin.items() if label in stocks}
+    allowed = np.array([e for e in mine.tolist() if e not in fixed], dtype=np.int64)
+    theirs = set(range(len(values))) - set(mine.tolist())
+    index, passed, stuck, last = LineIndex(system.lines, len(values)), set[int](), 0, -1
+    while failing := audit_hidden(values, shut, system.lines, threshold, passed, set(mine.tolist()), first_only=True,
+                                  ignore=theirs):
+        stuck = stuck + 1 if failing[0] == last else 0
+        last = failing[0]
+        picks = nearby_partners(last, index, values, shut, allowed, 2 ** max(stuck - 2, 0))
+        if not picks:  # only its stocks are left to hide, and the neighbours show them: as the boundary audits left it
+            return hidden
+        shut[picks] = True
+    return shut[first:first + mine.size].copy()
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="journeys-audit")

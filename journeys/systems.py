@@ -26,15 +26,16 @@ class TableSystem:
         self.hidden += np.asarray(hidden, dtype=bool).ravel().tolist()
         return np.arange(first, len(self.values))
 
-    def add_table(self, counts: pd.DataFrame, table: SuppressedTable) -> tuple[dict[str, int], dict[str, int]]:
-        """A two-way table (cells row by row, row totals, column totals, grand total) with its lines.
+    def add_table(self, counts: pd.DataFrame, table: SuppressedTable | np.ndarray) -> tuple[dict[str, int], dict[str, int]]:
+        """A two-way table (cells row by row, row totals, column totals, grand total) with its lines; `table`
+        says what is hidden (a SuppressedTable, or its hidden entries in that order).
 
         Returns its row and column total entries by label.
         """
         grid = counts.to_numpy(dtype=float)
         n_rows, n_cols = grid.shape
-        entries = self.add(np.concatenate([grid.ravel(), grid.sum(axis=1), grid.sum(axis=0), [grid.sum()]]),
-                           table.hidden_entries())
+        hidden = table if isinstance(table, np.ndarray) else table.hidden_entries()
+        entries = self.add(np.concatenate([grid.ravel(), grid.sum(axis=1), grid.sum(axis=0), [grid.sum()]]), hidden)
         cells = entries[: n_rows * n_cols].reshape(n_rows, n_cols)
         rows, columns = entries[n_rows * n_cols: n_rows * (n_cols + 1)], entries[n_rows * (n_cols + 1): -1]
         grand = int(entries[-1])

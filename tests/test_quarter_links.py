@@ -135,3 +135,23 @@ def test_linked_tables_are_audited_though_the_first_round_only_proposes(riversid
         proposal = linked_table(period, counts_of, model, 5, memo, rounds=0)
         unsafe_proposals += bool(audit_hidden(values, proposal.hidden_entries(), lines, 5, set()))
     assert unsafe_proposals > 0  # the proposals alone would leak: this test sees the difference
+
+
+def test_entries_one_boundary_hid_are_audited_beside_the_other_neighbour(tmp_path_factory) -> None:
+    """Each boundary's audit saw the quarter with only its own additions; an entry the other boundary hid was then
+    never audited beside this neighbour. Northgate's girls-only view had two hidden entries a published pair of
+    quarters pinned; auditing each quarter beside both neighbours (as their boundary audits saw them) leaves none."""
+    from journeys.cache import build_inputs
+    from journeys.selection import JourneyData, Selection
+
+    folder = ROOT / "data_samples" / "northgate"  # SSDA903 and CIN census returns, as the app loads them
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != "README.md")
+    build = build_inputs(ROOT / "pathway_configs" / "northgate.yaml", files, tmp_path_factory.mktemp("cache"))
+    data, model = JourneyData(build.spells, [build.attributes]), load_stage_model()
+    spells = data.select(Selection.from_values(filters={"sex": ["Female"]}),
+                         columns=["person_id", "stage", "start", "end", "next_stage", "authority"], children_as_ids=True)
+    counts = {p: quarter_counts(spells, p, model) for p in QUARTERS}
+    memo = dict_memo()
+    tables = {p: quarter_table(p, lambda q: counts.get(q, pd.DataFrame()), model, 5, memo) for p in QUARTERS}
+    assert sum(t is not None for t in tables.values()) >= 30
+    assert pair_failures(counts, tables, model) == (0, 0)
