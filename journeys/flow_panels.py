@@ -10,8 +10,10 @@ from typing import Literal
 
 import pandas as pd
 
-from journeys.charts import stage_label
+from journeys.charts import stage_label, trend_multiples
 from journeys.flows import Period
+from journeys.linked import Beside, protect_stage_table
+from journeys.quarter_stats import quarter_table_display, stage_counts_for, suppress_stage_measures
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable
@@ -30,9 +32,6 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
     shared stock is shown, its lines meet this quarter's only in known numbers, so the audit's
     answer is the same without it (and its table, a quarter further out, need not be worked out).
     """
-    from journeys.linked import Beside, protect_stage_table
-    from journeys.quarter_stats import stage_counts_for, suppress_stage_measures
-
     def compute() -> tuple[pd.DataFrame, SuppressedTable]:
         flow_counts, flows = flow_table(data, selection, period, model, threshold)
         coded, rows = _coded_quarter(data, period, model)
@@ -65,8 +64,6 @@ def stage_table_view(data: JourneyData, selection: Selection, period: Period, mo
     With a viewer's `secret` it shows a note instead: the flows table beside it is perturbed, and
     its exact children at the start and end (the flows margins) would reveal that noise.
     """
-    from journeys.quarter_stats import quarter_table_display
-
     if secret is not None:
         note = pd.DataFrame({"Note": [VIEWER_NOTE]}, index=pd.Index(["Viewer mode"], name="Stage"))
         return TableView(note, note.reset_index().to_csv(index=False), f"Children in each stage, {period.label}")
@@ -91,11 +88,10 @@ def _flow_margins(data: JourneyData, selection: Selection, period: Period, model
     """
     def compute() -> pd.DataFrame:
         _, table = flow_table(data, selection, period, model, threshold, secret)
-        stages = [s for s in model.of_kind("stage")]
         rows = []
-        for stage in stages:
+        for stage in model.of_kind("stage"):
             for measure, margin in (("stock_start", table.row_totals), ("stock_end", table.column_totals)):
-                value = margin.get(stage, 0) if stage in margin.index else 0
+                value = margin.get(stage, 0)
                 rows.append({"period": period.key, "period_label": period.label, "stage": stage,
                              "stage_label": stage_label(model, stage), "measure": measure,
                              "count": pd.NA if pd.isna(value) else int(value)})
@@ -129,8 +125,6 @@ def trends_view(data: JourneyData, selection: Selection, period: Period, model: 
     """Small multiples: children in each stage at the start or end of each quarter up to `period` (gaps where hidden).
 
     With a viewer's `secret`, from the perturbed flows tables."""
-    from journeys.charts import trend_multiples
-
     periods = [period]
     while len(periods) < quarters_back:
         periods.insert(0, periods[0].previous())

@@ -105,11 +105,15 @@ def quarter_places(spells: pd.DataFrame, period: Period, model: StageModel) -> p
                          "to_stage": at_end.fillna(NOT_KNOWN).to_numpy()})
 
 
+def _order(model: StageModel) -> list[str]:
+    """The order of a flows table's rows and columns: not known first, then the stage model's."""
+    return [NOT_KNOWN, *model.ids]
+
+
 def _ordered(counts: pd.DataFrame, model: StageModel) -> pd.DataFrame:
     present_rows, present_cols = set(counts.index), set(counts.columns)
-    order = [NOT_KNOWN, *[s for s in model.ids if s in present_rows or s in present_cols]]
-    rows = [s for s in order if s in present_rows]
-    cols = [s for s in order if s in present_cols]
+    rows = [s for s in _order(model) if s in present_rows]
+    cols = [s for s in _order(model) if s in present_cols]
     return counts.reindex(index=rows, columns=cols, fill_value=0).astype(np.int64)
 
 
@@ -251,7 +255,7 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
     at_start, at_end = np.where(at_start >= 0, at_start, 0), np.where(at_end >= 0, at_end, 0)
     size = c.vocab.size
     grid = np.bincount(at_start * size + at_end, minlength=size**2).reshape(size, size)
-    # rows and columns in _ordered's order (not known, then the stage model's), picked by code: no reindex
+    # rows and columns in _order's order, picked by code: no reindex
     labels = c.vocab.tolist()
     rank = _rank(labels, model)
     rows, columns = (np.flatnonzero(used & (rank >= 0)) for used in (grid.any(axis=1), grid.any(axis=0)))
@@ -262,8 +266,8 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
 
 
 def _rank(labels: list[str], model: StageModel) -> np.ndarray:
-    """Each code's place in _ordered's order (not known first, then the stage model's), -1 where it has none."""
-    order = {stage: k for k, stage in enumerate([NOT_KNOWN, *model.ids])}
+    """Each code's place in _order, -1 where it has none."""
+    order = {stage: k for k, stage in enumerate(_order(model))}
     return np.array([order.get(str(label), -1) for label in labels], dtype=np.int64)
 
 

@@ -10,17 +10,17 @@ Disclosure control: the links from column k to column k + 1 form a two-way table
 nodes, columns: column k + 1's nodes, ends included). Each table's small counts are first hidden
 with partners along its lines (`suppress.proposed_table`, the line heuristic without LPs: the joint
 audit below is what makes them safe, and auditing each table alone first only cost LPs). A node
-total appears in two tables (the column margin of table k - 1 and the row margin of table k); it
-is published only where every table that shows it publishes it, and the number of journeys (the
-grand total of tables 0 and 1) likewise. Linked tables suppressed
-one by one leak: a total one table hides can be the sum of published links in the other (on the
-sample authorities this left a count of 1 to 5 within the threshold in most quarters). So all
-step tables are then audited together with the same LP test (`audit.audit_hidden`: every link,
-node total and journey count hidden keeps max - min > threshold given everything published
-here), hiding one more entry at a time until all pass. Remaining limits: the audit covers this
-view only, not other outputs that share these counts (quarterly flows, other periods, depths or
-filters: differencing between views is for perturbation, DESIGN 6); a drawn "c" link says the
-count is at least 1, as "c" does in any table that publishes zeros.
+total appears in two tables (the column margin of table k - 1 and the row margin of table k); it is
+published only where every table that shows it publishes it, and the number of journeys (the grand
+total of tables 0 and 1) likewise. Linked tables suppressed one by one leak: a total one table
+hides can be the sum of published links in the other (on the sample authorities this left a count
+of 1 to 5 within the threshold in most quarters). So all step tables are then audited together with
+the same LP test (`audit.audit_hidden`: every link, node total and journey count hidden keeps max -
+min > threshold given everything published here), hiding one more entry at a time until all pass.
+Remaining limits: the audit covers this view only, not other outputs that share these counts
+(quarterly flows, other periods, depths or filters: differencing between views is for perturbation,
+DESIGN 6); a drawn "c" link says the count is at least 1, as "c" does in any table that publishes
+zeros.
 """
 
 from __future__ import annotations
@@ -342,9 +342,9 @@ def step_flows(spells: pd.DataFrame, model: StageModel, start: pd.Timestamp, end
 
     Each step's table gets its small counts hidden with partners (proposed_table), node totals
     made consistent across the two tables that show them, then all tables audited together (module
-    docstring). Counts are of
-    journeys, not children. Median weeks in a stage only for nodes of 10+ spells whose total is
-    published; open spells count their time to the extract date, so theirs are lower bounds.
+    docstring). Counts are of journeys, not children. Median weeks in a stage only for nodes of 10+
+    spells whose total is published; open spells count their time to the extract date, so theirs are
+    lower bounds.
     `secret` switches on viewer mode: every link gets cell-key noise before suppression, keyed on
     its journeys (pseudonymised person_id and journey_no, so spells must carry the pseudonyms).
     """
