@@ -78,27 +78,32 @@ def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
     """
     if not isinstance(table, SuppressedTable):
         raise TypeError("flow_sankey draws only a SuppressedTable: pass counts through journeys.suppress first")
-    cells = table.long()
-    drawn = cells[cells["suppressed"] | (cells["count"].fillna(0) > 0)].reset_index(drop=True)
-    published = drawn.loc[~drawn["suppressed"], "count"].to_numpy(dtype="float64")
-    nominal = nominal_width(published, table.threshold)
-    widths = np.where(drawn["suppressed"], nominal, drawn["count"].fillna(0).to_numpy(dtype="float64"))
-    drawn_rows, drawn_columns = set(drawn["row"]), set(drawn["column"])
-    lefts = [s for s in table.cells.index if s in drawn_rows]
-    rights = [s for s in table.cells.columns if s in drawn_columns]
+    # the cells as arrays, row by row (a frame per cell cost more than the rest of the figure)
+    counts = table.cells.to_numpy(dtype="float64", na_value=np.nan)
+    hidden = np.isnan(counts)
+    row_at, column_at = np.nonzero(hidden | (np.nan_to_num(counts) > 0))
+    suppressed = hidden[row_at, column_at]
+    values = np.nan_to_num(counts[row_at, column_at])
+    widths = np.where(suppressed, nominal_width(values[~suppressed], table.threshold), values)
+    row_ids, column_ids = list(table.cells.index), list(table.cells.columns)
+    lefts = [row_ids[k] for k in np.unique(row_at)]
+    rights = [column_ids[k] for k in np.unique(column_at)]
     left_y = _positions(left_order, lefts)
     right_y = _positions(right_order, rights)
     nodes = [("L", s) for s in lefts] + [("R", s) for s in rights]
-    index = {node: i for i, node in enumerate(nodes)}
     totals = {("L", s): t for s, t in table.row_totals.items()} | {("R", s): t for s, t in table.column_totals.items()}
     node_text = [_count_text(totals.get(node)) for node in nodes]
-    sources = [index[("L", s)] for s in drawn["row"]]
-    targets = [index[("R", s)] for s in drawn["column"]]
-    link_text = [f"{stage_label(model, a)} → {stage_label(model, b)}: {d}"
-                 for a, b, d in zip(drawn["row"], drawn["column"], drawn["display"])]
+    left_node = np.full(len(row_ids), -1)
+    left_node[np.unique(row_at)] = np.arange(len(lefts))
+    right_node = np.full(len(column_ids), -1)
+    right_node[np.unique(column_at)] = np.arange(len(lefts), len(nodes))
+    labels = {s: stage_label(model, s) for s in (*row_ids, *column_ids)}
+    colours = {s: stage_colour(model, s) for s in row_ids}
+    link_text = [f"{labels[row_ids[a]]} → {labels[column_ids[b]]}: {SUPPRESSED if shut else int(v)}"
+                 for a, b, shut, v in zip(row_at.tolist(), column_at.tolist(), suppressed.tolist(), values.tolist())]
     figure = _sankey(
         node=dict(
-            label=[stage_label(model, s) for _, s in nodes],
+            label=[labels[s] for _, s in nodes],
             color=[stage_colour(model, s) for _, s in nodes],
             x=[0.001 if side == "L" else 0.999 for side, _ in nodes],
             y=[(left_y if side == "L" else right_y).get(s, 0.5) for side, s in nodes],
@@ -107,9 +112,10 @@ def flow_sankey(table: SuppressedTable, model: StageModel, title: str = "",
             line=dict(color="#505A5F", width=0.5),
         ),
         link=dict(
-            source=sources, target=targets, value=widths.tolist(), customdata=link_text,
-            color=[_rgba(stage_colour(model, s), 0.25 if hidden else 0.45)
-                   for s, hidden in zip(drawn["row"], drawn["suppressed"])],
+            source=left_node[row_at].tolist(), target=right_node[column_at].tolist(), value=widths.tolist(),
+            customdata=link_text,
+            color=[_rgba(colours[row_ids[a]], 0.25 if shut else 0.45)
+                   for a, shut in zip(row_at.tolist(), suppressed.tolist())],
             hovertemplate="%{customdata}<extra></extra>",
         ),
     )

@@ -76,6 +76,7 @@ class JourneyData:
         np.bitwise_or.at(passed, joined["journey"].to_numpy(), bits)
         self._passed = passed  # per journey: one bit per stage it passed through
         self._authority_codes: pd.Series | None = None  # each journey's authority as a categorical (_mask)
+        self._last_mask: tuple[tuple[object, ...], np.ndarray] | None = None  # the latest selection's, unpacked
         self._memo: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._memo_lock = threading.Lock()
         self._pending: dict[tuple[object, ...], Future[object]] = {}
@@ -131,13 +132,27 @@ class JourneyData:
         return filter_options(self.attributes)
 
     def mask(self, selection: Selection) -> np.ndarray:
-        """Which spells belong to journeys matching the selection (a new array: callers may change it).
+        """Which spells belong to journeys matching the selection (read-only).
 
         Remembered per selection, packed to a bit per spell: every page and period of one filter
-        choice selects from it, and it costs several passes over the spells to make.
+        choice selects from it, and it costs several passes over the spells to make. The latest
+        selection's is also kept unpacked: the callbacks of one change each ask for it.
         """
-        packed = self.remember(("mask", selection.key()), lambda: np.packbits(self._mask(selection)))
-        return np.unpackbits(packed, count=len(self.spells)).view(bool)
+        key = ("mask", selection.key())
+        last = self._last_mask
+        if last is not None and last[0] == key:
+            return last[1]
+        made: list[np.ndarray] = []
+
+        def pack() -> np.ndarray:
+            made.append(self._mask(selection))
+            return np.packbits(made[0])
+
+        packed = self.remember(key, pack)
+        unpacked = made[0] if made else np.unpackbits(packed, count=len(self.spells)).view(bool)
+        unpacked.flags.writeable = False
+        self._last_mask = (key, unpacked)  # one assignment: threads see the old pair or the new
+        return unpacked
 
     def _mask(self, selection: Selection) -> np.ndarray:
         """Filters decided per journey (their attributes are the journey's), then spread to its spells once."""
@@ -147,13 +162,17 @@ class JourneyData:
         if selection.authorities:
             keep &= self._journey_authority(selection.authorities)
         for column, values in selection.filters.items():
-            keep &= _category_mask(self.attributes[column], values)
+            keep &= _category_mask(self.attributes[column], values, self._codes(column))
         if selection.through_stage is not None:
             code = self._stage_codes.get(selection.through_stage)
             if code is None:
                 return np.zeros(len(self.spells), dtype=bool)
             keep &= (self._passed & (np.uint64(1) << np.uint64(code))) != 0
         return keep[self._journey]
+
+    def _codes(self, column: str) -> np.ndarray:
+        """A journey attribute's category codes as an array, made once (pandas makes a new Series each time)."""
+        return self.remember(("codes", column), lambda: self.attributes[column].cat.codes.to_numpy())
 
     def _journey_authority(self, authorities: Sequence[str]) -> np.ndarray:
         """Which journeys belong to these authorities (each journey's authority coded once, when first asked)."""
@@ -223,8 +242,10 @@ class JourneyData:
         return frame[wanted]
 
 
-def _category_mask(column: pd.Series, values: Sequence[str]) -> np.ndarray:
+def _category_mask(column: pd.Series, values: Sequence[str], codes: np.ndarray | None = None) -> np.ndarray:
+    """Which rows of a categorical column hold one of `values` (`codes`: its codes, if already at hand)."""
     categories = column.cat.categories
     allowed = np.zeros(len(categories) + 1, dtype=bool)  # the last slot catches code -1 (missing)
-    allowed[categories.get_indexer(list(values))[categories.get_indexer(list(values)) >= 0]] = True
-    return allowed[column.cat.codes.to_numpy()]
+    found = categories.get_indexer(list(values))
+    allowed[found[found >= 0]] = True
+    return allowed[column.cat.codes.to_numpy() if codes is None else codes]

@@ -102,15 +102,19 @@ class StageModel(BaseModel):
     def _lookup(self) -> tuple[tuple[str, ...], dict[str, Stage], dict[str, tuple[str, ...]]]:
         """Ids in chart order, stages by id and ids by kind, worked out once per list of stages (the views ask
         thousands of times a filter change)."""
-        key = (id(self.stages), len(self.stages))
-        if self._cache is None or self._cache[0] != key:
-            ordered = tuple(s.id for s in sorted(self.stages, key=lambda s: s.order))
-            by_id = {s.id: s for s in self.stages}
+        # the field and the private cache read directly: pydantic's attribute lookups cost more than the rest
+        # of this (~300 calls a view)
+        stages = self.__dict__["stages"]
+        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]  # set: a private attribute
+        cache = private["_cache"]
+        if cache is None or cache[0] is not stages or cache[1] != len(stages):
+            ordered = tuple(s.id for s in sorted(stages, key=lambda s: s.order))
+            by_id = {s.id: s for s in stages}
             kinds: dict[str, tuple[str, ...]] = {}
             for stage_id in ordered:
                 kinds[by_id[stage_id].kind] = (*kinds.get(by_id[stage_id].kind, ()), stage_id)
-            self._cache = (key, ordered, by_id, kinds)
-        return self._cache[1], self._cache[2], self._cache[3]
+            private["_cache"] = cache = (stages, len(stages), ordered, by_id, kinds)
+        return cache[2], cache[3], cache[4]
 
 
 def load_stage_model(path: Path | None = None) -> StageModel:

@@ -98,19 +98,13 @@ def _flow_context(data: JourneyData, selection: Selection, period: Period, model
     spell mask (`exact_counts`): no select. With a viewer's `secret`, counting the viewed quarter
     counts the window its linked table needs from one selection.
     """
-    mask: list[np.ndarray] = []  # the filter's spells, unpacked once for all its quarters
-
     def count_key(p: Period) -> tuple[Any, ...]:
         return ("flow-counts", selection.key(), p.key, secret, model.version)
 
     def counts_of(p: Period) -> pd.DataFrame:
         """A quarter's counts; with it, those missing around the viewed quarter, from one selection."""
         if secret is None:
-            def exact() -> pd.DataFrame:
-                if not mask:
-                    mask.append(data.mask(selection))
-                return exact_counts(data, mask[0], p, model)
-            return data.remember(count_key(p), exact)
+            return data.remember(count_key(p), lambda: exact_counts(data, data.mask(selection), p, model))
         if data.remembers(count_key(p)):
             return data.remember(count_key(p), lambda: quarter_counts(spells_for([p]), p, model, secret))
         # what its linked table needs (two quarters either side), and the next quarter's (the Overview shows
