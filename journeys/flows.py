@@ -238,9 +238,9 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
     child = q.child[picked]
 
     def scatter(codes: np.ndarray) -> np.ndarray:
-        at = np.full(q.children, -1, dtype=np.int64)
+        at = np.full(q.children, -1, dtype=codes.dtype)  # the codes' own small type: a third of the memory traffic
         mine = codes[picked]
-        shown = mine >= 0
+        shown = np.flatnonzero(mine >= 0)
         at[child[shown]] = mine[shown]  # in row order, as the spells come
         return at
 
@@ -251,7 +251,8 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
     present = np.zeros(q.children, dtype=bool)  # the chosen children, in order (a scatter, not a sort)
     present[child] = True
     known = np.flatnonzero(present)
-    at_start, at_end = at_start[known], np.where(at_end >= 0, at_end, outcome)[known]
+    at_start, at_end = at_start[known].astype(np.int64), at_end[known]
+    at_end = np.where(at_end >= 0, at_end, outcome[known])
     at_start, at_end = np.where(at_start >= 0, at_start, 0), np.where(at_end >= 0, at_end, 0)
     size = c.vocab.size
     grid = np.bincount(at_start * size + at_end, minlength=size**2).reshape(size, size)

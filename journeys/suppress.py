@@ -295,6 +295,10 @@ def _check_counts(counts: pd.DataFrame) -> np.ndarray:
         if labels.has_duplicates:
             repeated = list(labels[labels.duplicated()])
             raise DisclosureError(f"{axis} labels must be unique; repeated: {repeated}.")
+    if counts.shape[1] and all(dtype == np.int64 for dtype in counts.dtypes):  # as the app counts: no conversions
+        ints = counts.to_numpy()
+        if not (ints < 0).any():
+            return ints.ravel()
     for label, dtype in counts.dtypes.items():
         if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
             raise DisclosureError(
