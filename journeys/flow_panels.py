@@ -6,7 +6,6 @@ nothing the flows page does not already show quarter by quarter, or is audited b
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Literal
 
 import pandas as pd
@@ -14,7 +13,6 @@ import pandas as pd
 from journeys.charts import stage_label, trend_multiples
 from journeys.flows import Period
 from journeys.linked import Beside, protect_stage_table
-from journeys.quarter_links import _in_parallel
 from journeys.quarter_stats import quarter_table_display, stage_counts_for, suppress_stage_measures
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
@@ -38,18 +36,17 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
         flow_counts, flows = flow_table(data, selection, period, model, threshold)
         coded, rows = _coded_quarter(data, period, model)
         stage_counts = stage_counts_for(coded, rows, data.mask(selection)[rows.rows], model)
+        beside: list[Beside] = []
         sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
                                                                          (period.next(), "after"))
         stages = set(model.of_kind("stage"))
-        needed = []
         for near, side in sides:
             shared = flows.row_totals if side == "before" else flows.column_totals
-            if shared[[label for label in shared.index if label in stages]].isna().any():
-                needed.append((near, side))  # (where every stock is shown, the neighbour tells the audit nothing more)
-        # the two neighbours at once: their LPs run without the GIL
-        tables = _in_parallel([partial(flow_table, data, selection, near, model, threshold) for near, _ in needed])
-        beside: list[Beside] = [(counts, table, side) for (counts, table), (_, side) in zip(tables, needed)
-                                if not counts.empty]
+            if not shared[[label for label in shared.index if label in stages]].isna().any():
+                continue  # every stock at this boundary is shown: the neighbour tells the audit nothing more
+            counts, table = flow_table(data, selection, near, model, threshold)
+            if not counts.empty:
+                beside.append((counts, table, side))
         return stage_counts, protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
                                                  stage_counts, beside)
 
