@@ -11,7 +11,7 @@ from journeys.flows import Period
 from journeys.report_html import quarterly_report
 from journeys.ui.components import (aria, chart_block, empty_state, how_to_read, labelled, picture_config, stage_from_click,
                                     table_view)
-from journeys.ui.shell import FILTER_INPUTS, on_download, selection_from
+from journeys.ui.shell import FILTER_INPUTS, FILTER_STATES, on_download, selection_from
 from journeys.ui.state import AppState
 from journeys.flow_panels import FLOW_MEASURES, stage_table_view, trends_view, year_on_year_view
 from journeys.views import flows_view
@@ -41,13 +41,15 @@ def layout(state: AppState) -> html.Div:
             html.Button("Play through the quarters", id="flows-play", n_clicks=0, className="button secondary",
                         **aria(pressed="false")),
             dcc.Interval(id="flows-timer", interval=1500, disabled=True),
+            dcc.Store(id="flows-drawn"),  # which flows are on show: the panel below follows them
         ], className="controls"),
         chart_block("flows", "Flows between stages", "care-journeys-quarterly-flows"),
         html.Fieldset([
             html.Legend("Below the flows, show", className="inline-label"),
             dcc.RadioItems(id="flows-panel", value="stages", inline=True,
                            options=[{"label": label, "value": value} for value, label in PANELS.items()]),
-            html.Span("Each is worked out when it is shown, so changing a filter stays quick.", className="hint"),
+            html.Span("Each is worked out when it is shown, once the flows are drawn, so they come first.",
+                      className="hint"),
         ], className="inline-fieldset controls"),
         html.Section([
             html.H2("Children in each stage"),
@@ -79,32 +81,38 @@ def register(app: Dash, state: AppState) -> None:
                        layout=lambda **_: layout(state), order=2)
 
     @app.callback(Output("flows-graph", "figure"), Output("flows-table", "children"), Output("flows-graph", "config"),
+                  Output("flows-drawn", "data"),
                   Input("flows-period", "value"), Input("flows-picture-format", "value"), *FILTER_INPUTS)
-    def show_flows(period: str, fmt: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any, Any]:
+    def show_flows(period: str, fmt: str, authorities: list[str] | None, *values: Any) -> tuple[Any, Any, Any, Any]:
         # the picture format rides with the figure: plotly applies a new config only when it redraws
         if state.data is None or not period:
-            return dash.no_update, dash.no_update, dash.no_update
-        view = flows_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
-                          state.threshold, state.viewer_secret)
+            return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+        selection = selection_from(authorities, *values)
+        view = flows_view(state.data, selection, Period.parse(period), state.stage_model, state.threshold,
+                          state.viewer_secret)
+        # the panel fires once this answers (flows-drawn), not with it: the two would share one GIL, and the
+        # Sankey would wait for a panel that costs as much again (other quarters' tables)
         return (view.figure, table_view(view.table, view.caption, index_header="Start of quarter \\ End of quarter"),
-                picture_config("care-journeys-quarterly-flows", fmt))
+                picture_config("care-journeys-quarterly-flows", fmt), f"{period} {selection.key()}")
 
     @app.callback(*[Output(f"flows-panel-{name}", "hidden") for name in PANELS], Input("flows-panel", "value"))
     def show_panel(chosen: str) -> tuple[bool, ...]:
         return tuple(name != chosen for name in PANELS)
 
-    @app.callback(Output("flows-stages-table", "children"), Input("flows-panel", "value"),
-                  Input("flows-period", "value"), *FILTER_INPUTS)
-    def show_stages(panel: str, period: str, authorities: list[str] | None, *values: Any) -> Any:
+    after_flows = [Input("flows-drawn", "data"), State("flows-period", "value"), *FILTER_STATES]
+
+    @app.callback(Output("flows-stages-table", "children"), Input("flows-panel", "value"), *after_flows,
+                  prevent_initial_call=True)
+    def show_stages(panel: str, _: str, period: str, authorities: list[str] | None, *values: Any) -> Any:
         if state.data is None or not period or panel != "stages":  # only the panel on show is worked out
             return dash.no_update
         view = stage_table_view(state.data, selection_from(authorities, *values), Period.parse(period),
                                 state.stage_model, state.threshold, state.viewer_secret)
         return table_view(view.table, view.caption, index_header="Stage")
 
-    @app.callback(Output("flows-yoy-table", "children"), Input("flows-panel", "value"),
-                  Input("flows-period", "value"), *FILTER_INPUTS)
-    def show_year_before(panel: str, period: str, authorities: list[str] | None, *values: Any) -> Any:
+    @app.callback(Output("flows-yoy-table", "children"), Input("flows-panel", "value"), *after_flows,
+                  prevent_initial_call=True)
+    def show_year_before(panel: str, _: str, period: str, authorities: list[str] | None, *values: Any) -> Any:
         if state.data is None or not period or panel != "year":
             return dash.no_update
         view = year_on_year_view(state.data, selection_from(authorities, *values), Period.parse(period),
@@ -112,9 +120,11 @@ def register(app: Dash, state: AppState) -> None:
         return table_view(view.table, view.caption, index_header="Stage")
 
     @app.callback(Output("flows-trends-graph", "figure"), Output("flows-trends-table", "children"),
-                  Output("flows-trends-graph", "config"), Input("flows-panel", "value"), Input("flows-period", "value"),
-                  Input("flows-trend-measure", "value"), Input("flows-trends-picture-format", "value"), *FILTER_INPUTS)
-    def show_trends(panel: str, period: str, measure: str, fmt: str, authorities: list[str] | None, *values: Any) -> Any:
+                  Output("flows-trends-graph", "config"), Input("flows-panel", "value"),
+                  Input("flows-trend-measure", "value"), Input("flows-trends-picture-format", "value"), *after_flows,
+                  prevent_initial_call=True)
+    def show_trends(panel: str, measure: str, fmt: str, _: str, period: str, authorities: list[str] | None,
+                    *values: Any) -> Any:
         if state.data is None or not period or panel != "trends":
             return dash.no_update, dash.no_update, dash.no_update
         view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
