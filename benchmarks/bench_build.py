@@ -80,7 +80,7 @@ PLAIN_PHASES = PHASES[:4]
 REFERENCE_COLUMNS = ["CHILD", "DECOM", "RNE", "LS", "PLACE", "DEC", "REC"]
 TARGETS = {
     "vs_duckdb": "end to end from an SSDA903 CSV of 10^6 episodes within 3x of a DuckDB query that counts "
-                 "transitions (DuckDB and pm4py comparisons arrive with issue 5)",
+                 "transitions (measured by bench_yardsticks.py)",
     "peak_rss_mb_at_1e6": 2048,
     "mixed_peak_rss_mb_at_1e6": 2048,
 }
@@ -704,9 +704,14 @@ def clean_episodes(frame: Any, rules: RefRules) -> tuple[Any, Any, dt.date]:
     return frame, extract, extract.date()
 
 
-def reference_counts(frame: Any, extract: Any, rules: RefRules) -> Counter[tuple[str, str]]:
-    """Transitions per (from, to) stage pair, vectorised in plain pandas over all children at once."""
+def journey_stages(frame: Any, extract: Any, rules: RefRules) -> Any:
+    """Each stage episode with its journey (`_j`) and stage (`_s`), in order, and per journey where its first stage
+    was entered from (`_from`, on its first row) and how its last one ended (`_to`, on its last row).
+
+    Absorbed episodes take the stage before them, else the one after; rows with neither are left out.
+    """
     import numpy as np
+    import pandas as pd
 
     open_ep = (frame["DEC"].isna() | (frame["DEC"] > extract)).to_numpy()
     exits = (~open_ep & frame["ref_outcome"].notna()).to_numpy()
@@ -717,20 +722,26 @@ def reference_counts(frame: Any, extract: Any, rules: RefRules) -> Counter[tuple
     journey = np.cumsum(new_journey)
     stage = frame["ref_stage"].groupby(journey).ffill()
     has_stage = stage.notna().to_numpy()
-    # the stage sequence per journey (absorbed episodes take the stage before them, else the one after)
-    seq = frame.assign(_j=journey, _s=stage)[has_stage]
+    last = np.append(new_journey[1:], True)
+    end_to = np.where(open_ep, "open", frame["ref_outcome"].fillna("unknown_exit").to_numpy())
+    starts = frame.loc[new_journey, ["RNE"]].assign(_j=journey[new_journey]).set_index("_j")["RNE"]
+    seq = frame.assign(_j=journey, _s=stage, _to=pd.Series(end_to, index=frame.index).where(last))[has_stage]
+    first = (seq["_j"] != seq["_j"].shift()).to_numpy()
+    began = np.where(starts.reindex(seq["_j"]).to_numpy() == "S", "entry", "before_data")
+    seq["_from"] = pd.Series(began, index=seq.index).where(first)
+    return seq.reset_index(drop=True)
+
+
+def reference_counts(frame: Any, extract: Any, rules: RefRules) -> Counter[tuple[str, str]]:
+    """Transitions per (from, to) stage pair, vectorised in plain pandas over all children at once."""
+    seq = journey_stages(frame, extract, rules)
     prev_same = (seq["_j"] == seq["_j"].shift()).to_numpy()
     prev_s = seq["_s"].shift()
     moves = seq[prev_same & (seq["_s"] != prev_s).to_numpy()]
-    firsts = seq[~prev_same]
-    starts = frame.loc[new_journey, ["RNE"]].assign(_j=journey[new_journey]).set_index("_j")["RNE"]
-    pseudo = np.where(starts.reindex(firsts["_j"]).to_numpy() == "S", "entry", "before_data")
-    last = np.append(new_journey[1:], True)
-    ends = frame.assign(_s=stage)[last & has_stage]
-    end_open = open_ep[last & has_stage]
-    end_to = np.where(end_open, "open", ends["ref_outcome"].fillna("unknown_exit").to_numpy())
+    firsts, ends = seq[seq["_from"].notna()], seq[seq["_to"].notna()]
     counts: Counter[tuple[str, str]] = Counter()
-    for pairs in (zip(pseudo, firsts["_s"]), zip(prev_s.loc[moves.index], moves["_s"]), zip(ends["_s"], end_to)):
+    for pairs in (zip(firsts["_from"], firsts["_s"]), zip(prev_s.loc[moves.index], moves["_s"]),
+                  zip(ends["_s"], ends["_to"])):
         counts.update(_count_pairs(pairs))
     return counts
 
@@ -1114,8 +1125,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                      f"XML): {rss:,.0f} MB, {'met' if rss < TARGETS['mixed_peak_rss_mb_at_1e6'] else 'NOT met'}")
     else:
         lines.append("- peak memory under 2 GB for the mixed build at 10^6 episode rows: not measured in this run")
-    lines.append("- end to end within 3x of a DuckDB query counting transitions at 10^6: DuckDB comparison "
-                 "arrives with issue 5")
+    lines.append("- end to end within 3x of a DuckDB query counting transitions at 10^6: see yardsticks.md "
+                 "(bench_yardsticks.py, run next by `make bench`)")
     return "\n".join(lines) + "\n"
 
 
