@@ -13,7 +13,8 @@ import pandas as pd
 from journeys.charts import stage_label, trend_multiples
 from journeys.flows import Period
 from journeys.linked import Beside, protect_stage_table
-from journeys.quarter_stats import quarter_table_display, stage_counts_for, suppress_stage_measures
+from journeys.quarter_stats import (perturbed_stage_counts, quarter_table_display, stage_counts_for,
+                                    suppress_stage_measures)
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable
@@ -22,8 +23,12 @@ from journeys.views import TableView, View, _coded_quarter, flow_table, scope
 
 
 def stage_table(data: JourneyData, selection: Selection, period: Period, model: StageModel,
-                threshold: int = DEFAULT_THRESHOLD) -> tuple[pd.DataFrame, SuppressedTable]:
+                threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> tuple[pd.DataFrame, SuppressedTable]:
     """The quarter's per-stage counts and their table, audited together with the flows tables it is shown beside.
+
+    With a viewer's `secret`, the counts get cell-key noise and the children at the start and end are
+    the perturbed flows table's margins (`perturbed_stage_counts`); the flows tables beside it are
+    the viewer's too.
 
     The neighbours join the audit as they are published. (Taking them as this quarter's boundary
     audits left them, which hide less, is cheaper but not sound: an entry only the neighbour's other
@@ -33,9 +38,15 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
     answer is the same without it (and its table, a quarter further out, need not be worked out).
     """
     def compute() -> tuple[pd.DataFrame, SuppressedTable]:
-        flow_counts, flows = flow_table(data, selection, period, model, threshold)
-        coded, rows = _coded_quarter(data, period, model)
-        stage_counts = stage_counts_for(coded, rows, data.mask(selection)[rows.rows], model)
+        flow_counts, flows = flow_table(data, selection, period, model, threshold, secret)
+        if secret is None:
+            coded, rows = _coded_quarter(data, period, model)
+            stage_counts = stage_counts_for(coded, rows, data.mask(selection)[rows.rows], model)
+        else:
+            spells = data.select(selection, columns=VIEWER_COLUMNS, overlapping=(
+                pd.Timestamp(period.start) - pd.Timedelta(days=1), pd.Timestamp(period.end)))
+            stage_counts = perturbed_stage_counts(spells, period, model, secret, flow_counts.sum(axis=1),
+                                                  flow_counts.sum(axis=0))
         beside: list[Beside] = []
         sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
                                                                          (period.next(), "after"))
@@ -44,36 +55,28 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
             shared = flows.row_totals if side == "before" else flows.column_totals
             if not shared[[label for label in shared.index if label in stages]].isna().any():
                 continue  # every stock at this boundary is shown: the neighbour tells the audit nothing more
-            counts, table = flow_table(data, selection, near, model, threshold)
+            counts, table = flow_table(data, selection, near, model, threshold, secret)
             if not counts.empty:
                 beside.append((counts, table, side))
         return stage_counts, protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
                                                  stage_counts, beside)
 
-    return data.remember(("stage-table", selection.key(), period.key, threshold, model.version), compute)
+    return data.remember(("stage-table", selection.key(), period.key, threshold, secret, model.version), compute)
 
 
-VIEWER_NOTE = ("Children in each stage is not shown in viewer mode: its counts cannot yet get noise that agrees "
-               "with the flows table's, and exact counts beside noisy ones would give the noise away.")
+VIEWER_COLUMNS = ["person_id", "authority", "stage", "start", "end", "next_stage", "step", "moves"]
 
 
 def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
                      threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> TableView:
-    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves.
-
-    With a viewer's `secret` it shows a note instead: the flows table beside it is perturbed, and
-    its exact children at the start and end (the flows margins) would reveal that noise.
-    """
-    if secret is not None:
-        note = pd.DataFrame({"Note": [VIEWER_NOTE]}, index=pd.Index(["Viewer mode"], name="Stage"))
-        return TableView(note, note.reset_index().to_csv(index=False), f"Children in each stage, {period.label}")
-
+    """Per stage in the quarter: children at start and end, entered, left, came from another stage, moves
+    (with a viewer's `secret`, perturbed as stage_table says)."""
     def compute() -> TableView:
-        display = quarter_table_display(stage_table(data, selection, period, model, threshold)[1], model)
+        display = quarter_table_display(stage_table(data, selection, period, model, threshold, secret)[1], model)
         csv = display.reset_index().assign(period=period.key, period_label=period.label).to_csv(index=False)
         return TableView(display, csv, f"Children in each stage, {period.label}: {scope(data, selection)}")
 
-    return data.remember(("stages", selection.key(), period.key, threshold, model.version), compute)
+    return data.remember(("stages", selection.key(), period.key, threshold, secret, model.version), compute)
 
 
 FLOW_MEASURES = {"stock_start": "Children at start", "stock_end": "Children at end"}

@@ -70,6 +70,41 @@ def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel
     return counts
 
 
+def perturbed_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel, secret: str,
+                           stock_start: pd.Series, stock_end: pd.Series) -> pd.DataFrame:
+    """quarter_stage_counts for a viewer: entered, left, came from another stage and placement moves get cell-key
+    noise (each stage's children keyed as in the flows, so the same children get the same noise), and the
+    children at the start and end are the given stocks, the perturbed flows table's margins (exact ones beside
+    them would give that noise away).
+
+    `spells` carry person_id (pseudonyms) and authority; a stage not in a stock Series has 0 there.
+    """
+    from journeys.perturb import cell_keys, perturb_counts, record_keys
+
+    exact = quarter_stage_counts(spells, period, model)
+    if "authority" in spells and spells["authority"].nunique() > 1:  # two councils' pseudonyms: two children
+        spells = spells.assign(person_id=spells["authority"].astype("str") + "|" + spells["person_id"].astype("str"))
+    first, last = pd.Timestamp(period.start) - pd.Timedelta(days=1), pd.Timestamp(period.end)
+    entered = spells[(spells["start"] > first) & (spells["start"] <= last)]
+    left = spells[(spells["next_stage"] != OPEN) & (spells["end"] > first) & (spells["end"] <= last)]
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:  # each (child, stage) once: count and cell key per stage
+        once = frame.drop_duplicates(["person_id", "stage"])
+        return cell_keys([once["stage"].astype("str")], record_keys(once["person_id"].astype("str"), None, secret))
+
+    noisy = exact.copy()
+    for measure, frame in (("entries", entered), ("exits", left), ("moves_in", entered[entered["step"] > 1])):
+        cells = keyed(frame).reindex(exact.index, fill_value=0)
+        noisy[measure] = perturb_counts(cells["count"].to_numpy(), cells["cell_key"].to_numpy())
+    # moves are not children: the stage's moves get the noise of the key of the children who made them
+    moves = left.groupby(left["stage"].astype("str"))["moves"].sum().reindex(exact.index, fill_value=0)
+    movers = keyed(left[left["moves"] > 0]).reindex(exact.index, fill_value=0)
+    noisy["placement_moves"] = perturb_counts(moves.to_numpy(dtype=np.int64), movers["cell_key"].to_numpy())
+    noisy["stock_start"] = stock_start.reindex(exact.index, fill_value=0).to_numpy(dtype=np.int64)
+    noisy["stock_end"] = stock_end.reindex(exact.index, fill_value=0).to_numpy(dtype=np.int64)
+    return noisy
+
+
 def stage_counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray, model: StageModel) -> pd.DataFrame:
     """quarter_stage_counts of the quarter's rows `chosen` (a filter), from the app's coding: the same table.
 

@@ -15,7 +15,7 @@ from journeys.charts import flow_sankey, nominal_width
 from journeys.cli import main
 from journeys.flows import Period, suppressed_flows
 from journeys.selection import JourneyData, Selection
-from journeys.flow_panels import VIEWER_NOTE, stage_table_view, trends_view, year_on_year_view
+from journeys.flow_panels import stage_table, stage_table_view, trends_view, year_on_year_view
 from journeys.views import flow_table, flows_view, journeys_view, overview_view, quarters, report_tables
 from tests.conftest import ROOT, write_episodes
 
@@ -141,9 +141,23 @@ def test_viewer_mode_perturbs_every_view_consistently(cohort) -> None:
         label = result.stage_model.get(stage).label
         if label in at_end.index:
             assert at_end[label] == ("c" if pd.isna(value) else str(int(value)))
-    # the per-stage table cannot be perturbed to agree with them yet: viewers get a note, not exact counts
-    stages = stage_table_view(data, Selection(), Q, result.stage_model, secret=secret)
-    assert stages.table["Note"].tolist() == [VIEWER_NOTE] and "Note" in stages.csv and "viewer mode" in stages.csv
+    # the per-stage table's children at the start and end are the perturbed flows table's margins (exact ones
+    # beside them would give its noise away); its other counts get their own noise, the same when asked again
+    noisy_stages = stage_table(data, Selection(), Q, result.stage_model, secret=secret)[1]
+    exact_counts = stage_table(data, Selection(), Q, result.stage_model)[0]
+    for measure, margin in (("stock_start", noisy_flows.row_totals), ("stock_end", noisy_flows.column_totals)):
+        for stage, value in noisy_stages.cells[measure].items():
+            published = margin.get(stage, 0)
+            assert pd.isna(value) == pd.isna(published) and (pd.isna(value) or value == published)
+    stocks = noisy_stages.cells[["stock_start", "stock_end"]].stack().dropna().astype(int)
+    assert (stocks != exact_counts[["stock_start", "stock_end"]].stack().reindex(stocks.index)).any()
+    shown = noisy_stages.cells[["entries", "exits", "moves_in"]].stack().dropna().astype(int)
+    exact = exact_counts[["entries", "exits", "moves_in"]].stack().reindex(shown.index)
+    assert (shown != exact).any() and ((shown - exact).abs() <= 2).all()
+    assert not shown.between(1, 5).any()
+    view = stage_table_view(data, Selection(), Q, result.stage_model, secret=secret)
+    assert stage_table_view(fresh, Selection(), Q, result.stage_model, secret=secret).csv == view.csv
+    assert view.csv != stage_table_view(data, Selection(), Q, result.stage_model).csv
 
 
 def test_quarters_offered_stop_at_the_extract_date() -> None:
