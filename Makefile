@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SAMPLES := data_samples
 
-.PHONY: setup run test typecheck bench samples clean browser
+.PHONY: setup run test typecheck bench bench-full samples clean browser
 CHROMIUM := /usr/bin/chromium
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -43,6 +43,12 @@ $(VENV)/.bench-installed: $(STAMP) benchmarks/requirements.txt
 bench: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_yardsticks.py
+	$(PY) benchmarks/bench_app.py
+
+## make bench with 10^7 episodes too (SSDA903 only): about 11 minutes and 10 GB of memory here.
+bench-full: setup $(VENV)/.bench-installed
+	$(PY) benchmarks/bench_build.py --full
+	$(PY) benchmarks/bench_yardsticks.py --full
 	$(PY) benchmarks/bench_app.py
 
 samples: setup

@@ -232,7 +232,8 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     entry: dict[str, Any] = {"target": size, "label": B.label(size), "episodes": meta["episodes"],
                              "children": meta["children"], "episodes_csv_mb": meta["episodes_csv_mb"]}
     with tempfile.TemporaryDirectory(prefix="yardstick-build-") as tmp:
-        runs = [timed_build(paths, Path(tmp) / f"run{i}") for i in range(args.repeats)]
+        repeats = args.repeats or (2 if size <= 10**6 else 1)
+        runs = [timed_build(paths, Path(tmp) / f"run{i}") for i in range(repeats)]
         pipeline = pipeline_counts(Path(tmp) / "run0")
     entry["journeys_build"] = {"seconds": B.median(s for s, _ in runs), "runs": [round(s, 2) for s, _ in runs],
                                "peak_rss_mb": B.mb(max(r for _, r in runs))}
@@ -240,7 +241,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
           f"peak {entry['journeys_build']['peak_rss_mb']} MB")
     kinds = ["duckdb", "dfg"] + (["loop"] if size <= args.loop_max else [])
     for kind in kinds:
-        runs_k = [run_worker(kind, job) for _ in range(args.repeats if kind != "loop" else 1)]
+        runs_k = [run_worker(kind, job) for _ in range(repeats if kind != "loop" else 1)]
         result = dict(runs_k[-1][0])
         counts = Counter({(a, b): n for a, b, n in result.pop("counts")})
         result["seconds"] = B.median(r["seconds"] for r, _ in runs_k)
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", type=B.parse_size, metavar="N", help="episode counts (default: 1e5 1e6)")
     parser.add_argument("--full", action="store_true", help="add 1e7 episodes")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each (the loop runs once)")
+    parser.add_argument("--repeats", type=int, help="timed runs of each (default 2, 1 at 1e7; the loop runs once)")
     parser.add_argument("--loop-max", type=B.parse_size, default=10**5, help="run the per-child loop up to this size")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
