@@ -64,64 +64,97 @@ def age_band(birth_month: pd.Series, start: pd.Series) -> pd.Series:
 def ethnicity_group(ethnicity: pd.Series) -> pd.Series:
     """Five DfE groups from DfE codes (WBRI, MWBC...) or local text ('WHITE - ANY OTHER'); else 'Not known'.
 
+    Worked out once per distinct value (a few dozen, for hundreds of thousands of children).
+
     >>> ethnicity_group(pd.Series(["WBRI", "BLACK AFRICAN", "REFU", None, "??"])).tolist()
     ['White', 'Black or Black British', 'Refused or not obtained', 'Not known', 'Not known']
     """
-    text = ethnicity.astype("str").str.strip().str.upper()
+    codes, distinct = pd.factorize(ethnicity)
+    text = pd.Series(distinct, dtype="str").str.strip().str.upper()
     word = text.str.extract(r"^([A-Z]+)", expand=False)
     whole = word.map(_ETHNICITY_PREFIX)
     first = text.str[:1].map({k: v for k, v in _ETHNICITY_PREFIX.items() if len(k) == 1})
     # a four-letter DfE code takes its group from the first letter; a word from the word itself
     is_code = text.str.fullmatch(r"[A-Z]{4}") & ~text.isin(["REFU", "NOBT"])
-    group = whole.where(~is_code, first).fillna(first.where(is_code)).fillna(NOT_KNOWN)
-    group = group.where(ethnicity.notna(), NOT_KNOWN)
-    return pd.Series(pd.Categorical(group, categories=list(ETHNICITY_GROUPS)), index=ethnicity.index)
+    group = whole.where(~is_code, first).fillna(first.where(is_code)).fillna(NOT_KNOWN).to_numpy(dtype=object)
+    out = np.where(codes >= 0, group[np.maximum(codes, 0)] if len(group) else NOT_KNOWN, NOT_KNOWN)
+    return pd.Series(pd.Categorical(out, categories=list(ETHNICITY_GROUPS)), index=ethnicity.index)
 
 
-def _first_per_journey(episodes: pd.DataFrame, journeys: pd.DataFrame, column: str) -> pd.Series:
-    """The first non-missing value of `column` among each journey's episodes (episodes placed by date)."""
-    values = episodes.loc[episodes[column].notna(), ["authority", "person_id", "start", column]]
-    if values.empty:
+def _labelled(values: pd.Series, labels: dict[str, str], missing: str) -> pd.Series:
+    """Each value upper-cased and named by `labels` (else itself), `missing` where there is none; worked out per
+    distinct value."""
+    codes, distinct = pd.factorize(values)
+    named = np.array([labels.get(v.upper(), v.upper()) for v in map(str, distinct)], dtype=object)
+    return pd.Series(np.where(codes >= 0, named[np.maximum(codes, 0)] if len(named) else missing, missing),
+                     index=values.index, dtype="str")
+
+
+def _children(*frames: pd.DataFrame) -> list[np.ndarray]:
+    """One integer per child (authority, person_id) across `frames`, in (authority, person_id) order.
+
+    The joins below then match integers, not text (the keys' hashing was most of their cost).
+    """
+    authority = pd.concat([f["authority"].astype("str") for f in frames], ignore_index=True)
+    person = pd.concat([f["person_id"].astype("str") for f in frames], ignore_index=True)
+    a, _ = pd.factorize(authority, sort=True)
+    p, people = pd.factorize(person, sort=True)
+    child = a.astype(np.int64) * max(len(people), 1) + p
+    return np.split(child, np.cumsum([len(f) for f in frames])[:-1])
+
+
+def _per_child(values: pd.Series, child: np.ndarray, journey_child: np.ndarray) -> pd.Series:
+    """A child's first recorded value (sex and birth month do not change between journeys), per journey."""
+    known = np.flatnonzero(values.notna().to_numpy())
+    children, first = np.unique(child[known], return_index=True)  # the first occurrence, in episode order
+    if not children.size:
+        return pd.Series(values.iloc[:0].reindex(range(len(journey_child))).to_numpy())
+    at = np.minimum(np.searchsorted(children, journey_child), children.size - 1)
+    found = children[at] == journey_child
+    picked = values.iloc[known[first[at]]].reset_index(drop=True)
+    return pd.Series(picked.where(found).to_numpy())
+
+
+def _first_per_journey(values: pd.Series, start: pd.Series, child: np.ndarray, journeys: pd.DataFrame,
+                       journey_child: np.ndarray) -> pd.Series:
+    """The first non-missing value among each journey's episodes (each placed in the latest journey of its child
+    that started on or before it), as text; missing where none."""
+    known = values.notna().to_numpy()
+    if not known.any():
         return pd.Series(pd.NA, index=journeys.index, dtype="str")  # nobody has a value: all fall back
-    values = values.astype({"authority": "str", "person_id": "str"}).assign(start=pd.to_datetime(values["start"]))
-    values = values.sort_values("start", kind="stable")
-    # place each episode in the latest journey that started on or before it (same child)
-    placed = pd.merge_asof(values, journeys[["authority", "person_id", "start", "journey_no"]]
-                           .astype({"authority": "str", "person_id": "str"})
-                           .assign(start=pd.to_datetime(journeys["start"])).sort_values("start", kind="stable"),
-                           on="start", by=["authority", "person_id"], direction="backward")
-    first = placed.dropna(subset=["journey_no"]).drop_duplicates(JOURNEY_KEY[:2] + ["journey_no"])
-    first = first.astype({"journey_no": "int64"})
-    merged = journeys[JOURNEY_KEY].astype({"journey_no": "int64"}).merge(
-        first[JOURNEY_KEY + [column]], on=JOURNEY_KEY, how="left")
-    return pd.Series(merged[column].to_numpy(), index=journeys.index).astype("str")
-
-
-def _per_child(episodes: pd.DataFrame, journeys: pd.DataFrame, column: str) -> pd.Series:
-    """A child's first recorded value of `column` (sex and birth month do not change between journeys)."""
-    known = episodes.loc[episodes[column].notna(), ["authority", "person_id", column]].astype(
-        {"authority": "str", "person_id": "str"})
-    first = known.drop_duplicates(["authority", "person_id"])
-    merged = journeys[["authority", "person_id"]].astype("str").merge(first, on=["authority", "person_id"], how="left")
-    return pd.Series(merged[column].to_numpy(), index=journeys.index)
+    placed = pd.merge_asof(
+        pd.DataFrame({"child": child[known], "start": pd.to_datetime(start[known]).to_numpy(),
+                      "row": np.flatnonzero(known)}).sort_values("start", kind="stable"),
+        pd.DataFrame({"child": journey_child, "start": pd.to_datetime(journeys["start"]).to_numpy(),
+                      "journey": np.arange(len(journeys))}).sort_values("start", kind="stable"),
+        on="start", by="child", direction="backward")
+    placed = placed.dropna(subset=["journey"]).drop_duplicates("journey")  # the earliest episode of each
+    out = pd.Series(pd.NA, index=journeys.index, dtype="str")
+    out.iloc[placed["journey"].to_numpy(dtype=np.int64)] = values.iloc[placed["row"].to_numpy()].astype("str").to_numpy()
+    return out
 
 
 def journey_attributes(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataFrame:
     """One row per journey: authority, person_id, journey_no, start, and the five filter columns (categorical)."""
-    first = spells.sort_values(["authority", "person_id", "journey_no", "step"], kind="stable")
-    journeys = first.drop_duplicates(JOURNEY_KEY)[JOURNEY_KEY + ["start"]].reset_index(drop=True)
+    spell_child, child = _children(spells, episodes)
+    journey_no, step = spells["journey_no"].to_numpy(), spells["step"].to_numpy()
+    order = np.lexsort((step, journey_no, spell_child))  # stable: ties keep the spells' order
+    ordered_child, ordered_no = spell_child[order], journey_no[order]
+    firsts = order[np.r_[True, (ordered_child[1:] != ordered_child[:-1]) | (ordered_no[1:] != ordered_no[:-1])]]
+    journeys = spells[JOURNEY_KEY + ["start"]].iloc[firsts].reset_index(drop=True)
+    journey_child = spell_child[firsts]
     out = journeys.copy()
-    birth = _per_child(episodes, journeys, "birth_month")
+    birth = _per_child(episodes["birth_month"], child, journey_child)
     out["age_band"] = age_band(pd.to_datetime(birth), journeys["start"])
-    sex = _per_child(episodes, journeys, "sex").astype("str").str.upper().map(SEXES).astype("str").fillna(NOT_KNOWN)
-    out["sex"] = pd.Categorical(sex, categories=["Female", "Male", NOT_KNOWN])
-    out["ethnicity_group"] = ethnicity_group(_per_child(episodes, journeys, "ethnicity"))
-    legal = _first_per_journey(episodes, journeys, "legal_status")
-    legal = legal.astype("str").str.upper().map(lambda c: LEGAL_STATUS_LABELS.get(c, c)).astype("str").fillna(NOT_IN_CARE)
-    out["legal_status"] = pd.Categorical(legal, categories=_sorted_with_last(legal, NOT_IN_CARE))
-    need = _first_per_journey(episodes, journeys, "need_code")
-    need = need.astype("str").str.upper().map(lambda c: NEED_LABELS.get(c, c)).astype("str").fillna(NOT_RECORDED)
-    out["need_code"] = pd.Categorical(need, categories=_sorted_with_last(need, NOT_RECORDED))
+    sex = _labelled(_per_child(episodes["sex"], child, journey_child), SEXES, NOT_KNOWN)
+    out["sex"] = pd.Categorical(sex.where(sex.isin(list(SEXES.values())), NOT_KNOWN),
+                                categories=["Female", "Male", NOT_KNOWN])
+    out["ethnicity_group"] = ethnicity_group(_per_child(episodes["ethnicity"], child, journey_child))
+    for column, labels, missing in (("legal_status", LEGAL_STATUS_LABELS, NOT_IN_CARE),
+                                    ("need_code", NEED_LABELS, NOT_RECORDED)):
+        first = _first_per_journey(episodes[column], episodes["start"], child, journeys, journey_child)
+        named = _labelled(first, labels, missing)
+        out[column] = pd.Categorical(named, categories=_sorted_with_last(named, missing))
     return out
 
 
