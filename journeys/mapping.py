@@ -18,6 +18,22 @@ def _rule_mask(codes: tuple[np.ndarray, pd.Index], rule: Rule) -> np.ndarray:
     return hit[row_codes]
 
 
+def _text(values: list[str | None], which: np.ndarray, missing: str | None = None,
+          extra: str | None = None) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """values[which] as a text column: `missing` where which is -1, `extra` where it is len(values).
+
+    Taken in Arrow from the few rule values, so no Python object is made per row. Where every value
+    is missing, an object column of None, as pandas makes from such an array.
+    """
+    import pyarrow as pa
+
+    table = [*values, extra, missing]
+    if all(v is None for v in table):
+        return np.full(which.size, None, dtype=object)
+    taken = pa.array(table, type=pa.large_string()).take(pa.array(np.where(which < 0, len(table) - 1, which)))
+    return pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
 def _column_for(frame: pd.DataFrame, config: PathwayConfig, rule: Rule, index: int) -> str:
     column = config.canonical(rule.column, rule.source)
     if column not in frame:
@@ -36,40 +52,37 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig, source: str | None 
     quarantines them.
     """
     n = len(frame)
-    action = np.full(n, None, dtype=object)
-    stage = np.full(n, None, dtype=object)
-    rule_label = np.full(n, None, dtype=object)
-    outcome = np.full(n, None, dtype=object)
-    detail = np.full(n, None, dtype=object)
     exits = frame["exit_code"]
     continuation = set(config.source.continuation_codes) if source is None else set()  # the care source's
     continues = exits.isin(continuation).to_numpy()
     has_exit = (exits.notna() & ~exits.isin(continuation)).to_numpy()
     factorized: dict[str, tuple[np.ndarray, pd.Index]] = {}
+    # each row's first matching episode rule and exit rule, by number (-1: none): integer work per rule, and the
+    # text columns taken from the rules once at the end
+    episode_rules: list[Rule] = []
+    exit_rules: list[Rule] = []
+    first_episode = np.full(n, -1, dtype=np.int32)
+    first_exit = np.full(n, -1, dtype=np.int32)
     for i, rule in enumerate(config.rules):
         if rule.source != source:  # rules without `source` are for the config's own source
             continue
         column = _column_for(frame, config, rule, i)
         if column not in factorized:
             factorized[column] = pd.factorize(frame[column], use_na_sentinel=True)
-        codes = factorized[column]
         if rule.action == "outcome":
-            todo = has_exit & (outcome == None)  # noqa: E711 - elementwise on an object array
-            hit = todo & _rule_mask(codes, rule)
-            outcome[hit] = rule.outcome
-            detail[hit] = rule.detail
+            first_exit[(first_exit < 0) & has_exit & _rule_mask(factorized[column], rule)] = len(exit_rules)
+            exit_rules.append(rule)
         else:
-            todo = action == None  # noqa: E711
-            hit = todo & _rule_mask(codes, rule)
-            action[hit] = rule.action
-            stage[hit] = rule.stage
-            rule_label[hit] = rule.label
-    unmapped = action == None  # noqa: E711
-    action[unmapped] = "unmapped"
-    bad_exit = has_exit & (outcome == None) & (action != "ignore")  # noqa: E711
-    outcome[bad_exit] = "unmapped"
-    out = frame.assign(action=action, stage=stage, rule=rule_label, outcome=outcome, outcome_detail=detail,
-                       continues=continues)
+            first_episode[(first_episode < 0) & _rule_mask(factorized[column], rule)] = len(episode_rules)
+            episode_rules.append(rule)
+    unmapped = first_episode < 0
+    action = _text([r.action for r in episode_rules], first_episode, "unmapped")
+    bad_exit = has_exit & (first_exit < 0) & np.asarray(action != "ignore", dtype=bool)
+    out = frame.assign(action=action, stage=_text([r.stage for r in episode_rules], first_episode),
+                       rule=_text([r.label for r in episode_rules], first_episode),
+                       outcome=_text([r.outcome for r in exit_rules], np.where(bad_exit, len(exit_rules), first_exit),
+                                     None, "unmapped"),
+                       outcome_detail=_text([r.detail for r in exit_rules], first_exit), continues=continues)
     if source is None and config.legal_status_codes and "legal_status" in out:
         out["legal_status"] = legal_statuses(out["legal_status"], config.legal_status_codes)
     names = config.column_names(source)
