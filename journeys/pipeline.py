@@ -181,12 +181,22 @@ def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageMode
     return build_spells(episodes, config.authority, when), _episodes_out(episodes, config), when, inferred
 
 
+def _row_refs(rows: pd.DataFrame) -> pd.Series:
+    """Where each row came from, as `file:row` (joined in Arrow: Python made a string per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    refs = pc.binary_join_element_wise(pa.array(rows["file"].astype("str")).cast(pa.string()),
+                                       pc.cast(pa.array(rows["row"].to_numpy(dtype=np.int64)), pa.string()), ":")
+    return pd.Series(pd.array(refs, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=rows.index)
+
+
 def _joined_episodes_out(rows: pd.DataFrame, config: PathwayConfig, source: str) -> pd.DataFrame:
     """CIN census or front-door episodes in the canonical episodes table (journeys are the joined ones)."""
     out = pd.DataFrame({
         "authority": config.authority, "person_id": pseudonym_text(rows["person_id"]), "start": rows["start"],
         "end": rows["end"], "code": rows["code"], "exit_code": rows["exit_code"], "source": source,
-        "row_ref": rows["file"].astype("str") + ":" + rows["row"].astype("str"),
+        "row_ref": _row_refs(rows),
         "return_year": rows["return_year"], "need_code": rows.get("need_code"), "stage": rows["stage"],
         "sex": rows.get("sex"), "birth_month": rows.get("birth_month"), "ethnicity": rows.get("ethnicity"),
     })
@@ -244,7 +254,7 @@ def _episodes_out(episodes: pd.DataFrame, config: PathwayConfig) -> pd.DataFrame
     out = episodes.copy()
     out["authority"] = config.authority
     out["person_id"] = pseudonym_text(out["person_id"])
-    out["row_ref"] = out["file"].astype("str") + ":" + out["row"].astype("str")
+    out["row_ref"] = _row_refs(out)
     if "sex" in out:
         out["sex"] = out["sex"].map(SEX).astype("str")
     birth = pd.to_datetime(out["birth_date"]) if "birth_date" in out else pd.Series(pd.NaT, index=out.index)

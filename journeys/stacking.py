@@ -52,10 +52,10 @@ def _stack(frame: pd.DataFrame, keys: list[str], code: str, table: str, column: 
         repeat[1:] = np.logical_and.reduce([k[1:] == k[:-1] for k in sorted_keys])
     winner = np.maximum.accumulate(np.where(repeat, 0, np.arange(len(order))))
     same_return = repeat & (year[order] == year[order][winner])
-    ordered = frame.iloc[order]
-    dup = ordered[same_return]
-    won = ordered.iloc[winner[same_return]]
+    # every column taken once, for the rows kept; the repeats (few) apart
+    dup = frame.iloc[order[same_return]]
+    won = frame.iloc[order[winner[same_return]]]
     detail = " (row " + won["row"].astype("str").to_numpy() + " of " + won["file"].astype("str").to_numpy() + ")"
     issues = issue_frame(code, dup["file"], table, dup["row"], column, value(dup), detail)
-    return Stacked(ordered[~repeat], combine_issues([issues]), row_id[order][repeat & ~same_return],
+    return Stacked(frame.iloc[order[~repeat]], combine_issues([issues]), row_id[order][repeat & ~same_return],
                    row_id[order][same_return])
