@@ -115,22 +115,26 @@ def _per_child(values: pd.Series, child: np.ndarray, journey_child: np.ndarray) 
     return pd.Series(picked.where(found).to_numpy())
 
 
-def _first_per_journey(values: pd.Series, start: pd.Series, child: np.ndarray, journeys: pd.DataFrame,
-                       journey_child: np.ndarray) -> pd.Series:
-    """The first non-missing value among each journey's episodes (each placed in the latest journey of its child
-    that started on or before it), as text; missing where none."""
-    known = values.notna().to_numpy()
-    if not known.any():
-        return pd.Series(pd.NA, index=journeys.index, dtype="str")  # nobody has a value: all fall back
+def _placements(start: pd.Series, child: np.ndarray, journeys: pd.DataFrame, journey_child: np.ndarray) -> pd.DataFrame:
+    """Each episode (`row`, a position) in the latest journey of its child that started on or before it
+    (`journey`, a position), in order of start (stable); episodes before any journey are left out."""
     placed = pd.merge_asof(
-        pd.DataFrame({"child": child[known], "start": pd.to_datetime(start[known]).to_numpy(),
-                      "row": np.flatnonzero(known)}).sort_values("start", kind="stable"),
+        pd.DataFrame({"child": child, "start": pd.to_datetime(start).to_numpy(),
+                      "row": np.arange(len(start))}).sort_values("start", kind="stable"),
         pd.DataFrame({"child": journey_child, "start": pd.to_datetime(journeys["start"]).to_numpy(),
                       "journey": np.arange(len(journeys))}).sort_values("start", kind="stable"),
         on="start", by="child", direction="backward")
-    placed = placed.dropna(subset=["journey"]).drop_duplicates("journey")  # the earliest episode of each
+    return placed.dropna(subset=["journey"]).astype({"journey": np.int64})
+
+
+def _first_per_journey(values: pd.Series, placed: pd.DataFrame, journeys: pd.DataFrame) -> pd.Series:
+    """The first non-missing value among each journey's episodes (as `placed`), as text; missing where none."""
     out = pd.Series(pd.NA, index=journeys.index, dtype="str")
-    out.iloc[placed["journey"].to_numpy(dtype=np.int64)] = values.iloc[placed["row"].to_numpy()].astype("str").to_numpy()
+    known = placed[values.notna().to_numpy()[placed["row"].to_numpy()]]
+    if known.empty:
+        return out  # nobody has a value: all fall back
+    first = known.drop_duplicates("journey")  # the earliest episode of each
+    out.iloc[first["journey"].to_numpy()] = values.iloc[first["row"].to_numpy()].astype("str").to_numpy()
     return out
 
 
@@ -150,9 +154,10 @@ def journey_attributes(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataF
     out["sex"] = pd.Categorical(sex.where(sex.isin(list(SEXES.values())), NOT_KNOWN),
                                 categories=["Female", "Male", NOT_KNOWN])
     out["ethnicity_group"] = ethnicity_group(_per_child(episodes["ethnicity"], child, journey_child))
+    placed = _placements(episodes["start"], child, journeys, journey_child)
     for column, labels, missing in (("legal_status", LEGAL_STATUS_LABELS, NOT_IN_CARE),
                                     ("need_code", NEED_LABELS, NOT_RECORDED)):
-        first = _first_per_journey(episodes[column], episodes["start"], child, journeys, journey_child)
+        first = _first_per_journey(episodes[column], placed, journeys)
         named = _labelled(first, labels, missing)
         out[column] = pd.Categorical(named, categories=_sorted_with_last(named, missing))
     return out

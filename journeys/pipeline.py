@@ -186,7 +186,7 @@ def _row_refs(rows: pd.DataFrame) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    refs = pc.binary_join_element_wise(pa.array(rows["file"].astype("str")).cast(pa.string()),
+    refs = pc.binary_join_element_wise(pa.array(rows["file"]).cast(pa.string()),  # categorical: decoded in Arrow
                                        pc.cast(pa.array(rows["row"].to_numpy(dtype=np.int64)), pa.string()), ":")
     return pd.Series(pd.array(refs, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=rows.index)
 
