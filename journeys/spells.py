@@ -64,13 +64,13 @@ def mark_journeys(ep: pd.DataFrame, rules: JourneyRules) -> tuple[pd.DataFrame, 
     if rules.new_period_column and rules.new_period_column in ep:
         starts_period = ep[rules.new_period_column].isin(rules.new_period_values).to_numpy()
         truncated = new_journey & ~starts_period
-        why = "RNE is " + ep[rules.new_period_column].astype("object").fillna("blank")
+        why = "RNE is " + ep.loc[truncated, rules.new_period_column].astype("object").fillna("blank")
     elif rules.data_start is not None:
         truncated = new_journey & (start < pd.Timestamp(rules.data_start)).to_numpy()
-        why = pd.Series(f"it began before the data starts on {rules.data_start:%d/%m/%Y}", index=ep.index)
+        why = pd.Series(f"it began before the data starts on {rules.data_start:%d/%m/%Y}", index=ep.index[truncated])
     else:
         truncated = np.zeros(len(ep), dtype=bool)
-        why = pd.Series("", index=ep.index)
+        why = pd.Series("", index=ep.index[truncated])
     outcome = ep["outcome"].to_numpy(dtype=object).copy()
     is_open = end.isna().to_numpy()
     unknown = last & ~is_open & pd.isna(outcome)
@@ -86,14 +86,16 @@ def mark_journeys(ep: pd.DataFrame, rules: JourneyRules) -> tuple[pd.DataFrame, 
                     pd.Series(gap_after[gap_next & unknown]).astype("int64").astype("str") + " days"),
         issue_frame("missing-end-reason", s["file"], "episodes", s["row"], "exit_code", _fmt(s["end"]),
                     np.where(s["continues"], " (it says a new episode follows, but none does)", "")),
-        issue_frame("left-truncated-journey", t["file"], "episodes", t["row"], rules.new_period_column, None,
-                    why[truncated]),
+        issue_frame("left-truncated-journey", t["file"], "episodes", t["row"], rules.new_period_column, None, why),
     ]
+    # per journey (its rows are consecutive): truncated if its first row is, and the gap before it on every row
+    starts = np.flatnonzero(new_journey)
+    lengths = np.diff(np.append(starts, len(ep)))
+    since = pd.array(np.repeat(np.where(first[starts], np.nan, gap[starts]), lengths), dtype="Int64")
     marked = ep.assign(journey_id=journey_id, journey_no=(journey_id - first_id + 1).astype(np.int32),
                        journey_start=new_journey, journey_end=last, journey_outcome=outcome,
-                       left_truncated=pd.Series(truncated, index=ep.index).groupby(journey_id).transform("max"),
-                       days_since_previous=pd.Series(np.where(new_journey & ~first, gap, np.nan), index=ep.index)
-                       .groupby(journey_id).transform("max").astype("Int64"))
+                       left_truncated=np.repeat(truncated[starts], lengths),
+                       days_since_previous=since)
     return marked, combine_issues(issues)
 
 
