@@ -22,6 +22,9 @@ from journeys.suppress import SUPPRESSED as SUPPRESSED_TEXT
 from journeys.views import TableView, View, _coded_quarter, flow_table, scope
 
 
+VIEWER_COLUMNS = ["person_id", "authority", "stage", "start", "end", "next_stage", "step", "moves"]  # what it keys
+
+
 def stage_table(data: JourneyData, selection: Selection, period: Period, model: StageModel,
                 threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> tuple[pd.DataFrame, SuppressedTable]:
     """The quarter's per-stage counts and their table, audited together with the flows tables it is shown beside.
@@ -62,9 +65,6 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
                                                  stage_counts, beside)
 
     return data.remember(("stage-table", selection.key(), period.key, threshold, secret, model.version), compute)
-
-
-VIEWER_COLUMNS = ["person_id", "authority", "stage", "start", "end", "next_stage", "step", "moves"]
 
 
 def stage_table_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,

@@ -85,6 +85,13 @@ def _stage_at(spells: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
     return pd.Series(hit["stage"].to_numpy(), index=hit["person_id"].to_numpy())
 
 
+def one_child_per_council(spells: pd.DataFrame) -> pd.DataFrame:
+    """The spells with person_id made unique across councils (the same pseudonym in two councils is two children)."""
+    if "authority" in spells and spells["authority"].nunique() > 1:
+        return spells.assign(person_id=spells["authority"].astype("str") + "|" + spells["person_id"].astype("str"))
+    return spells
+
+
 def quarter_places(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
     """One row per child known in the quarter: person_id, from_stage (first day), to_stage (last day or outcome)."""
     first, last = pd.Timestamp(period.start), pd.Timestamp(period.end)
@@ -92,8 +99,7 @@ def quarter_places(spells: pd.DataFrame, period: Period, model: StageModel) -> p
     # start or end dated the quarter's first day belongs to this quarter and every move is counted once
     before = first - pd.Timedelta(days=1)
     during = spells[(spells["start"] <= last) & ((spells["end"] >= first) | (spells["next_stage"] == OPEN))]
-    if "authority" in during and during["authority"].nunique() > 1:  # the same pseudonym in two councils: two children
-        during = during.assign(person_id=during["authority"].astype("str") + "|" + during["person_id"].astype("str"))
+    during = one_child_per_council(during)
     children = pd.Index(during["person_id"].unique())
     at_start = _stage_at(during, before).reindex(children).fillna(NOT_KNOWN)
     at_end = _stage_at(during, last).reindex(children)

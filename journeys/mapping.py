@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from journeys.accounting import RowLedger
 from journeys.config import PathwayConfig, Rule
@@ -25,8 +26,6 @@ def _text(values: list[str | None], which: np.ndarray, missing: str | None = Non
     Taken in Arrow from the few rule values, so no Python object is made per row. Where every value
     is missing, an object column of None, as pandas makes from such an array.
     """
-    import pyarrow as pa
-
     table = [*values, extra, missing]
     if all(v is None for v in table):
         return np.full(which.size, None, dtype=object)

@@ -10,6 +10,8 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from journeys.accounting import RowLedger
 from journeys.codes import SEX
@@ -183,9 +185,6 @@ def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageMode
 
 def _row_refs(rows: pd.DataFrame) -> pd.Series:
     """Where each row came from, as `file:row` (joined in Arrow: Python made a string per row)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     refs = pc.binary_join_element_wise(pa.array(rows["file"]).cast(pa.string()),  # categorical: decoded in Arrow
                                        pc.cast(pa.array(rows["row"].to_numpy(dtype=np.int64)), pa.string()), ":")
     return pd.Series(pd.array(refs, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=rows.index)

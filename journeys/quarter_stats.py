@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from journeys.audit import narrow_entries
-from journeys.flows import CodedSpells, Period, QuarterRows, _stage_at
+from journeys.flows import CodedSpells, Period, QuarterRows, _stage_at, one_child_per_council
 from journeys.stages import OPEN, StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, SuppressedTable, one_way_hidden
 
@@ -31,6 +31,16 @@ def data_periods(spells: pd.DataFrame) -> list[Period]:
                                                        hi.year * 4 + (hi.month - 1) // 3 + 1)]
 
 
+def _entered_and_left(spells: pd.DataFrame, period: Period) -> tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame,
+                                                                       pd.DataFrame]:
+    """The quarter's snapshot days (the day before it, as the flows take it, and its last day), and the spells
+    that start in it and those that end in it (not still open)."""
+    first, last = pd.Timestamp(period.start) - pd.Timedelta(days=1), pd.Timestamp(period.end)
+    entered = spells[(spells["start"] > first) & (spells["start"] <= last)]
+    left = spells[(spells["next_stage"] != OPEN) & (spells["end"] > first) & (spells["end"] <= last)]
+    return first, last, entered, left
+
+
 def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel) -> pd.DataFrame:
     """Exact counts per stage (rows: stages of the data, stage-model order) and measure (MEASURES), int64.
 
@@ -51,10 +61,7 @@ def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel
     and out again counts 1 + 1 - 1 but ends at 0), provided the quarter ends by the extract date.
     Consecutive quarters share a snapshot, so every start and end falls in exactly one quarter.
     """
-    first, last = pd.Timestamp(period.start) - pd.Timedelta(days=1), pd.Timestamp(period.end)  # as flows: day before
-    closed = spells["next_stage"] != OPEN
-    entered = spells[(spells["start"] > first) & (spells["start"] <= last)]
-    left = spells[closed & (spells["end"] > first) & (spells["end"] <= last)]
+    first, last, entered, left = _entered_and_left(spells, period)
 
     def children(frame: pd.DataFrame) -> pd.Series:
         return frame.drop_duplicates(["person_id", "stage"])["stage"].value_counts()
@@ -82,11 +89,7 @@ def perturbed_stage_counts(spells: pd.DataFrame, period: Period, model: StageMod
     from journeys.perturb import cell_keys, perturb_counts, record_keys
 
     exact = quarter_stage_counts(spells, period, model)
-    if "authority" in spells and spells["authority"].nunique() > 1:  # two councils' pseudonyms: two children
-        spells = spells.assign(person_id=spells["authority"].astype("str") + "|" + spells["person_id"].astype("str"))
-    first, last = pd.Timestamp(period.start) - pd.Timedelta(days=1), pd.Timestamp(period.end)
-    entered = spells[(spells["start"] > first) & (spells["start"] <= last)]
-    left = spells[(spells["next_stage"] != OPEN) & (spells["end"] > first) & (spells["end"] <= last)]
+    _, _, entered, left = _entered_and_left(one_child_per_council(spells), period)
 
     def keyed(frame: pd.DataFrame) -> pd.DataFrame:  # each (child, stage) once: count and cell key per stage
         once = frame.drop_duplicates(["person_id", "stage"])
