@@ -11,6 +11,7 @@ import ast
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,11 +45,16 @@ class Build:
 def write_build(result: BuildResult, out: Path) -> None:
     """Write a build's four contract files, issues.csv and the journey attributes the app filters on."""
     out.mkdir(parents=True, exist_ok=True)
-    result.episodes.to_parquet(out / "episodes.parquet", index=False)
-    result.spells.to_parquet(out / "spells.parquet", index=False)
-    result.transitions.to_parquet(out / "transitions.parquet", index=False)
+    # the tables are written on another thread while the attributes are worked out (Arrow writes without the GIL)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="journeys-write") as writer:
+        written = [writer.submit(table.to_parquet, out / name, index=False) for name, table in (
+            ("episodes.parquet", result.episodes), ("spells.parquet", result.spells),
+            ("transitions.parquet", result.transitions))]
+        attributes = journey_attributes(result.episodes, result.spells)
+        for done in written:
+            done.result()  # a failed write fails the build here
     result.issues.to_csv(out / "issues.csv", index=False)
-    journey_attributes(result.episodes, result.spells).to_parquet(out / ATTRIBUTES_FILE, index=False)
+    attributes.to_parquet(out / ATTRIBUTES_FILE, index=False)
     # report last: its presence marks a complete build
     (out / "report.json").write_text(json.dumps(result.report, indent=2, default=str), encoding="utf-8")
 
