@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -32,6 +32,9 @@ from journeys.stacking import stack_episodes
 from journeys.stages import StageModel, load_stage_model
 from journeys.transitions import build_transitions, transition_graph
 from journeys.validate import check_episodes
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Progress = Callable[[str], None]
 EPISODE_COLUMNS = ["authority", "person_id", "start", "end", "code", "exit_code", "source", "row_ref",
