@@ -13,8 +13,8 @@ import pandas as pd
 from journeys.charts import stage_label, trend_multiples
 from journeys.flows import Period
 from journeys.linked import Beside, protect_stage_table
-from journeys.quarter_stats import (perturbed_stage_counts, quarter_table_display, stage_counts_for,
-                                    suppress_stage_measures)
+from journeys.perturb import perturbed_stage_counts
+from journeys.quarter_stats import quarter_table_display, stage_counts_for, suppress_stage_measures
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable

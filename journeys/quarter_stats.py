@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from journeys.audit import narrow_entries
-from journeys.flows import CodedSpells, Period, QuarterRows, _stage_at, one_child_per_council
+from journeys.flows import CodedSpells, Period, QuarterRows, _stage_at
 from journeys.stages import OPEN, StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, SuppressedTable, one_way_hidden
 
@@ -31,8 +31,8 @@ def data_periods(spells: pd.DataFrame) -> list[Period]:
                                                        hi.year * 4 + (hi.month - 1) // 3 + 1)]
 
 
-def _entered_and_left(spells: pd.DataFrame, period: Period) -> tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame,
-                                                                       pd.DataFrame]:
+def entered_and_left(spells: pd.DataFrame,
+                     period: Period) -> tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame, pd.DataFrame]:
     """The quarter's snapshot days (the day before it, as the flows take it, and its last day), and the spells
     that start in it and those that end in it (not still open)."""
     first, last = pd.Timestamp(period.start) - pd.Timedelta(days=1), pd.Timestamp(period.end)
@@ -61,7 +61,7 @@ def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel
     and out again counts 1 + 1 - 1 but ends at 0), provided the quarter ends by the extract date.
     Consecutive quarters share a snapshot, so every start and end falls in exactly one quarter.
     """
-    first, last, entered, left = _entered_and_left(spells, period)
+    first, last, entered, left = entered_and_left(spells, period)
 
     def children(frame: pd.DataFrame) -> pd.Series:
         return frame.drop_duplicates(["person_id", "stage"])["stage"].value_counts()
@@ -75,37 +75,6 @@ def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel
     counts = counts.reindex(index=_stages(spells, model), columns=list(MEASURES)).fillna(0).astype(np.int64)
     counts.index.name, counts.columns.name = "stage", "measure"
     return counts
-
-
-def perturbed_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel, secret: str,
-                           stock_start: pd.Series, stock_end: pd.Series) -> pd.DataFrame:
-    """quarter_stage_counts for a viewer: entered, left, came from another stage and placement moves get cell-key
-    noise (each stage's children keyed as in the flows, so the same children get the same noise), and the
-    children at the start and end are the given stocks, the perturbed flows table's margins (exact ones beside
-    them would give that noise away).
-
-    `spells` carry person_id (pseudonyms) and authority; a stage not in a stock Series has 0 there.
-    """
-    from journeys.perturb import cell_keys, perturb_counts, record_keys
-
-    exact = quarter_stage_counts(spells, period, model)
-    _, _, entered, left = _entered_and_left(one_child_per_council(spells), period)
-
-    def keyed(frame: pd.DataFrame) -> pd.DataFrame:  # each (child, stage) once: count and cell key per stage
-        once = frame.drop_duplicates(["person_id", "stage"])
-        return cell_keys([once["stage"].astype("str")], record_keys(once["person_id"].astype("str"), None, secret))
-
-    noisy = exact.copy()
-    for measure, frame in (("entries", entered), ("exits", left), ("moves_in", entered[entered["step"] > 1])):
-        cells = keyed(frame).reindex(exact.index, fill_value=0)
-        noisy[measure] = perturb_counts(cells["count"].to_numpy(), cells["cell_key"].to_numpy())
-    # moves are not children: the stage's moves get the noise of the key of the children who made them
-    moves = left.groupby(left["stage"].astype("str"))["moves"].sum().reindex(exact.index, fill_value=0)
-    movers = keyed(left[left["moves"] > 0]).reindex(exact.index, fill_value=0)
-    noisy["placement_moves"] = perturb_counts(moves.to_numpy(dtype=np.int64), movers["cell_key"].to_numpy())
-    noisy["stock_start"] = stock_start.reindex(exact.index, fill_value=0).to_numpy(dtype=np.int64)
-    noisy["stock_end"] = stock_end.reindex(exact.index, fill_value=0).to_numpy(dtype=np.int64)
-    return noisy
 
 
 def stage_counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray, model: StageModel) -> pd.DataFrame:
