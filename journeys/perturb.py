@@ -182,7 +182,7 @@ def perturb_counts(counts: np.ndarray | pd.Series, cell_key: np.ndarray | pd.Ser
 
 def perturbed_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel, secret: str,
                            stock_start: pd.Series, stock_end: pd.Series) -> pd.DataFrame:
-    """quarter_stage_counts for a viewer: entered, left, came from another stage and placement moves get cell-key
+    """quarter_stage_counts' table for a viewer: entered, left, came from another stage and placement moves get cell-key
     noise (each stage's children keyed as in the flows, so the same children get the same noise), and the
     children at the start and end are the given stocks, the perturbed flows table's margins (exact ones beside
     them would give that noise away).
@@ -190,23 +190,23 @@ def perturbed_stage_counts(spells: pd.DataFrame, period: Period, model: StageMod
     `spells` carry person_id (pseudonyms) and authority; a stage not in a stock Series has 0 there.
     """
     from journeys.flows import one_child_per_council
-    from journeys.quarter_stats import entered_and_left, quarter_stage_counts
+    from journeys.quarter_stats import MEASURES, entered_and_left, stages_in
 
-    exact = quarter_stage_counts(spells, period, model)
+    stages = pd.Index(stages_in(spells, model), name="stage")
     _, _, entered, left = entered_and_left(one_child_per_council(spells), period)
 
     def keyed(frame: pd.DataFrame) -> pd.DataFrame:  # each (child, stage) once: count and cell key per stage
         once = frame.drop_duplicates(["person_id", "stage"])
         return cell_keys([once["stage"].astype("str")], record_keys(once["person_id"].astype("str"), None, secret))
 
-    noisy = exact.copy()
+    noisy = pd.DataFrame(0, index=stages, columns=pd.Index(list(MEASURES), name="measure"), dtype=np.int64)
     for measure, frame in (("entries", entered), ("exits", left), ("moves_in", entered[entered["step"] > 1])):
-        cells = keyed(frame).reindex(exact.index, fill_value=0)
+        cells = keyed(frame).reindex(stages, fill_value=0)
         noisy[measure] = perturb_counts(cells["count"].to_numpy(), cells["cell_key"].to_numpy())
     # moves are not children: the stage's moves get the noise of the key of the children who made them
-    moves = left.groupby(left["stage"].astype("str"))["moves"].sum().reindex(exact.index, fill_value=0)
-    movers = keyed(left[left["moves"] > 0]).reindex(exact.index, fill_value=0)
+    moves = left.groupby(left["stage"].astype("str"))["moves"].sum().reindex(stages, fill_value=0)
+    movers = keyed(left[left["moves"] > 0]).reindex(stages, fill_value=0)
     noisy["placement_moves"] = perturb_counts(moves.to_numpy(dtype=np.int64), movers["cell_key"].to_numpy())
-    noisy["stock_start"] = stock_start.reindex(exact.index, fill_value=0).to_numpy(dtype=np.int64)
-    noisy["stock_end"] = stock_end.reindex(exact.index, fill_value=0).to_numpy(dtype=np.int64)
+    noisy["stock_start"] = stock_start.reindex(stages, fill_value=0).to_numpy(dtype=np.int64)
+    noisy["stock_end"] = stock_end.reindex(stages, fill_value=0).to_numpy(dtype=np.int64)
     return noisy

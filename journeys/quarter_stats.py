@@ -72,7 +72,7 @@ def quarter_stage_counts(spells: pd.DataFrame, period: Period, model: StageModel
         "moves_in": children(entered[entered["step"] > 1]),
         "placement_moves": left.groupby("stage")["moves"].sum(),
     })
-    counts = counts.reindex(index=_stages(spells, model), columns=list(MEASURES)).fillna(0).astype(np.int64)
+    counts = counts.reindex(index=stages_in(spells, model), columns=list(MEASURES)).fillna(0).astype(np.int64)
     counts.index.name, counts.columns.name = "stage", "measure"
     return counts
 
@@ -215,7 +215,8 @@ def year_on_year(spells: pd.DataFrame, period: Period, model: StageModel,
     return out.assign(year_before=then["display"].to_numpy(), change=pd.array(text, dtype=str))
 
 
-def _stages(spells: pd.DataFrame, model: StageModel) -> list[str]:
+def stages_in(spells: pd.DataFrame, model: StageModel) -> list[str]:
+    """The stages the spells hold, in stage-model order (the rows of a per-stage table)."""
     present = set(spells["stage"].unique())
     return [s for s in model.of_kind("stage") if s in present]
 
@@ -223,7 +224,7 @@ def _stages(spells: pd.DataFrame, model: StageModel) -> list[str]:
 def _count_cube(spells: pd.DataFrame, model: StageModel,
                 periods: list[Period] | None) -> tuple[list[str], list[Period], np.ndarray]:
     """Stages, sorted periods and the counts as an array [measure, stage, quarter]."""
-    stages = _stages(spells, model)
+    stages = stages_in(spells, model)
     periods = sorted(set(data_periods(spells) if periods is None else periods), key=lambda p: (p.year, p.quarter))
     n_s, n_q = len(stages), len(periods)
     cube = np.zeros((len(MEASURES), n_s, n_q), dtype=np.int64)
