@@ -116,12 +116,11 @@ def build_spells(ep: pd.DataFrame, authority: str, extract_date: dt.date) -> pd.
     new_spell = (ep["journey_start"] | (ep["stage"] != ep["stage"].shift())).to_numpy()
     spell_id = np.cumsum(new_spell)
     absorbed = (ep["action"] == "absorb").to_numpy()
+    settled_code = _settled_before(ep["code"], absorbed, ep["journey_start"].to_numpy(dtype=bool))
     if "rne" in ep and ep["rne"].notna().any():
         change = ep["rne"].isin(PLACEMENT_CHANGE_RNE).to_numpy()
     else:
-        prev_code = ep["code"].where(~absorbed).shift().ffill()
-        change = (ep["code"] != prev_code).to_numpy()
-    settled_code = ep["code"].where(~absorbed).shift().ffill()
+        change = (ep["code"] != settled_code).to_numpy()
     back_from_temporary = np.append(False, absorbed[:-1]) & (ep["code"] == settled_code).to_numpy()
     move = ~new_spell & ~absorbed & change & ~back_from_temporary
     frame = ep.assign(spell_id=spell_id, move=move)
@@ -144,6 +143,25 @@ def build_spells(ep: pd.DataFrame, authority: str, extract_date: dt.date) -> pd.
         "re_entry": agg["journey_no"] > 1, "days_since_previous": agg["days_since_previous"],
     })
     return spells.reset_index(drop=True)[SPELL_COLUMNS]
+
+
+def _settled_before(code: pd.Series, absorbed: np.ndarray, journey_start: np.ndarray) -> pd.Series:
+    """Each episode's last placement code before it in its own journey, not counting absorbed (temporary)
+    episodes; <NA> where there is none. (A forward fill across the frame let one child's code decide
+    another's moves: it showed as a difference between the embedded and the partitioned builds.)
+
+    >>> _settled_before(pd.Series(["A", "T", "A", "B", "T", "C"]), np.array([0, 1, 0, 0, 1, 0], dtype=bool),
+    ...                 np.array([1, 0, 0, 1, 0, 0], dtype=bool)).tolist()
+    [nan, 'A', 'A', nan, 'B', 'B']
+    """
+    n = len(code)
+    position = np.arange(n)
+    before = np.maximum.accumulate(np.concatenate([[-1], np.where(~absorbed, position, -1)[:-1]]))
+    journey_first = np.maximum.accumulate(np.where(journey_start, position, 0))
+    inside = (before >= journey_first) & (before >= 0)
+    out = code.iloc[np.where(inside, before, 0)].copy() if n else code.copy()
+    out.index = code.index
+    return out.where(inside)
 
 
 def empty_spells() -> pd.DataFrame:

@@ -74,6 +74,17 @@ def test_temporary_move_is_absorbed_and_not_a_move(build_903):
     assert r.report["rows_used"] == 3
 
 
+def test_a_childs_moves_do_not_depend_on_the_child_before_it(build_903):
+    """A journey that starts in a temporary placement: the move out of it is the child's own, whatever the
+    previous child's last placement was (a fill across the table once made it 'back from temporary')."""
+    child = [("20", "01/01/2019", "S", "C2", "T1", "10/01/2019", "X1"),
+             ("20", "10/01/2019", "P", "C2", "U4", "01/05/2019", "E11")]
+    before = next(c for c in map(str, range(21, 200)) if pid(c) < pid("20"))  # sorted just before it, in U4
+    alone, beside = build_903(child), build_903([(before, "01/06/2018", "S", "C2", "U4", "", ""), *child])
+    assert spells_of(alone, "20") == spells_of(beside, "20") == [
+        (1, 1, "foster_other", "2019-01-01", "2019-05-01", "adopted", 1)]
+
+
 def test_short_breaks_are_ignored_by_rule(build_903):
     r = build_903([
         ("5", "01/01/2019", "S", "V3", "U4", "03/01/2019", "E4A"),
