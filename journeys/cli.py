@@ -65,6 +65,17 @@ def make_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build episodes, spells, transitions and report.json")
     _inputs_parser(build)
     build.add_argument("--out", required=True, type=Path, help="folder to write the outputs to")
+    build.add_argument("--engine", choices=["embedded", "dask"], default="embedded",
+                       help="embedded (default: this process) or dask (partitions of children on a Dask cluster)")
+    build.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --engine dask: a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a "
+                            "local cluster on 127.0.0.1)")
+    build.add_argument("--workers", type=int, help="with --engine dask and no --scheduler: local worker processes "
+                                                   "(default: one per core)")
+    build.add_argument("--partitions", type=int, help="with --engine dask: how many partitions of children "
+                                                      "(default: four per worker)")
+    build.add_argument("--work-dir", type=Path, help="with --engine dask: where the partitions are written (on a "
+                                                     "cluster: storage every worker reads; default: a temporary folder)")
     flows = sub.add_parser("flows", help="print a quarter's suppressed flows between stages")
     _inputs_parser(flows)
     flows.add_argument("--period", required=True, type=_period, help="the calendar quarter, e.g. 2023Q2")
@@ -123,8 +134,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if result.report["rows_quarantined"] else 0
 
 
+def _run_dask(args: argparse.Namespace) -> BuildResult:
+    """The build on Dask: a scheduler's cluster, or a local one that stops with the build."""
+    try:
+        import distributed  # noqa: F401 - only to say clearly when it is missing
+    except ImportError:
+        raise UsageError("--engine dask needs Dask: pip install 'dask[distributed]'") from None
+    from dask.distributed import Client
+
+    from journeys.partitioned import default_workers, local_client, run_partitioned
+
+    if args.partitions is not None and args.partitions < 1:
+        raise UsageError("--partitions must be 1 or more")
+    stage_model = load_stage_model(args.stage_model)
+    config = load_config(args.config, stage_model)
+    if args.scheduler:
+        client, stack = Client(args.scheduler), None
+    else:
+        client, stack = local_client(args.workers or default_workers())
+    try:
+        return run_partitioned(args.inputs, config, client=client, stage_model=stage_model,
+                               extract_date=args.extract_date, return_year=args.year, partitions=args.partitions,
+                               work_dir=args.work_dir, progress=(lambda _: None) if args.quiet else _progress)
+    finally:
+        client.close() if stack is None else stack.close()
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    result = _run(args)
+    if args.engine != "dask" and any(getattr(args, o) is not None for o in ("scheduler", "workers", "partitions",
+                                                                            "work_dir")):
+        raise UsageError("--scheduler, --workers, --partitions and --work-dir go with --engine dask")
+    result = _run_dask(args) if args.engine == "dask" else _run(args)
     out: Path = args.out
     write_build(result, out)
     if not args.quiet:

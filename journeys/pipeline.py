@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from journeys.accounting import RowLedger
 from journeys.codes import SEX
-from journeys.cin_source import cin_intervals, load_cin, split_inputs
+from journeys.cin_source import CinInputs, cin_intervals, load_cin, split_inputs
 from journeys.config import PathwayConfig
 from journeys.front_door import front_door_intervals
 from journeys.contracts import check_outputs
@@ -99,6 +99,13 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
     join the front door and child in need to the same children, one stage at a time.
     """
     stage_model = stage_model or load_stage_model()
+    ledger, tables, cin = read_inputs(inputs, config, return_year, progress)
+    return build_from_tables(tables, ledger, cin, config, stage_model, key or load_key(), extract_date, progress)
+
+
+def read_inputs(inputs: Sequence[Path], config: PathwayConfig, return_year: int | None = None,
+                progress: Progress = _quiet) -> tuple[RowLedger, CanonicalTables, CinInputs | None]:
+    """Every input read into canonical tables, each row registered in the ledger (CIN census XML apart)."""
     ledger, tables = RowLedger(), CanonicalTables()
     cin_paths, table_paths = split_inputs(inputs)
     for path in table_paths:
@@ -107,13 +114,32 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
             canonicalise(raw, config, ledger, tables, return_year)
     for path in cin_paths:
         progress(f"Reading {path.name} (CIN census)")
-    cin = load_cin(cin_paths, ledger) if cin_paths else None
+    return ledger, tables, (load_cin(cin_paths, ledger) if cin_paths else None)
+
+
+@dataclass(frozen=True)
+class CareDate:
+    """The care extract's censoring date decided beforehand over all children (a partitioned build's
+    partitions must not each infer their own), and whether it was inferred."""
+
+    when: dt.date
+    inferred: bool
+
+
+def build_from_tables(tables: CanonicalTables, ledger: RowLedger, cin: CinInputs | None, config: PathwayConfig,
+                      stage_model: StageModel, key: str, extract_date: dt.date | None = None,
+                      progress: Progress = _quiet, care_date: CareDate | None = None,
+                      required: bool | None = None) -> BuildResult:
+    """The build from canonical tables on: the one function the embedded and partitioned engines run.
+
+    `care_date` and `required` (some care, front-door or CIN rows exist) are given by a partitioned
+    build, which decides them over every partition; the embedded build decides them here.
+    """
     issues = list(tables.issues) + ([cin.stack.issues] if cin else [])
-    key = key or load_key()
     front = _concat(tables.front_door, ["person_id", "start", "start_text", *_OPTIONAL]) if tables.front_door \
         else None
     care = _care(tables, config, stage_model, ledger, issues, key, extract_date, progress,
-                 required=cin is None and front is None)
+                 required=(cin is None and front is None) if required is None else required, care_date=care_date)
     spells, episodes, when, inferred = care
     extract_dates: dict[str, str] = {config.source.format: when.isoformat()} if when else {}
     joined: list[pd.DataFrame] = []
@@ -157,7 +183,7 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
 
 def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageModel, ledger: RowLedger,
           issues: list[pd.DataFrame], key: str, extract_date: dt.date | None, progress: Progress,
-          required: bool) -> tuple[pd.DataFrame, pd.DataFrame, dt.date | None, bool]:
+          required: bool, care_date: CareDate | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dt.date | None, bool]:
     """Care journeys from SSDA903 or local extracts: spells (person ids still keys), episodes out, date."""
     episodes = _concat(tables.episodes, ["person_id", "start", "start_text", *_OPTIONAL])
     header = _concat(tables.header, ["person_id", "sex", "birth_date", "ethnicity"])
@@ -168,14 +194,18 @@ def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageMode
     if episodes.empty:
         if not required:
             settle_header(header, seen, ledger, issues)
-            return empty_spells(), pd.DataFrame(columns=EPISODE_COLUMNS), None, False
+            when = care_date.when if care_date else None  # a partition without care, in a build with some
+            return empty_spells(), pd.DataFrame(columns=EPISODE_COLUMNS), when, bool(care_date and care_date.inferred)
         problems = combine_issues(issues)
         said = [render_message(r) for r in problems[problems["severity"] == "error"].head(10).to_dict("records")]
         raise BuildError("no episodes could be read from the inputs" + "".join(f"\n  {m}" for m in said),
                          fix="give at least one episodes file with the columns named above.")
-    when, inferred = decide_extract_date(config, episodes, extract_date)
-    if inferred:
-        issues.append(issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}"))
+    if care_date is None:
+        when, inferred = decide_extract_date(config, episodes, extract_date)
+        if inferred:
+            issues.append(issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}"))
+    else:  # decided over every partition, which reports it once
+        when, inferred = care_date.when, care_date.inferred
     episodes = _check_and_stack(episodes, when, ledger, issues)
     progress("Mapping codes to stages")
     episodes = _map_codes(episodes, config, ledger, issues)

@@ -1,0 +1,123 @@
+"""The Dask engine: partitions of children on a real local cluster give exactly the embedded build's outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from journeys.config import load_config
+from journeys.errors import BuildError
+from journeys.partitioned import local_client, partition_of, run_partitioned
+from journeys.pipeline import BuildResult, run_pipeline
+from tests.conftest import KEY, ROOT, write_episodes
+
+SAMPLES = ROOT / "data_samples"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    """Two worker processes on 127.0.0.1, shared by the module's tests (starting one takes a few seconds)."""
+    dask_client, stack = local_client(2)
+    with stack:
+        yield dask_client
+
+
+def assert_same(embedded: BuildResult, partitioned: BuildResult) -> None:
+    for name in ("episodes", "spells", "transitions", "issues"):
+        pd.testing.assert_frame_equal(getattr(embedded, name), getattr(partitioned, name), check_exact=True)
+    assert json.dumps(embedded.report, default=str) == json.dumps(partitioned.report, default=str)
+
+
+def messy_inputs(folder: Path) -> list[Path]:
+    """Northgate's nine SSDA903 returns (later returns supersede earlier ones) and a file of problems: a
+    date that does not exist, a repeated row, a blank child id, a child that appears in no other file."""
+    returns = sorted((SAMPLES / "northgate").glob("ssda903_*.csv"))
+    problems = write_episodes(folder / "ssda903_episodes_extra.csv", [
+        ("N900001", "31/02/2021", "S", "C2", "U4", "", ""),
+        ("N900002", "01/04/2021", "S", "C2", "U4", "01/06/2021", "E11"),
+        ("N900002", "01/04/2021", "S", "C2", "U4", "01/06/2021", "E11"),
+        ("", "01/05/2021", "S", "C2", "U4", "", ""),
+        ("N900003", "01/01/2022", "S", "C2", "T1", "10/01/2022", "X1"),
+        ("N900003", "10/01/2022", "P", "C2", "U4", "", ""),
+    ])
+    unreadable = folder / "not_episodes.csv"
+    unreadable.write_text("CHILD,DECOM\nN900004,01/01/2022\nN900005,02/01/2022\n", encoding="utf-8")
+    return [*returns, problems, unreadable]
+
+
+def test_a_child_never_spans_two_partitions() -> None:
+    ids = pd.Series(["A1", "B2", "A1", None, "C3", None, "B2"])
+    part = partition_of(ids, "northgate", 3)
+    assert part.min() >= 0 and part.max() < 3
+    assert part[0] == part[2] and part[1] == part[6] and part[3] == part[5]
+    assert (partition_of(ids, "northgate", 3) == part).all()  # the same every time
+
+
+def test_messy_returns_build_the_same_in_partitions(client: object, tmp_path: Path) -> None:
+    config = load_config(ROOT / "pathway_configs" / "northgate.yaml")
+    inputs = messy_inputs(tmp_path)
+    embedded = run_pipeline(inputs, config, key=KEY)
+    report = embedded.report
+    # the fixture exercises every way a row can go
+    assert report["rows_superseded"] > 0 and report["rows_ignored"] > 0
+    assert {"missing-column", "duplicate-episode"} <= set(report["quarantined_by_reason"])  # type: ignore[arg-type]
+    for partitions in (1, 5, 64):  # 64: more partitions than some tables have children (empty ones build too)
+        assert_same(embedded, run_partitioned(inputs, config, client=client, key=KEY, partitions=partitions))
+
+
+def test_local_extract_with_front_door_builds_the_same_in_partitions(client: object) -> None:
+    config = load_config(ROOT / "pathway_configs" / "riverside.yaml")
+    inputs = sorted((SAMPLES / "riverside").glob("*.csv"))
+    embedded = run_pipeline(inputs, config, key=KEY)
+    assert (embedded.episodes["source"] == "front_door").any()
+    assert_same(embedded, run_partitioned(inputs, config, client=client, key=KEY, partitions=6))
+
+
+def test_the_local_cluster_listens_on_this_computer_only(client: object) -> None:
+    workers = client.scheduler_info()["workers"]  # type: ignore[attr-defined]
+    assert len(workers) == 2
+    assert all(address.startswith("tcp://127.0.0.1:") for address in workers)
+    assert client.scheduler.address.startswith("tcp://127.0.0.1:")  # type: ignore[attr-defined]
+
+
+def test_cin_census_is_refused_with_a_way_forward(client: object) -> None:
+    config = load_config(ROOT / "pathway_configs" / "northgate.yaml")
+    inputs = sorted((SAMPLES / "northgate").glob("*2024-25*"))
+    with pytest.raises(BuildError, match="CIN census XML is not partitioned yet") as caught:
+        run_partitioned(inputs, config, client=client, key=KEY)
+    assert "leave out --engine dask" in str(caught.value)
+
+
+def journeys(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "journeys.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+def test_cli_dask_engine_writes_the_same_files(tmp_path: Path) -> None:
+    inputs = [str(p) for p in sorted((SAMPLES / "riverside").glob("*.csv"))]
+    config = str(ROOT / "pathway_configs" / "riverside.yaml")
+    embedded = journeys("build", "--quiet", "--config", config, *inputs, "--out", str(tmp_path / "embedded"))
+    assert embedded.returncode == 0, embedded.stderr
+    dask = journeys("build", "--config", config, *inputs, "--out", str(tmp_path / "dask"), "--engine", "dask",
+                    "--workers", "1", "--partitions", "3", "--work-dir", str(tmp_path / "work"))
+    assert dask.returncode == 0, dask.stderr
+    assert "Building 3 partitions on Dask" in dask.stderr
+    assert sorted((tmp_path / "work" / "authority=riverside").iterdir()) == [
+        tmp_path / "work" / "authority=riverside" / f"bucket={k}" for k in range(3)]
+    for name in ("episodes.parquet", "spells.parquet", "transitions.parquet", "journey_attributes.parquet",
+                 "issues.csv", "report.json"):
+        assert (tmp_path / "embedded" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+
+
+def test_cli_dask_options_need_the_dask_engine(tmp_path: Path) -> None:
+    done = journeys("build", "--config", str(ROOT / "pathway_configs" / "riverside.yaml"),
+                    str(SAMPLES / "riverside" / "placements.csv"), "--out", str(tmp_path), "--scheduler",
+                    "tcp://127.0.0.1:8786")
+    assert done.returncode == 2
+    assert "--scheduler, --workers, --partitions and --work-dir go with --engine dask" in done.stderr
