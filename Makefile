@@ -43,12 +43,14 @@ $(VENV)/.bench-installed: $(STAMP) benchmarks/requirements.txt
 bench: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_yardsticks.py
+	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/bench_app.py
 
 ## make bench with 10^7 episodes too (SSDA903 only): about 11 minutes and 10 GB of memory here.
 bench-full: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_build.py --full
 	$(PY) benchmarks/bench_yardsticks.py --full
+	$(PY) benchmarks/bench_dask.py --full
 	$(PY) benchmarks/bench_app.py
 
 samples: setup

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from journeys.accounting import RowLedger
 from journeys.config import PathwayConfig
@@ -192,11 +194,11 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
         folder = work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="journeys-partitions-")))
         n = partitions or 4 * max(len(client.nthreads()), 1)
         progress(f"Writing {n} partitions of {len(episodes):,} episodes")
-        folders = write_partitions(tables, ledger, config.authority, n, folder)
-        rows = np.load(folder / "rows.npy")
         layout = Layout(tuple((file, table) for file, table, _, _ in ledger.tables), tuple(tables.inputs),
-                        tuple(kind for kind in ("episodes", "header", "front_door") if getattr(tables, kind)),
-                        CareDate(when, inferred))
+                        tuple(kind for kind in KINDS if getattr(tables, kind)), CareDate(when, inferred))
+        folders = write_partitions(tables, ledger, config.authority, n, folder)
+        del episodes, tables  # the partitions hold the rows now: the joined tables will need the memory
+        rows = np.load(folder / "rows.npy")
         starts = np.array([first for _, _, first, _ in ledger.tables], dtype=np.int64)
         progress(f"Building {n} partitions on Dask")
         task = partial(build_partition, starts=starts, layout=layout, config=config, stage_model=stage_model,
@@ -205,13 +207,14 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
         parts = [pickle.loads(Path(built).read_bytes()) for built in client.gather(futures)]
         del loading
         progress("Joining the partitions")
-        result = _joined(folders, parts, tables, ledger, own_issues, config, stage_model)
+        result = _joined(parts, rows.sum(axis=0) > 0, ledger, own_issues, config, stage_model)
     return result
 
 
-def _joined(folders: list[Path], parts: list[dict[str, Any]], tables: CanonicalTables, ledger: RowLedger,
-            own_issues: list[pd.DataFrame], config: PathwayConfig, stage_model: StageModel) -> BuildResult:
-    """One BuildResult from the partitions': tables in child order, counts added up, issues in their order."""
+def _joined(parts: list[dict[str, Any]], partitioned: np.ndarray, ledger: RowLedger, own_issues: list[pd.DataFrame],
+            config: PathwayConfig, stage_model: StageModel) -> BuildResult:
+    """One BuildResult from the partitions': tables in child order, counts added up, issues in their order.
+    `partitioned`: which of the ledger's tables had rows in the partitions."""
     names = {canon: src for src, canon in config.column_names().items()}
     own = combine_issues(own_issues)
     own["column"] = own["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
@@ -219,17 +222,15 @@ def _joined(folders: list[Path], parts: list[dict[str, Any]], tables: CanonicalT
     issues["column"] = issues["column"].map(lambda c: c)  # the type pandas gives these names, as one map of all
     # tables no partition saw (quarantined whole as they were read) keep the reading's counts
     whole = RowLedger()
-    partitioned = {int(i) for kind in KINDS for frame in getattr(tables, kind) for i in
-                   np.unique(np.searchsorted([t[2] for t in ledger.tables], frame["row_id"], side="right") - 1)}
     for i, (file, table, first, n) in enumerate(ledger.tables):
-        ids = whole.add_table(file, table, 0 if i in partitioned else n)
+        ids = whole.add_table(file, table, 0 if partitioned[i] else n)
         whole.bucket[ids], whole.reason[ids] = ledger.bucket[first:first + ids.size], ledger.reason[first:first + ids.size]
     reports = [part["report"] for part in parts]
     report = merge_reports(reports + [{**reports[0], **whole.counts(), "extract_dates": {}}])
     report["issues"] = summarise_issues(issues)
     report["extract_dates"] = report.pop("extract_dates")  # last, as the embedded build writes it
     files = {file: i for i, (file, *_) in reversed(list(enumerate(ledger.tables)))}  # first table of that name
-    frames = {name: _in_child_order([part[name] for part in parts], files if name == "episodes" else None)
+    frames = {name: _in_child_order([part.pop(name) for part in parts], files if name == "episodes" else None)
               for name in ("episodes", "spells", "transitions")}
     return BuildResult(frames["episodes"], frames["spells"], frames["transitions"], issues, report, stage_model)
 
@@ -239,7 +240,7 @@ def _in_child_order(frames: list[pd.DataFrame], files: dict[str, int] | None) ->
     them. The episodes table (`files`: each input's place) has care episodes so, then the front door's in
     input order (file, then row, read back from row_ref)."""
     frame = pd.concat(frames, ignore_index=True)
-    child = pd.factorize(frame["person_id"], sort=True)[0]  # numbered in text order
+    child = pc.rank(pa.array(frame["person_id"]), tiebreaker="dense").to_numpy()  # in text order (5x pandas)
     if files is None:
         return frame.take(np.argsort(child, kind="stable")).reset_index(drop=True)
     source = frame["source"].astype("category")

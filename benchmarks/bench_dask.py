@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""`journeys build --engine dask` against the embedded build: the same files, and how it scales from 1 to 2 workers.
+
+For each size (10^5 and 10^6 episodes by default; `--full` adds 10^7), on bench_build.py's synthetic
+SSDA903 CSV, the CLI runs in a fresh process, as a council or a national body would run it:
+
+- the embedded build (`journeys build`);
+- the Dask engine on a local cluster of 1 worker process, then 2 (`--engine dask --workers N`).
+
+Each Dask build's output files are compared byte for byte with the embedded build's (exit 1 if any
+differs). Timed from outside (wall seconds), with each phase read from the progress lines as they
+arrive (cluster start and reading, writing the partitions, building them, joining them and writing
+the outputs), and peak RSS of the largest process (os.wait4: the driver or a worker).
+
+Results: `benchmarks/results/dask.json` and `dask.md`; the scaling note is in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_build as B  # noqa: E402  (the synthetic inputs and helpers)
+
+KEY_FILE = B.DATA / "bench.key"
+OUTPUTS = ("episodes.parquet", "spells.parquet", "transitions.parquet", "journey_attributes.parquet", "issues.csv",
+           "report.json")
+#: progress lines that start each phase of a Dask build, and the phase's name
+PHASES = (("Reading", "start cluster + read"), ("Writing", "write partitions"), ("Building", "build partitions"),
+          ("Joining", "join + write outputs"))
+
+
+def timed(extra: list[str], paths: dict[str, Path], out: Path) -> dict[str, Any]:
+    """One `journeys build` in a fresh process: wall seconds, phases from its progress lines, peak RSS."""
+    command = [sys.executable, "-m", "journeys.cli", "build", "--config", str(B.CONFIG), str(paths["episodes"]),
+               str(paths["header"]), "--out", str(out), *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, JOURNEYS_KEY_FILE=str(KEY_FILE)))
+    marks: list[tuple[float, str]] = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        for start, name in PHASES:
+            if line.startswith(f"... {start}") and name not in [m for _, m in marks]:
+                marks.append((time.perf_counter() - t0, name))
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"journeys build {' '.join(extra)} failed on {paths['episodes']}")
+    bounds = [0.0] + [t for t, _ in marks[1:]] + [seconds]
+    phases = {name: round(bounds[i + 1] - bounds[i], 2) for i, (_, name) in enumerate(marks)}
+    return {"seconds": round(seconds, 2), "phases": phases, "peak_rss_mb": B.mb(B.maxrss_bytes(usage.ru_maxrss))}
+
+
+def same_files(a: Path, b: Path) -> dict[str, bool]:
+    return {name: (a / name).read_bytes() == (b / name).read_bytes() for name in OUTPUTS}
+
+
+def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    meta = B.ensure_data(size, args.seed, args)
+    paths = B.data_paths(size, args.seed)
+    entry: dict[str, Any] = {"target": size, "label": B.label(size), "episodes": meta["episodes"],
+                             "children": meta["children"], "runs": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
+        cases = [("embedded", [])] + [(f"dask, {w} worker{'s' if w > 1 else ''}", ["--engine", "dask", "--workers",
+                                                                                   str(w)]) for w in args.workers]
+        for name, extra in cases:
+            runs = []
+            for i in range(args.repeats):
+                out = Path(tmp) / f"{len(entry['runs'])}-{i}"
+                runs.append(timed(extra + ["--quiet"] if not extra else extra, paths, out))
+                if extra:
+                    runs[-1]["same_as_embedded"] = same_files(Path(tmp) / "0-0", out)
+            best = min(runs, key=lambda r: r["seconds"])
+            result = {"seconds": B.median(r["seconds"] for r in runs), "runs": [r["seconds"] for r in runs],
+                      "phases": best["phases"], "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+            if extra:
+                result["identical"] = all(all(r["same_as_embedded"].values()) for r in runs)
+            entry["runs"][name] = result
+            B.log(f"{B.label(size)} {name}: {result['seconds']} s, peak {result['peak_rss_mb']} MB"
+                  + (f", phases {result['phases']}, identical files: {result['identical']}" if extra else ""))
+    return entry
+
+
+def write_results(entries: list[dict[str, Any]]) -> None:
+    import dask
+
+    out = {"date": dt.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+           "cpus": os.cpu_count(), "python": platform.python_version(), "dask": dask.__version__, "sizes": entries}
+    B.RESULTS.mkdir(exist_ok=True)
+    (B.RESULTS / "dask.json").write_text(json.dumps(out, indent=2))
+    lines = [f"# `journeys build --engine dask` ({out['date']})", "",
+             f"{out['machine']}, {out['cpus']} CPUs, Python {out['python']}, Dask {out['dask']}. Synthetic SSDA903 "
+             "episodes (bench_build.py's); `journeys build` from the CSV in a fresh process, wall seconds (median "
+             "of runs), peak RSS of the largest process. A local cluster on 127.0.0.1, four partitions per worker. "
+             "Every Dask build's six output files are compared byte for byte with the embedded build's.", "",
+             "| episodes | engine | seconds | start + read | write partitions | build partitions | join + write | "
+             "peak RSS MB | identical files |", "|---:|:--|---:|---:|---:|---:|---:|---:|:--|"]
+    for e in entries:
+        for name, r in e["runs"].items():
+            p = r["phases"]
+            cells = [str(p.get(n, "")) for _, n in PHASES] if "identical" in r else ["", "", "", ""]
+            lines.append(f"| {e['episodes']:,} | {name} | {r['seconds']} | {' | '.join(cells)} | {r['peak_rss_mb']:,} | "
+                         f"{'-' if 'identical' not in r else 'yes' if r['identical'] else 'NO'} |")
+    (B.RESULTS / "dask.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", type=B.parse_size, metavar="N", help="episode counts (default: 1e5 1e6)")
+    parser.add_argument("--full", action="store_true", help="add 1e7 episodes")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs of each engine (default 1)")
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="local cluster sizes (default: 1 2)")
+    args = parser.parse_args(argv)
+    args.regenerate, args.first_year, args.last_year = False, 2016, 2025  # what bench_build.ensure_data reads
+    sizes = sorted(set(args.sizes or B.DEFAULT_SIZES) | ({B.FULL_SIZE} if args.full else set()))
+    entries = [bench_size(size, args) for size in sizes]
+    write_results(entries)
+    return 0 if all(r.get("identical", True) for e in entries for r in e["runs"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
