@@ -190,5 +190,9 @@ def combine_attributes(frames: list[pd.DataFrame]) -> pd.DataFrame:
         order = [c for c in seen if c not in tail] + tail
         if column in ("legal_status", "need_code"):
             order = sorted(c for c in seen if c not in tail) + tail
-        combined[column] = pd.Categorical(combined[column].astype("str"), categories=order)
+        column_values = combined[column]
+        if isinstance(column_values.dtype, pd.CategoricalDtype):  # recoded by codes: 10^7 rows as text took seconds
+            combined[column] = column_values.cat.set_categories(order)
+        else:
+            combined[column] = pd.Categorical(column_values.astype("str"), categories=order)
     return combined

@@ -65,6 +65,27 @@ def test_combined_authorities_keep_categories_in_order() -> None:
                           np.array([False] * 4 + [True] * 4))  # every b row says S20
 
 
+def test_spells_out_of_journey_order_are_joined_the_same() -> None:
+    """The working set counts journeys and children along the spells when they come as builds write them,
+    and joins on the text keys otherwise: both give each spell the same journey, attributes and child."""
+    spells, episodes = frames()
+    spells = pd.concat([spells, spells.assign(authority="b")], ignore_index=True)
+    episodes = pd.concat([episodes, episodes.assign(authority="b")], ignore_index=True)
+    attributes = [journey_attributes(episodes[episodes.authority == a], spells[spells.authority == a]) for a in "ab"]
+    in_order = JourneyData(spells, attributes)
+    shuffled = spells.sample(frac=1.0, random_state=3)
+    assert not shuffled.index.equals(spells.index)
+    joined = JourneyData(shuffled, attributes).spells.set_index(shuffled.index).sort_index()
+    columns = ["journey", "sex", "legal_status", "stage", "next_stage"]
+    pd.testing.assert_frame_equal(joined[columns].astype(str), in_order.spells[columns].astype(str))
+    pairs = joined.groupby(["authority", "person_id"], observed=True)["child"]  # numbered as first met: one each
+    assert (pairs.nunique() == 1).all() and joined["child"].nunique() == len(pairs) == 4
+    assert in_order.spells["journey"].tolist() == [0, 0, 1, 2, 3, 3, 4, 5]
+    assert in_order.spells["child"].tolist() == [0, 0, 0, 1, 2, 2, 2, 3]  # per authority and child
+    assert isinstance(in_order.spells["stage"].dtype, pd.CategoricalDtype)
+    assert list(in_order.spells["stage"].cat.categories) == sorted(set(spells["stage"]))
+
+
 def test_cin_census_children_bring_their_characteristics(tmp_path) -> None:
     """Joined-up journeys that start at a referral are filterable by sex, age and ethnicity from the census."""
     from journeys.config import load_config
