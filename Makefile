@@ -51,7 +51,7 @@ bench-full: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_build.py --full
 	$(PY) benchmarks/bench_yardsticks.py --full
 	$(PY) benchmarks/bench_dask.py --full
-	$(PY) benchmarks/bench_app.py
+	$(PY) benchmarks/bench_app.py --full
 
 samples: setup
 	$(VENV)/bin/journeys synth --out $(SAMPLES) --seed 1 --scale 0.25

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
+
 import pytest
 
-from journeys.cache import BUILD_FILES, build_inputs, cache_key, read_build
+import journeys.cache as cache
+from journeys.cache import BUILD_FILES, DIGESTS_FILE, build_inputs, cache_key, read_build
 from journeys.cli import main
 from journeys.errors import BuildError
 from tests.conftest import ROOT, write_episodes
@@ -34,6 +39,25 @@ def test_key_changes_with_inputs_and_config(tmp_path) -> None:
     other = tmp_path / "other.yaml"
     other.write_text(CONFIG.read_text() + "\n# edited\n")
     assert cache_key(other, [path]) != cache_key(CONFIG, [path])
+
+
+def test_input_digests_are_remembered_until_the_file_changes(tmp_path, monkeypatch) -> None:
+    """A restart does not re-read an unchanged extract; any change to it (size, time, a new file) is hashed."""
+    path = write_episodes(tmp_path / "episodes.csv", ROWS)
+    settled = time.time() - 60
+    os.utime(path, (settled, settled))
+    root = tmp_path / "cache"
+    key = cache_key(CONFIG, [path], cache_root=root)
+    assert key == cache_key(CONFIG, [path])  # the same key as without the memo
+    assert str(path.resolve()) in json.loads((root / DIGESTS_FILE).read_text())
+    read: list[str] = []
+    digest_file = cache._digest_file
+    monkeypatch.setattr(cache, "_digest_file", lambda p, d: (read.append(p.name), digest_file(p, d)))
+    assert cache_key(CONFIG, [path], cache_root=root) == key and "episodes.csv" not in read  # remembered
+    write_episodes(path, ROWS[:1])  # changed just now: hashed, and not remembered while its time may not move
+    changed = cache_key(CONFIG, [path], cache_root=root)
+    assert changed != key and read.count("episodes.csv") == 1
+    assert cache_key(CONFIG, [path], cache_root=root) == changed and read.count("episodes.csv") == 2
 
 
 def test_read_build_explains_a_wrong_folder(tmp_path) -> None:
