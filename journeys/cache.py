@@ -16,14 +16,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from journeys.attributes import journey_attributes
 from journeys.errors import BuildError
-from journeys.pipeline import BuildResult
 from journeys.pseudonymise import load_key
 from journeys.stages import DEFAULT_STAGE_MODEL
+
+if TYPE_CHECKING:  # the pipeline (and pandera) load only when something is built: a start from cache is quicker
+    from journeys.pipeline import BuildResult
 
 BUILD_FILES = ("episodes.parquet", "spells.parquet", "transitions.parquet", "report.json", "issues.csv")
 ATTRIBUTES_FILE = "journey_attributes.parquet"

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,8 +16,10 @@ from journeys.cache import write_build
 from journeys.config import load_config
 from journeys.errors import InputError, JourneysError
 from journeys.flows import Period, flows_long, suppressed_flows
-from journeys.pipeline import BuildResult, run_pipeline
 from journeys.stages import load_stage_model
+
+if TYPE_CHECKING:  # the pipeline loads when a command builds: `journeys serve` from a cache starts without it
+    from journeys.pipeline import BuildResult
 
 
 class UsageError(Exception):
@@ -98,6 +101,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> BuildResult:
+    from journeys.pipeline import run_pipeline
+
     stage_model = load_stage_model(args.stage_model)
     config = load_config(args.config, stage_model)
     return run_pipeline(args.inputs, config, stage_model=stage_model, extract_date=args.extract_date,

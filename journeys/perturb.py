@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, overload
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog, minimize
 
 if TYPE_CHECKING:
     from journeys.flows import Period
@@ -90,6 +89,8 @@ def _default_ptable() -> PTable:
 
 def _transition_probabilities(count: int, offsets: np.ndarray, variance: float) -> np.ndarray:
     """P(noise = offset) for one count: mean 0, variance nearest ``variance``, then most spread out."""
+    from scipy.optimize import linprog, minimize  # here: only a viewer's first table builds the p-table (0.25 s)
+
     targets = count + offsets
     allowed = (targets >= 0) & ~np.isin(targets, FORBIDDEN_COUNTS)
     steps = offsets[allowed].astype(float)
