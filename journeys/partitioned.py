@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from journeys.accounting import RowLedger
+from journeys.cin_source import split_inputs
 from journeys.config import PathwayConfig
 from journeys.errors import BuildError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
@@ -74,8 +75,9 @@ def partition_of(person_id: pd.Series, authority: str, partitions: int) -> np.nd
 
 
 def write_partitions(tables: CanonicalTables, ledger: RowLedger, authority: str, partitions: int,
-                     folder: Path) -> list[Path]:
-    """Each partition's canonical rows as parquet under `folder`, with row ids counted within the partition.
+                     folder: Path) -> tuple[list[Path], np.ndarray]:
+    """Each partition's canonical rows as parquet under `folder`: the partitions' folders, and how many rows
+    of each input table (the ledger's) each holds.
 
     A partition's ledger registers every input table in the same order with only its own rows, so
     its ids are its rows' places in that ledger and its counts line up with every other's.
@@ -96,8 +98,7 @@ def write_partitions(tables: CanonicalTables, ledger: RowLedger, authority: str,
             mine = part == k
             np.add.at(rows[k], table[mine], 1)
             frame.loc[mine].reset_index(drop=True).to_parquet(out[k] / f"{kind}.parquet", index=False)
-    np.save(folder / "rows.npy", rows)
-    return out
+    return out, rows
 
 
 def _local_ids(row_id: np.ndarray, starts: np.ndarray, local_starts: np.ndarray) -> np.ndarray:
@@ -174,15 +175,16 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
                     stage_model: StageModel | None = None, extract_date: dt.date | None = None,
                     return_year: int | None = None, key: str | None = None, partitions: int | None = None,
                     work_dir: Path | None = None, progress: Progress = _quiet) -> BuildResult:
-    """`run_pipeline`'s result, built partition by partition on a Dask cluster (`client`)."""
+    """`run_pipeline`'s result, built partition by partition on a Dask cluster (`client`) (without care
+    episodes, by the embedded build: there is nothing to split)."""
     # each worker loads the code (unpickling a task of this module imports the pipeline) while the inputs are read
     loading = [client.submit(_ready, workers=[worker], pure=False) for worker in client.scheduler_info()["workers"]]
-    stage_model = stage_model or load_stage_model()
-    key = key or load_key()
-    ledger, tables, cin = read_inputs(inputs, config, return_year, progress)
-    if cin is not None:
+    if split_inputs(inputs)[0]:
         raise BuildError("the Dask engine builds SSDA903 and local extracts; CIN census XML is not partitioned yet",
                          fix="build CIN census returns with the embedded engine (leave out --engine dask).")
+    stage_model = stage_model or load_stage_model()
+    key = key or load_key()
+    ledger, tables, _ = read_inputs(inputs, config, return_year, progress)
     episodes = _concat(tables.episodes, ["person_id", "start", "end", "return_year"])
     if episodes.empty:  # nothing to partition: the embedded build says what is wrong, or builds the front door
         return build_from_tables(tables, ledger, None, config, stage_model, key, extract_date, progress)
@@ -196,9 +198,8 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
         progress(f"Writing {n} partitions of {len(episodes):,} episodes")
         layout = Layout(tuple((file, table) for file, table, _, _ in ledger.tables), tuple(tables.inputs),
                         tuple(kind for kind in KINDS if getattr(tables, kind)), CareDate(when, inferred))
-        folders = write_partitions(tables, ledger, config.authority, n, folder)
+        folders, rows = write_partitions(tables, ledger, config.authority, n, folder)
         del episodes, tables  # the partitions hold the rows now: the joined tables will need the memory
-        rows = np.load(folder / "rows.npy")
         starts = np.array([first for _, _, first, _ in ledger.tables], dtype=np.int64)
         progress(f"Building {n} partitions on Dask")
         task = partial(build_partition, starts=starts, layout=layout, config=config, stage_model=stage_model,

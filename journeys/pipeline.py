@@ -105,7 +105,7 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
 
 def read_inputs(inputs: Sequence[Path], config: PathwayConfig, return_year: int | None = None,
                 progress: Progress = _quiet) -> tuple[RowLedger, CanonicalTables, CinInputs | None]:
-    """Every input read into canonical tables, each row registered in the ledger (CIN census XML apart)."""
+    """Every input read: tables into canonical tables, CIN census XML stacked; each row registered in the ledger."""
     ledger, tables = RowLedger(), CanonicalTables()
     cin_paths, table_paths = split_inputs(inputs)
     for path in table_paths:

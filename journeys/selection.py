@@ -117,8 +117,9 @@ def _children_in_order(joined: pd.DataFrame, new_child: np.ndarray) -> np.ndarra
     person = _arrow(joined["person_id"].astype("str"))
     if len(person) > 1:
         same_authority = authority[1:] == authority[:-1]
-        ascending = pc.greater_equal(person[1:], person[:-1]).to_numpy(zero_copy_only=False)
-        if bool((ascending | ~same_authority).all()):
+        together = int((~same_authority).sum()) + 1 == len(np.unique(authority))  # each authority in one block
+        ascending = pc.fill_null(pc.greater_equal(person[1:], person[:-1]), False).to_numpy(zero_copy_only=False)
+        if together and bool((ascending | ~same_authority).all()):
             return np.cumsum(new_child, dtype=np.int64) - 1
     return pd.MultiIndex.from_arrays([joined["authority"].cat.codes, joined["person_id"]]).factorize()[0]
 

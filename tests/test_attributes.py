@@ -80,6 +80,9 @@ def test_spells_out_of_journey_order_are_joined_the_same() -> None:
     pd.testing.assert_frame_equal(joined[columns].astype(str), in_order.spells[columns].astype(str))
     pairs = joined.groupby(["authority", "person_id"], observed=True)["child"]  # numbered as first met: one each
     assert (pairs.nunique() == 1).all() and joined["child"].nunique() == len(pairs) == 4
+    split = pd.concat([spells.iloc[:2], spells.iloc[4:], spells.iloc[2:4]])  # a's p1 before and after b's rows
+    pairs = JourneyData(split, attributes).spells.groupby(["authority", "person_id"], observed=True)["child"]
+    assert (pairs.nunique() == 1).all() and pairs.first().nunique() == 4
     assert in_order.spells["journey"].tolist() == [0, 0, 1, 2, 3, 3, 4, 5]
     assert in_order.spells["child"].tolist() == [0, 0, 0, 1, 2, 2, 2, 3]  # per authority and child
     assert isinstance(in_order.spells["stage"].dtype, pd.CategoricalDtype)
