@@ -866,6 +866,19 @@ def run_worker(kind: str, job: dict[str, Any]) -> tuple[dict[str, Any], int]:
         return json.loads(out_path.read_text()), maxrss_bytes(usage.ru_maxrss)
 
 
+def size_options(parser: argparse.ArgumentParser) -> None:
+    """--sizes, --full and --seed, as the scripts that reuse these inputs take them."""
+    parser.add_argument("--sizes", nargs="+", type=parse_size, metavar="N", help="episode counts (default: 1e5 1e6)")
+    parser.add_argument("--full", action="store_true", help="add 1e7 episodes")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+def chosen_sizes(args: argparse.Namespace) -> list[int]:
+    """The sizes size_options chose; sets what ensure_data reads (cached inputs, years 2016-2025)."""
+    args.regenerate, args.first_year, args.last_year = False, 2016, 2025
+    return sorted(set(args.sizes or DEFAULT_SIZES) | ({FULL_SIZE} if args.full else set()))
+
+
 def default_repeats(size: int) -> int:
     return 3 if size <= 10**5 else 2 if size <= 10**6 else 1
 

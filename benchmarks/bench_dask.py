@@ -121,14 +121,11 @@ def write_results(entries: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", nargs="+", type=B.parse_size, metavar="N", help="episode counts (default: 1e5 1e6)")
-    parser.add_argument("--full", action="store_true", help="add 1e7 episodes")
-    parser.add_argument("--seed", type=int, default=1)
+    B.size_options(parser)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each engine (default 1)")
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="local cluster sizes (default: 1 2)")
     args = parser.parse_args(argv)
-    args.regenerate, args.first_year, args.last_year = False, 2016, 2025  # what bench_build.ensure_data reads
-    sizes = sorted(set(args.sizes or B.DEFAULT_SIZES) | ({B.FULL_SIZE} if args.full else set()))
+    sizes = B.chosen_sizes(args)
     entries = [bench_size(size, args) for size in sizes]
     write_results(entries)
     return 0 if all(r.get("identical", True) for e in entries for r in e["runs"].values()) else 1

@@ -295,9 +295,7 @@ def write_results(entries: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", nargs="+", type=B.parse_size, metavar="N", help="episode counts (default: 1e5 1e6)")
-    parser.add_argument("--full", action="store_true", help="add 1e7 episodes")
-    parser.add_argument("--seed", type=int, default=1)
+    B.size_options(parser)
     parser.add_argument("--repeats", type=int, help="timed runs of each (default 2, 1 at 1e7; the loop runs once)")
     parser.add_argument("--loop-max", type=B.parse_size, default=10**5, help="run the per-child loop up to this size")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -307,8 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         args.result.write_text(json.dumps(WORKERS[args.worker](json.loads(args.job.read_text()))))
         return 0
-    args.regenerate, args.first_year, args.last_year = False, 2016, 2025  # what bench_build.ensure_data reads
-    sizes = sorted(set(args.sizes or B.DEFAULT_SIZES) | ({B.FULL_SIZE} if args.full else set()))
+    sizes = B.chosen_sizes(args)
     entries = [bench_size(size, args) for size in sizes]
     write_results(entries)
     failed = [f"{e['label']} {k}" for e in entries for k in ("duckdb", "dfg", "loop") if k in e
