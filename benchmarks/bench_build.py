@@ -848,6 +848,56 @@ def worker_reference(job: dict[str, Any]) -> dict[str, Any]:
     return outcome
 
 
+def parquet_inputs(paths: dict[str, Path]) -> list[Path]:
+    """The episodes and header CSVs as parquet (every column text, as a case system's export would give them),
+    made once beside the CSVs: the input of the 'full build' issue 5 times against pm4py."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    out = []
+    for name in ("episodes", "header"):
+        target = paths[name].with_suffix(".parquet")
+        if not target.is_file() or target.stat().st_mtime < paths[name].stat().st_mtime:
+            with open(paths[name], encoding="utf-8") as handle:
+                names = handle.readline().strip().split(",")
+            table = pacsv.read_csv(paths[name], convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in names}))
+            pq.write_table(table, target)
+        out.append(target)
+    return out
+
+
+def worker_parquet(job: dict[str, Any]) -> dict[str, Any]:
+    """The full build from parquet (run_pipeline, then the stage graph), then one quarter's flows: counted,
+    and suppressed as `journeys flows` prints them."""
+    import pandas as pd
+
+    import journeys.pipeline as pipeline
+    from journeys.config import load_config
+    from journeys.flows import Period, quarter_flows, suppressed_flows
+    from journeys.stages import load_stage_model
+
+    stage_model = load_stage_model()
+    config = load_config(CONFIG, stage_model)
+    t0 = time.perf_counter()
+    result = pipeline.run_pipeline([Path(p) for p in job["inputs"]], config, stage_model=stage_model, key=BENCH_KEY)
+    t1 = time.perf_counter()
+    graph = result.graph()
+    t2 = time.perf_counter()
+    extract = pd.Timestamp(str(result.report["extract_date"]))
+    period = Period.parse(f"{extract.year}Q{(extract.month - 1) // 3 + 1}").previous()  # the last whole quarter
+    counts = quarter_flows(result.spells, period, stage_model)
+    t3 = time.perf_counter()
+    suppressed_flows(result.spells, period, stage_model)
+    t4 = time.perf_counter()
+    return {"build_seconds": round(t1 - t0, 3), "graph_seconds": round(t2 - t1, 3),
+            "full_build_seconds": round(t2 - t0, 3), "quarter": period.key,
+            "quarter_flows_seconds": round(t3 - t2, 3), "suppressed_flows_seconds": round(t4 - t3, 3),
+            "graph_edges": graph.number_of_edges(), "quarter_children": int(counts.to_numpy().sum()),
+            "transitions": int(len(result.transitions))}
+
+
 # --------------------------------------------------------------------------------------------------
 # Parent: run workers in fresh processes, collect, report
 # --------------------------------------------------------------------------------------------------
@@ -953,6 +1003,14 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mb_after_step": last["peak_rss_mb_after_step"],
         "outputs": last["outputs"], "checks": last["checks"],
     }
+    log(f"full build from parquet {label(size)} (run_pipeline + graph), then one quarter's flows")
+    full, full_rss = run_worker("parquet", {"inputs": [str(p) for p in parquet_inputs(paths)]})
+    entry["from_parquet"] = {**full, "peak_rss_mb": mb(full_rss)}
+    entry["checks"]["the build from parquet gives the same transitions"] = \
+        full["transitions"] == last["outputs"]["transitions"]
+    log(f"  build {full['build_seconds']} s + graph {full['graph_seconds']} s; {full['quarter']} flows "
+        f"{full['quarter_flows_seconds']} s counted, {full['suppressed_flows_seconds']} s suppressed; "
+        f"peak RSS {mb(full_rss)} MB")
     loop = size <= args.loop_max
     if not args.no_reference:
         log(f"reference {label(size)}" + (" + per-child loop" if loop else ""))
@@ -1178,6 +1236,20 @@ def render_plain(results: dict[str, Any]) -> list[str]:
                      f"{s['build_cpu_seconds']['median']:.1f} | "
                      f"{s['write_seconds']['median']:.1f} | {s['rows_per_second']:,} | {s['peak_rss_mb']:,.0f} | "
                      + " | ".join(f"{ph.get(p, 0):.1f}" for p in PLAIN_PHASES) + f" | {ok} |")
+    full = [s for s in results["sizes"] if "from_parquet" in s]
+    if full:
+        lines += ["", "The full build from parquet (the same episodes and header as text columns in parquet; "
+                  "`run_pipeline` then the networkx stage graph), and one quarter's flows on its spells: counted "
+                  "(`quarter_flows`), and suppressed as `journeys flows` prints them (seconds, one run):", "",
+                  "| episodes | build | graph | full build | quarter | flows counted | flows suppressed | peak RSS MB |",
+                  "|---:|---:|---:|---:|:--|---:|---:|---:|"]
+        for s in full:
+            f = s["from_parquet"]
+            lines.append(f"| {s['episodes']:,} | {f['build_seconds']:.2f} | {f['graph_seconds']:.3f} | "
+                         f"{f['full_build_seconds']:.2f} | {f['quarter']} | {f['quarter_flows_seconds']:.3f} | "
+                         f"{f['suppressed_flows_seconds']:.3f} | {f['peak_rss_mb']:,.0f} |")
+        lines += ["", "No cohort comparison yet: the tool has none to time (evaluators' before/after cohorts are "
+                  "still to be built)."]
     refs = [s for s in results["sizes"] if "reference" in s]
     if refs:
         lines += ["", "Side by side, same episodes (seconds; the reference and the loop start from the CSV "
@@ -1292,7 +1364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true", help="skip the reference check and the loop")
     parser.add_argument("--profile", action="store_true",
                         help="also write a cProfile of one extra build per size to results/profile_n*.txt")
-    parser.add_argument("--worker", choices=["generate", "generate-mixed", "build", "reference"],
+    parser.add_argument("--worker", choices=["generate", "generate-mixed", "build", "reference", "parquet"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -1306,6 +1378,8 @@ def main(argv: list[str] | None = None) -> int:
             result = generate_mixed(job["size"], job["seed"], job["first_year"], job["last_year"])
         elif args.worker == "build":
             result = worker_build(job)
+        elif args.worker == "parquet":
+            result = worker_parquet(job)
         else:
             result = worker_reference(job)
         args.result.write_text(json.dumps(result, indent=2, default=str))
