@@ -1,8 +1,9 @@
 """Builds on disk: write and read a build folder, and reuse one when inputs, config and code are unchanged.
 
-The cache key is a SHA-256 over the bytes of every input file, the config, the stage model and
-the package's own source, so a changed return, rule or release always rebuilds and nothing
-stale is ever shown. Caches hold pseudonymised ids only (DESIGN 7).
+The cache key is a SHA-256 over every input file's own SHA-256 (remembered in the cache folder
+while the file's size, inode and time stay the same), the config, the stage model and the
+package's own source, so a changed return, rule or release always rebuilds and nothing stale is
+ever shown. Caches hold pseudonymised ids only (DESIGN 7).
 """
 
 from __future__ import annotations
@@ -154,11 +155,11 @@ def cache_key(config: Path, inputs: Sequence[Path], stage_model: Path | None = N
     a fingerprint of the pseudonymisation key. With `cache_root`, the inputs' digests are remembered there."""
     digest = hashlib.sha256()
     memo = _read_digests(cache_root)
-    before = json.dumps(memo, sort_keys=True)
+    remembered = dict(memo)
     for path in sorted((Path(p) for p in inputs), key=lambda p: p.name):
         digest.update(path.name.encode())
         digest.update(bytes.fromhex(_input_digest(path, memo)))
-    if json.dumps(memo, sort_keys=True) != before:
+    if memo != remembered:
         _write_digests(cache_root, memo)
     for path in [Path(config), Path(stage_model) if stage_model else DEFAULT_STAGE_MODEL, *_pipeline_source()]:
         digest.update(path.name.encode())
