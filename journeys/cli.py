@@ -139,6 +139,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if result.report["rows_quarantined"] else 0
 
 
+SCHEDULER_TIMEOUT_S = 10  # seconds to reach a Dask scheduler before saying it cannot be reached
+
+
 def _run_dask(args: argparse.Namespace) -> BuildResult:
     """The build on Dask: a scheduler's cluster, or a local one that stops with the build."""
     try:
@@ -154,7 +157,13 @@ def _run_dask(args: argparse.Namespace) -> BuildResult:
     stage_model = load_stage_model(args.stage_model)
     config = load_config(args.config, stage_model)
     if args.scheduler:
-        client, stack = Client(args.scheduler), None
+        try:
+            client, stack = Client(args.scheduler, timeout=SCHEDULER_TIMEOUT_S), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise JourneysError(f"the Dask scheduler at {args.scheduler} could not be reached ({exc})",
+                                fix="start it (`dask scheduler`) and its workers, check the address and port "
+                                    "(e.g. tcp://10.0.0.5:8786), or leave out --scheduler to build on this "
+                                    "computer.") from None
     else:
         client, stack = local_client(args.workers or default_workers())
     try:

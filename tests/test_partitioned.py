@@ -121,3 +121,22 @@ def test_cli_dask_options_need_the_dask_engine(tmp_path: Path) -> None:
                     "tcp://127.0.0.1:8786")
     assert done.returncode == 2
     assert "--scheduler, --workers, --partitions and --work-dir go with --engine dask" in done.stderr
+
+
+def test_cli_says_when_the_scheduler_cannot_be_reached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    import journeys.cli as cli
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(cli, "SCHEDULER_TIMEOUT_S", 2)
+    assert cli.main(["build", "--quiet", "--config", str(ROOT / "pathway_configs" / "riverside.yaml"),
+                     str(SAMPLES / "riverside" / "placements.csv"), "--out", str(tmp_path / "out"),
+                     "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"]) == 1
+    said = capsys.readouterr().err
+    assert f"the Dask scheduler at tcp://127.0.0.1:{port} could not be reached" in said
+    assert "Traceback" not in said and "leave out --scheduler" in said
+    assert not (tmp_path / "out").exists()
