@@ -258,7 +258,8 @@ def _map_codes(episodes: pd.DataFrame, config: PathwayConfig, ledger: RowLedger,
     """Apply the config's rules; ignored rows leave by rule, unmapped codes are quarantined."""
     episodes, found = map_episodes(episodes.reset_index(drop=True), config)
     issues.append(found)
-    return episodes[settle_mapping(episodes, ledger)].reset_index(drop=True)
+    kept = settle_mapping(episodes, ledger)  # the rules' labels leave with the ignored rows they name
+    return episodes.drop(columns="rule")[kept].reset_index(drop=True)
 
 
 def _journeys(episodes: pd.DataFrame, config: PathwayConfig, when: dt.date, ledger: RowLedger,
