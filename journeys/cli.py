@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from journeys.cache import write_build
-from journeys.config import load_config
+from journeys.config import PathwayConfig, load_config
 from journeys.errors import InputError, JourneysError
 from journeys.flows import Period, flows_long, suppressed_flows
-from journeys.stages import load_stage_model
+from journeys.stages import StageModel, load_stage_model
 
 if TYPE_CHECKING:  # the pipeline loads when a command builds: `journeys serve` from a cache starts without it
     from journeys.pipeline import BuildResult
@@ -100,11 +100,15 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _model_and_config(args: argparse.Namespace) -> tuple[StageModel, PathwayConfig]:
+    stage_model = load_stage_model(args.stage_model)
+    return stage_model, load_config(args.config, stage_model)
+
+
 def _run(args: argparse.Namespace) -> BuildResult:
     from journeys.pipeline import run_pipeline
 
-    stage_model = load_stage_model(args.stage_model)
-    config = load_config(args.config, stage_model)
+    stage_model, config = _model_and_config(args)
     return run_pipeline(args.inputs, config, stage_model=stage_model, extract_date=args.extract_date,
                         return_year=args.year, progress=(lambda _: None) if args.quiet else _progress)
 
@@ -154,8 +158,7 @@ def _run_dask(args: argparse.Namespace) -> BuildResult:
 
     if args.partitions is not None and args.partitions < 1:
         raise UsageError("--partitions must be 1 or more")
-    stage_model = load_stage_model(args.stage_model)
-    config = load_config(args.config, stage_model)
+    stage_model, config = _model_and_config(args)
     if args.scheduler:
         try:
             client, stack = Client(args.scheduler, timeout=SCHEDULER_TIMEOUT_S), None

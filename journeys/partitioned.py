@@ -185,7 +185,9 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
     stage_model = stage_model or load_stage_model()
     key = key or load_key()
     ledger, tables, _ = read_inputs(inputs, config, return_year, progress)
-    episodes = _concat(tables.episodes, ["person_id", "start", "end", "return_year"])
+    # only what the extract date is decided from (the frames' every column would be a copy of the whole input)
+    dated = ["start", "end", "return_year"]
+    episodes = _concat([frame[[c for c in dated if c in frame]] for frame in tables.episodes], dated)
     if episodes.empty:  # nothing to partition: the embedded build says what is wrong, or builds the front door
         return build_from_tables(tables, ledger, None, config, stage_model, key, extract_date, progress)
     when, inferred = decide_extract_date(config, episodes, extract_date)

@@ -50,14 +50,14 @@ class Selection:
                 self.through_stage)
 
 
-def _changes(values: pd.Series) -> np.ndarray:
+def _changes(values: pd.Series | pa.Array) -> np.ndarray:
     """Where each row's value differs from the row before (the first row counts as a change)."""
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+    if isinstance(values, pd.Series) and pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
         numbers = values.to_numpy()
         return np.concatenate([[True], numbers[1:] != numbers[:-1]])
-    array = _arrow(values)
+    array = values if isinstance(values, pa.Array) else _arrow(values)
     differs = pc.fill_null(pc.not_equal(array[1:], array[:-1]), True).to_numpy(zero_copy_only=False)
     return np.concatenate([[True], differs])
 
@@ -109,12 +109,11 @@ def _arrow(values: pd.Series) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def _children_in_order(joined: pd.DataFrame, new_child: np.ndarray) -> np.ndarray:
+def _children_in_order(joined: pd.DataFrame, person: pa.Array, new_child: np.ndarray) -> np.ndarray:
     """One integer per (authority, child), numbered as they first appear: a running count where each child's
     spells are together (sorted within each authority, as builds write them), else by factorising.
-    `new_child`: where the authority or child differs from the row before."""
+    `person`: the spells' person_id in Arrow; `new_child`: where the authority or child differs from the row before."""
     authority = joined["authority"].cat.codes.to_numpy()
-    person = _arrow(joined["person_id"].astype("str"))
     if len(person) > 1:
         same_authority = authority[1:] == authority[:-1]
         together = int((~same_authority).sum()) + 1 == len(np.unique(authority))  # each authority in one block
@@ -132,7 +131,8 @@ class JourneyData:
         keyed = combine_attributes(frames)
         keyed["journey"] = np.arange(len(keyed), dtype=np.int64)
         spells = spells.reset_index(drop=True)
-        new_child = _changes(spells["authority"]) | _changes(spells["person_id"])
+        person = _arrow(spells["person_id"].astype("str"))  # once: for where each child begins, and their order
+        new_child = _changes(spells["authority"]) | _changes(person)
         joined = _in_order(spells, keyed, new_child)
         if joined is None:  # spells not in their journeys' order: join on the key (~5x slower)
             joined = spells.merge(keyed[JOURNEY_KEY + ["journey", *FILTER_COLUMNS]], on=JOURNEY_KEY, how="left",
@@ -143,7 +143,7 @@ class JourneyData:
             if column in joined:
                 joined[column] = _categorical(joined[column])
         # one integer per child across authorities: aggregates count children without hashing strings
-        joined["child"] = _children_in_order(joined, new_child)  # rows as in spells, whichever way joined
+        joined["child"] = _children_in_order(joined, person, new_child)  # rows as in spells, whichever way joined
         self.spells = joined
         self.attributes = keyed
         stages = pd.Categorical(joined["stage"])
