@@ -51,6 +51,7 @@ class Build:
 def write_build(result: BuildResult, out: Path) -> None:
     """Write a build's four contract files, issues.csv and the journey attributes the app filters on."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").unlink(missing_ok=True)  # a build half overwritten must not look complete
     # the tables are written on another thread while the attributes are worked out (Arrow writes without the GIL)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="journeys-write") as writer:
         written = [writer.submit(table.to_parquet, out / name, index=False) for name, table in (
@@ -61,6 +62,11 @@ def write_build(result: BuildResult, out: Path) -> None:
             done.result()  # a failed write fails the build here
     result.issues.to_csv(out / "issues.csv", index=False)
     attributes.to_parquet(out / ATTRIBUTES_FILE, index=False)
+    if result.kept is not None:  # what a later build adds to (journeys.incremental)
+        from journeys.incremental import Kept, write_kept
+
+        assert isinstance(result.kept, Kept)
+        write_kept(result.kept, out)
     # report last: its presence marks a complete build
     (out / "report.json").write_text(json.dumps(result.report, indent=2, default=str), encoding="utf-8")
 
@@ -169,6 +175,26 @@ def cache_key(config: Path, inputs: Sequence[Path], stage_model: Path | None = N
     return digest.hexdigest()[:24]
 
 
+def fingerprint(config: Path, stage_model: Path | None = None) -> str:
+    """The cache key of no inputs: the config, stage model, code and key a build adds to must share."""
+    return cache_key(config, [], stage_model)
+
+
+def input_digest(cache_root: Path | None = None) -> Callable[[Path], str]:
+    """SHA-256 of an input's bytes, remembered in `cache_root` (when given) as cache_key does."""
+    memo = _read_digests(cache_root)
+    remembered = dict(memo)
+
+    def digest(path: Path) -> str:
+        value = _input_digest(Path(path), memo)
+        if memo != remembered:
+            _write_digests(cache_root, memo)
+            remembered.update(memo)
+        return value
+
+    return digest
+
+
 def cached_build(config: Path, inputs: Sequence[Path], cache_root: Path,
                  run: Callable[[], BuildResult], stage_model: Path | None = None) -> Path:
     """The build folder for these inputs, running `run` only when no complete build with the same key exists."""
@@ -182,13 +208,16 @@ def build_inputs(config: Path, inputs: Sequence[Path], cache_root: Path, stage_m
                  progress: Callable[[str], None] | None = None) -> Build:
     """Build (or reuse the cached build of) an authority's inputs under its config, and read it back."""
     from journeys.config import load_config
-    from journeys.pipeline import run_pipeline
+    from journeys.incremental import build_adding, earlier_build
     from journeys.stages import load_stage_model
 
     def run() -> BuildResult:
+        """This month's extract added to the cached build of the earlier ones where there is one, else all."""
         model = load_stage_model(stage_model)
-        return run_pipeline(list(inputs), load_config(config, model), stage_model=model,
-                            progress=progress or (lambda _: None))
+        fingerprinted, digest = fingerprint(config, stage_model), input_digest(cache_root)
+        return build_adding(list(inputs), load_config(config, model), model, load_key(),
+                            base=earlier_build(cache_root, list(inputs), fingerprinted, digest),
+                            fingerprint=fingerprinted, digest=digest, progress=progress or (lambda _: None))[0]
 
     folder = cached_build(config, inputs, cache_root, run, stage_model)
     if progress:

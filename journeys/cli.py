@@ -68,6 +68,9 @@ def make_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build episodes, spells, transitions and report.json")
     _inputs_parser(build)
     build.add_argument("--out", required=True, type=Path, help="folder to write the outputs to")
+    build.add_argument("--from", dest="base", type=Path, metavar="BUILD_DIR",
+                       help="add to an earlier build: the inputs it read come first and are not read again; only "
+                            "the files after them, and the children they touch, are built (else every input is)")
     build.add_argument("--engine", choices=["embedded", "dask"], default="embedded",
                        help="embedded (default: this process) or dask (partitions of children on a Dask cluster)")
     build.add_argument("--scheduler", metavar="ADDRESS",
@@ -103,6 +106,23 @@ def make_parser() -> argparse.ArgumentParser:
 def _model_and_config(args: argparse.Namespace) -> tuple[StageModel, PathwayConfig]:
     stage_model = load_stage_model(args.stage_model)
     return stage_model, load_config(args.config, stage_model)
+
+
+def _run_keeping(args: argparse.Namespace) -> BuildResult:
+    """The embedded build, keeping what a later build adds to; with --from, added to that build if it can be."""
+    from journeys.cache import fingerprint, input_digest
+    from journeys.incremental import build_adding
+
+    stage_model, config = _model_and_config(args)
+    progress = (lambda _: None) if args.quiet else _progress
+    from journeys.pseudonymise import load_key
+
+    result, why = build_adding(args.inputs, config, stage_model, load_key(), base=args.base,
+                               fingerprint=fingerprint(args.config, args.stage_model), digest=input_digest(),
+                               extract_date=args.extract_date, return_year=args.year, progress=progress)
+    if why and args.quiet:
+        print(f"Built every input, not adding to {args.base}: {why}", file=sys.stderr)
+    return result
 
 
 def _run(args: argparse.Namespace) -> BuildResult:
@@ -181,7 +201,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.engine != "dask" and any(getattr(args, o) is not None for o in ("scheduler", "workers", "partitions",
                                                                             "work_dir")):
         raise UsageError("--scheduler, --workers, --partitions and --work-dir go with --engine dask")
-    result = _run_dask(args) if args.engine == "dask" else _run(args)
+    if args.engine == "dask" and args.base is not None:
+        raise UsageError("--from adds to a build with the embedded engine: leave out --engine dask")
+    result = _run_dask(args) if args.engine == "dask" else _run_keeping(args)
     out: Path = args.out
     write_build(result, out)
     if not args.quiet:

@@ -10,18 +10,18 @@ from journeys.accounting import RowLedger
 from journeys.config import PathwayConfig
 from journeys.joined import INTERVAL_COLUMNS, censor
 from journeys.mapping import map_episodes, settle_mapping
-from journeys.pseudonymise import pseudonymise_keys
+from journeys.pseudonymise import child_keys
 from journeys.validate import check_episodes
 
 
-def front_door_intervals(rows: pd.DataFrame, config: PathwayConfig, key: str, ledger: RowLedger,
+def front_door_intervals(rows: pd.DataFrame, config: PathwayConfig, key: str | None, ledger: RowLedger,
                          issues: list[pd.DataFrame], extract_date: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check the steps (errors quarantined), map them with `source: front_door` rules; (intervals, rows used).
 
     Steps are not stacked like annual returns: an extract is one history, and two steps of a child
     may well start on the same day (a contact and the referral it became).
     """
-    rows = rows.assign(person_id=pseudonymise_keys(rows["person_id"], key))
+    rows = rows.assign(person_id=child_keys(rows["person_id"], key))
     found, errors = check_episodes(rows, extract_date)
     assert config.front_door is not None
     names = {canon: src for src, canon in config.front_door.columns.mapping().items()}

@@ -23,7 +23,7 @@ from journeys.errors import BuildError
 from journeys.joined import care_intervals, joined_spells
 from journeys.issues import combine_issues, issue_frame, render_message, summarise_issues
 from journeys.mapping import map_episodes, settle_mapping
-from journeys.pseudonymise import load_key, pseudonym_text, pseudonymise_keys
+from journeys.pseudonymise import child_keys, load_key, pseudonym_text
 from journeys.readers import read_tables
 from journeys.sources import CanonicalTables, canonicalise
 from journeys.spells import JourneyRules, empty_spells, absorb_stages, build_spells, mark_journeys, resolve_overlaps
@@ -53,6 +53,8 @@ class BuildResult:
     issues: pd.DataFrame
     report: dict[str, object]
     stage_model: StageModel = field(repr=False)
+    #: what a later build can add to (journeys.incremental.Kept), written beside the outputs; None: nothing
+    kept: object | None = field(default=None, repr=False)
 
     def graph(self) -> nx.DiGraph:
         """The stage -> stage graph with `count` and `median_days` per edge."""
@@ -104,9 +106,11 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
 
 
 def read_inputs(inputs: Sequence[Path], config: PathwayConfig, return_year: int | None = None,
-                progress: Progress = _quiet) -> tuple[RowLedger, CanonicalTables, CinInputs | None]:
-    """Every input read: tables into canonical tables, CIN census XML stacked; each row registered in the ledger."""
-    ledger, tables = RowLedger(), CanonicalTables()
+                progress: Progress = _quiet, ledger: RowLedger | None = None) -> tuple[
+                    RowLedger, CanonicalTables, CinInputs | None]:
+    """Every input read: tables into canonical tables, CIN census XML stacked; each row registered in the ledger
+    (`ledger`: one holding an earlier build's tables, whose row ids these continue)."""
+    ledger, tables = ledger or RowLedger(), CanonicalTables()
     cin_paths, table_paths = split_inputs(inputs)
     for path in table_paths:
         progress(f"Reading {path.name}")
@@ -127,13 +131,14 @@ class CareDate:
 
 
 def build_from_tables(tables: CanonicalTables, ledger: RowLedger, cin: CinInputs | None, config: PathwayConfig,
-                      stage_model: StageModel, key: str, extract_date: dt.date | None = None,
+                      stage_model: StageModel, key: str | None, extract_date: dt.date | None = None,
                       progress: Progress = _quiet, care_date: CareDate | None = None,
                       required: bool | None = None) -> BuildResult:
     """The build from canonical tables on: the one function the embedded and partitioned engines run.
 
     `care_date` and `required` (some care, front-door or CIN rows exist) are given by a partitioned
-    build, which decides them over every partition; the embedded build decides them here.
+    build, which decides them over every partition; the embedded build decides them here. `key` None:
+    the care and front-door rows' child ids are keyed already (journeys.incremental).
     """
     issues = list(tables.issues) + ([cin.stack.issues] if cin else [])
     front = _concat(tables.front_door, ["person_id", "start", "start_text", *_OPTIONAL]) if tables.front_door \
@@ -144,6 +149,8 @@ def build_from_tables(tables: CanonicalTables, ledger: RowLedger, cin: CinInputs
     extract_dates: dict[str, str] = {config.source.format: when.isoformat()} if when else {}
     joined: list[pd.DataFrame] = []
     if cin is not None:
+        if key is None:
+            raise ValueError("CIN census rows are keyed as they are read: give the key")
         progress("Joining the CIN census")
         cin_when = extract_date or config.cin.extract_date or cin.reference_date or when
         if cin_when is None:
@@ -182,14 +189,14 @@ def build_from_tables(tables: CanonicalTables, ledger: RowLedger, cin: CinInputs
 
 
 def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageModel, ledger: RowLedger,
-          issues: list[pd.DataFrame], key: str, extract_date: dt.date | None, progress: Progress,
+          issues: list[pd.DataFrame], key: str | None, extract_date: dt.date | None, progress: Progress,
           required: bool, care_date: CareDate | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dt.date | None, bool]:
     """Care journeys from SSDA903 or local extracts: spells (person ids still keys), episodes out, date."""
     episodes = _concat(tables.episodes, ["person_id", "start", "start_text", *_OPTIONAL])
     header = _concat(tables.header, ["person_id", "sex", "birth_date", "ethnicity"])
     progress(f"Checking {len(episodes):,} episodes")
-    episodes["person_id"] = pseudonymise_keys(episodes["person_id"], key)
-    header["person_id"] = pseudonymise_keys(header["person_id"], key)
+    episodes["person_id"] = child_keys(episodes["person_id"], key)
+    header["person_id"] = child_keys(header["person_id"], key)
     seen = episodes["person_id"].dropna().unique()  # every child with an episode row, used or not
     if episodes.empty:
         if not required:

@@ -53,6 +53,12 @@ def pseudonymise_keys(ids: pd.Series, key: str) -> pd.Series:
     return pd.Series(pd.arrays.IntegerArray(values, ~present), index=ids.index, dtype="UInt64")
 
 
+def child_keys(ids: pd.Series, key: str | None) -> pd.Series:
+    """`pseudonymise_keys`, or the ids as they are where `key` is None: rows keyed already (a build that adds
+    to an earlier one keeps its children's rows keyed, never their ids)."""
+    return ids.astype("UInt64") if key is None else pseudonymise_keys(ids, key)
+
+
 def pseudonym_text(keys: pd.Series) -> pd.Series:
     """The pseudonym as written in outputs: 16 hex characters."""
     present = keys.notna().to_numpy()

@@ -1,0 +1,375 @@
+"""Adding new extracts to a build: only the new files are read, and only the children they touch are built again.
+
+A child's outputs depend only on their own rows and the extract date (the partitioned build rests
+on this too; tests/test_partitioned.py checks it). So a build keeps, beside its outputs (the
+folder `incremental/`), its input rows with the children keyed (never their ids), where each row
+ended up in the row accounting, and its issues, each with the child it is about. A build on top
+of it (`journeys build --from BUILD_DIR`; the app's cache when this month's extract joins the
+folder):
+1. checks that the earlier build's inputs are the first inputs given, byte for byte, under the same
+   config, stage model, code and key (else everything is built again, and it says why);
+2. reads only the files after them;
+3. decides the extract date over every row (the earlier rows by their latest dates, kept);
+4. builds again the children the new rows touch and, where the extract date moved, the children
+   whose outputs depend on it (an open episode, or a date after the earlier of the two dates);
+5. splices them into the earlier outputs in child order, and counts the rows again from every
+   row's kept outcome.
+The files are the same as a build of every input from scratch (tests/test_incremental.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeys.accounting import RowLedger
+from journeys.cin_source import split_inputs
+from journeys.config import PathwayConfig
+from journeys.issues import combine_issues, issue_frame
+from journeys.partitioned import _in_child_order, _local_ids
+from journeys.pipeline import (BuildResult, CareDate, Progress, _quiet, _report, build_from_tables,
+                               decide_extract_date, read_inputs)
+from journeys.pseudonymise import pseudonym_text, pseudonymise_keys
+from journeys.sources import CanonicalTables
+from journeys.stages import StageModel
+
+STATE_DIR = "incremental"
+MANIFEST = "manifest.json"
+FORMAT = 1
+KINDS = ("episodes", "header", "front_door")
+#: issues about no child: found when a file is read (kept with it), or decided by the whole build (decided again)
+_READ_ISSUES = frozenset({"missing-column", "inferred-return-year"})
+_DECIDED_AGAIN = frozenset({"inferred-extract-date"})
+_TABLE_LABEL = {"episodes": "episodes", "header": "header", "front_door": "episodes"}  # as issues name them
+_OUTPUTS = ("episodes", "spells", "transitions")
+
+
+class NotExtendable(Exception):
+    """Why a build cannot add to an earlier one: the caller builds every input instead and says why."""
+
+
+@dataclass
+class Kept:
+    """What a build keeps so that a later one can add to it (written to `incremental/` beside the outputs)."""
+
+    rows: dict[str, pd.DataFrame]  # canonical rows by kind, in ledger order; person_id keyed (UInt64)
+    bucket: np.ndarray  # every input row's outcome (RowLedger.bucket) ...
+    reason: np.ndarray  # ... and its reason
+    issues: pd.DataFrame  # the build's issues, with `_child` (UInt64: the child's key) and `_about_child`
+    manifest: dict[str, Any]
+
+
+def input_entries(inputs: Sequence[Path], digest: Any) -> list[dict[str, str]]:
+    """Each input's name and SHA-256 (by `digest(path)`), in the order given."""
+    return [{"name": Path(p).name, "sha256": digest(Path(p))} for p in inputs]
+
+
+def build_keeping(inputs: Sequence[Path], config: PathwayConfig, stage_model: StageModel, key: str, *,
+                  fingerprint: str, digest: Any, extract_date: dt.date | None = None,
+                  return_year: int | None = None, progress: Progress = _quiet) -> BuildResult:
+    """`run_pipeline`'s result, with what a later build adds to (`kept`; None for CIN census XML, which is
+    not kept yet, or where an issue cannot be tied to a child)."""
+    ledger, tables, cin = read_inputs(inputs, config, return_year, progress)
+    if cin is not None or not sum(len(frame) for frame in tables.episodes):
+        return build_from_tables(tables, ledger, cin, config, stage_model, key, extract_date, progress)
+    for kind in KINDS:  # keyed once, here: the build and what it keeps share the keys
+        for frame in getattr(tables, kind):
+            frame["person_id"] = pseudonymise_keys(frame["person_id"], key)
+    result = build_from_tables(tables, ledger, None, config, stage_model, None, extract_date, progress)
+    rows = {kind: _stacked(getattr(tables, kind)) for kind in KINDS if getattr(tables, kind)}
+    manifest = {
+        "format": FORMAT, "fingerprint": fingerprint, "inputs": input_entries(inputs, digest),
+        "tables": [list(t) for t in ledger.tables], "table_info": tables.inputs, "kinds": sorted(rows),
+        "extract_date_given": _iso(extract_date), "return_year_given": return_year,
+        "care_date": _iso(_care_date(result.report)), "latest": _latest(rows["episodes"]),
+    }
+    issues = _attributed(result.issues, rows)
+    result.kept = None if issues is None else Kept({k: _minimised(k, f) for k, f in rows.items()}, ledger.bucket,
+                                                   ledger.reason, issues, manifest)
+    return result
+
+
+def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_model: StageModel, key: str, *,
+           fingerprint: str, digest: Any, extract_date: dt.date | None = None, return_year: int | None = None,
+           progress: Progress = _quiet) -> BuildResult:
+    """The build of every input, made from the build in `base` and the inputs after its own (NotExtendable:
+    why it cannot be; build every input instead)."""
+    state = Path(base) / STATE_DIR
+    try:
+        manifest = json.loads((state / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise NotExtendable(f"{base} keeps nothing to add to: it is not a build folder, or it was built by an "
+                            "older version, from CIN census XML or without care episodes") from None
+    new_paths = _new_inputs(manifest, inputs, fingerprint, digest, extract_date, return_year)
+    if split_inputs(new_paths)[0]:
+        raise NotExtendable("the new inputs include CIN census XML, which is not added to a build yet")
+    old_tables = [tuple(t) for t in manifest["tables"]]
+    ledger = RowLedger()
+    for file, table, _, n in old_tables:
+        ledger.add_table(file, table, int(n))
+    outcomes = pd.read_parquet(state / "ledger.parquet")
+    ledger.bucket = outcomes["bucket"].to_numpy(dtype=np.int8).copy()
+    ledger.reason = outcomes["reason"].to_numpy(dtype=object, na_value=None).copy()
+    _, new, _ = read_inputs(new_paths, config, return_year, progress, ledger=ledger)
+    for kind in KINDS:
+        for frame in getattr(new, kind):
+            frame["person_id"] = pseudonymise_keys(frame["person_id"], key)
+    new_rows = {kind: _stacked(getattr(new, kind)) for kind in KINDS if getattr(new, kind)}
+    dated = pd.concat([_latest_frame(manifest["latest"]),
+                       *([new_rows["episodes"][["start", "end", "return_year"]]] if "episodes" in new_rows else [])])
+    when, inferred = decide_extract_date(config, dated, extract_date)
+    before = dt.date.fromisoformat(manifest["care_date"])
+    kinds = sorted(set(manifest["kinds"]) | set(new_rows))
+    old_rows = {kind: pd.read_parquet(state / f"rows-{kind}.parquet") for kind in manifest["kinds"]}
+    touched, blank = _touched(old_rows, new_rows, None if when == before else min(when, before))
+    progress(f"Building again {touched.size:,} children the new inputs touch")
+    tables = CanonicalTables()
+    for kind in kinds:
+        parts = [frame[_is_touched(frame["person_id"], touched, blank)] for frame in (old_rows.get(kind),) if
+                 frame is not None] + ([new_rows[kind]] if kind in new_rows else [])
+        getattr(tables, kind).append(pd.concat(parts, ignore_index=True))
+    local, ids = _local_ledger(tables, ledger)
+    result = build_from_tables(tables, local, None, config, stage_model, None, extract_date, progress,
+                               care_date=CareDate(when, inferred), required=False)
+    ledger.bucket[ids], ledger.reason[ids] = local.bucket, local.reason
+
+    progress("Joining them to the earlier build")
+    names = {canon: src for src, canon in config.column_names().items()}
+    own = list(new.issues) + ([issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}")]
+                              if inferred else [])
+    fresh = combine_issues(own)
+    fresh["column"] = fresh["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
+    earlier = pd.read_parquet(state / "issues.parquet")
+    gone = earlier["_about_child"].to_numpy() & _is_touched(earlier["_child"], touched, blank) | \
+        earlier["code"].isin(_DECIDED_AGAIN).to_numpy()
+    rebuilt = _attributed(result.issues, {kind: getattr(tables, kind)[0] for kind in kinds})
+    if rebuilt is None:
+        raise NotExtendable("an issue of the children built again is about no row of theirs")
+    fresh_kept = fresh.assign(_child=pd.array([None] * len(fresh), dtype="UInt64"), _about_child=False)
+    kept_issues = combine_issues([earlier[~gone], fresh_kept, rebuilt])
+    if "_child" not in kept_issues:  # none at all
+        kept_issues = kept_issues.assign(_child=pd.array([], dtype="UInt64"), _about_child=np.zeros(0, dtype=bool))
+    issues = kept_issues.drop(columns=["_child", "_about_child"])
+    issues["column"] = issues["column"].map(lambda c: c)  # the type pandas gives these names, as one map of all
+    info = CanonicalTables(inputs=[*manifest["table_info"], *new.inputs])
+    report = _report(ledger, issues, info, config, when, inferred)
+    report["extract_dates"] = {config.source.format: when.isoformat(), **(
+        {"front_door": (extract_date or (config.front_door.extract_date if config.front_door else None) or when)
+         .isoformat()} if "front_door" in kinds else {})}
+    files = {file: i for i, (file, *_) in reversed(list(enumerate(ledger.tables)))}
+    gone_people = set(pseudonym_text(pd.Series(pd.array(touched, dtype="UInt64"))))
+    frames = {}
+    for name in _OUTPUTS:
+        earlier_out = pd.read_parquet(Path(base) / f"{name}.parquet")
+        keep = ~earlier_out["person_id"].isin(gone_people)
+        frames[name] = _in_child_order([earlier_out[keep], getattr(result, name)],
+                                       files if name == "episodes" else None)
+    all_rows = {kind: pd.concat([f for f in (old_rows.get(kind), new_rows.get(kind)) if f is not None],
+                                ignore_index=True) for kind in kinds}
+    manifest = {**manifest, "inputs": manifest["inputs"] + input_entries(new_paths, digest),
+                "tables": [list(t) for t in ledger.tables], "table_info": info.inputs, "kinds": kinds,
+                "care_date": when.isoformat(), "latest": _latest(dated)}
+    kept = Kept({k: _minimised(k, f) for k, f in all_rows.items()}, ledger.bucket, ledger.reason, kept_issues,
+                manifest)
+    return BuildResult(frames["episodes"], frames["spells"], frames["transitions"], issues, report, stage_model,
+                       kept)
+
+
+def write_kept(kept: Kept, out: Path) -> None:
+    """Write what a later build adds to into `out/incremental/` (the manifest last)."""
+    state = Path(out) / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    (state / MANIFEST).unlink(missing_ok=True)
+    for stale in state.glob("rows-*.parquet"):
+        stale.unlink()
+    for kind, frame in kept.rows.items():
+        frame.to_parquet(state / f"rows-{kind}.parquet", index=False)
+    pd.DataFrame({"bucket": kept.bucket, "reason": pd.array(kept.reason, dtype="str")}).to_parquet(
+        state / "ledger.parquet", index=False)
+    kept.issues.to_parquet(state / "issues.parquet", index=False)
+    (state / MANIFEST).write_text(json.dumps(kept.manifest, indent=1, default=str), encoding="utf-8")
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _care_date(report: dict[str, object]) -> dt.date:
+    return dt.date.fromisoformat(str(report["extract_date"]))
+
+
+def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True)
+
+
+def _latest(dated: pd.DataFrame) -> dict[str, object]:
+    """The latest dates and return year of the care rows: all the extract date is decided from."""
+    def day(series: pd.Series) -> str | None:
+        value = series.max()
+        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
+
+    return {"start": day(dated["start"]), "end": day(dated["end"]),
+            "return_year": int(dated["return_year"].max()) if len(dated) else 0}
+
+
+def _latest_frame(latest: dict[str, object]) -> pd.DataFrame:
+    """One row standing for every earlier care row in the extract date's decision."""
+    return pd.DataFrame({"start": pd.to_datetime([latest["start"]]).astype("datetime64[us]"),
+                         "end": pd.to_datetime([latest["end"]]).astype("datetime64[us]"),
+                         "return_year": np.array([latest["return_year"]], dtype=np.int32)})
+
+
+def _minimised(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows as kept: a header's date of birth only as its month (all a build reads of it), and as written
+    only where it could not be read (the warning quotes it)."""
+    if kind != "header" or "birth_date" not in frame:
+        return frame
+    out = frame.copy()
+    born = pd.to_datetime(out["birth_date"])
+    out["birth_date"] = born.dt.to_period("M").dt.start_time.astype(born.dtype)
+    if "birth_date_text" in out:
+        out["birth_date_text"] = out["birth_date_text"].where(born.isna())
+    return out
+
+
+def _new_inputs(manifest: dict[str, Any], inputs: Sequence[Path], fingerprint: str, digest: Any,
+                extract_date: dt.date | None, return_year: int | None) -> list[Path]:
+    """The inputs after the earlier build's own, once every condition for adding to it holds."""
+    if manifest.get("format") != FORMAT:
+        raise NotExtendable("the earlier build was written by another version of its format")
+    if manifest["fingerprint"] != fingerprint:
+        raise NotExtendable("the config, the stage model, the tool or the pseudonymisation key changed since")
+    if manifest["extract_date_given"] != _iso(extract_date) or manifest["return_year_given"] != return_year:
+        raise NotExtendable("--extract-date or --year differs from the earlier build's")
+    earlier = manifest["inputs"]
+    given = [Path(p) for p in inputs]
+    if len(given) < len(earlier):
+        raise NotExtendable(f"the earlier build read {len(earlier)} files and only {len(given)} are given")
+    for old, path in zip(earlier, given):
+        if old["name"] != path.name:
+            raise NotExtendable(f"the earlier build's inputs must come first, in its order: {old['name']} "
+                                f"was read where {path.name} is given")
+        if old["sha256"] != digest(path):
+            raise NotExtendable(f"{path.name} changed since the earlier build read it")
+    return given[len(earlier):]
+
+
+def _is_touched(keys: pd.Series, touched: np.ndarray, blank: bool) -> np.ndarray:
+    """Which rows are of a touched child (`blank`: rows without a child id count as one child)."""
+    present = keys.notna().to_numpy()
+    out = np.zeros(len(keys), dtype=bool)
+    out[present] = np.isin(keys.to_numpy(dtype=np.uint64, na_value=0)[present], touched)
+    return out | (~present & blank)
+
+
+def _touched(old_rows: dict[str, pd.DataFrame], new_rows: dict[str, pd.DataFrame],
+             dated_after: dt.date | None) -> tuple[np.ndarray, bool]:
+    """The children to build again: every child of a new row, and where the extract date moved
+    (`dated_after`: the earlier of the two), every child with an open row or a date after it."""
+    keys = [frame["person_id"] for frame in new_rows.values()]
+    if dated_after is not None:
+        limit = pd.Timestamp(dated_after)
+        for frame in old_rows.values():
+            if "start" in frame:
+                end = frame["end"] if "end" in frame else pd.Series(pd.NaT, index=frame.index)
+                moved = (end.isna() | (end > limit) | (frame["start"] > limit)).to_numpy()
+                keys.append(frame["person_id"][moved])
+    every = pd.concat(keys, ignore_index=True) if keys else pd.Series([], dtype="UInt64")
+    blank = bool(every.isna().any())
+    return np.unique(every.dropna().to_numpy(dtype=np.uint64)), blank
+
+
+def _local_ledger(tables: CanonicalTables, ledger: RowLedger) -> tuple[RowLedger, np.ndarray]:
+    """A ledger of every table holding only the rows in `tables` (ids renumbered in place, as a partition's),
+    and those rows' ids in `ledger`, in the local ledger's order."""
+    starts = np.array([first for _, _, first, _ in ledger.tables], dtype=np.int64)
+    ids = np.sort(np.concatenate([frame["row_id"].to_numpy(dtype=np.int64) for kind in KINDS
+                                  for frame in getattr(tables, kind)] or [np.zeros(0, dtype=np.int64)]))
+    counts = np.bincount(np.searchsorted(starts, ids, side="right") - 1, minlength=len(starts))
+    local = RowLedger()
+    local_starts = np.zeros(len(starts), dtype=np.int64)
+    for i, ((file, table, _, _), n) in enumerate(zip(ledger.tables, counts)):
+        local_starts[i] = len(local.bucket)
+        local.add_table(file, table, int(n))
+    for kind in KINDS:
+        for frame in getattr(tables, kind):
+            frame["row_id"] = _local_ids(frame["row_id"].to_numpy(dtype=np.int64), starts, local_starts)
+    return local, ids
+
+
+def _attributed(issues: pd.DataFrame, rows: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """The issues with the child each is about (`_child`, `_about_child`), by the file and row it names;
+    None where an issue names a row no kept row is, or is about no child and is not one of the kinds kept
+    as they are (read from a file) or decided again."""
+    frames = {kind: frame for kind, frame in rows.items() if len(frame)}
+    lookup = pd.concat([pd.DataFrame({"file": frame["file"].astype("str").to_numpy(),
+                                      "table": _TABLE_LABEL[kind],
+                                      "row": frame["row"].to_numpy(dtype=np.int64),
+                                      "row": frame["row"].to_numpy(dtype=np.int64)})
+                        for kind, frame in frames.items()], ignore_index=True) if frames else \
+        pd.DataFrame({"file": [], "table": [], "row": np.zeros(0, dtype=np.int64)})
+    children = pd.concat([frame["person_id"] for frame in frames.values()], ignore_index=True).astype("UInt64") \
+        if frames else pd.Series([], dtype="UInt64")
+    if lookup.duplicated(["file", "table", "row"]).any():
+        return None
+    named = issues["row"].notna().to_numpy()
+    where = pd.DataFrame({"file": issues["file"].astype("str").to_numpy(),
+                          "table": issues["table"].astype("str").to_numpy(),
+                          "row": issues["row"].fillna(-1).to_numpy(dtype=np.int64)})
+    # by the lookup's row number, not the keys themselves: a key through a join with gaps would pass via float
+    found = where.merge(lookup.assign(_at=np.arange(len(lookup))), on=["file", "table", "row"], how="left")
+    at = found["_at"].fillna(-1).to_numpy(dtype=np.int64)
+    if (named & (at < 0)).any() or not issues.loc[~named, "code"].isin(_READ_ISSUES | _DECIDED_AGAIN).all():
+        return None
+    out = issues.copy()
+    values = children.to_numpy(dtype=np.uint64, na_value=0)[np.maximum(at, 0)] if len(children) else \
+        np.zeros(len(at), dtype=np.uint64)
+    missing = (at < 0) | children.isna().to_numpy()[np.maximum(at, 0)] if len(children) else np.ones(len(at), bool)
+    out["_child"] = pd.arrays.IntegerArray(values, missing)
+    out["_about_child"] = named
+    return out
+
+
+def build_adding(inputs: Sequence[Path], config: PathwayConfig, stage_model: StageModel, key: str, *,
+                 base: Path | None, fingerprint: str, digest: Any, extract_date: dt.date | None = None,
+                 return_year: int | None = None, progress: Progress = _quiet) -> tuple[BuildResult, str | None]:
+    """The build of `inputs`, added to the build in `base` where it can be; else of every input, with the
+    reason it could not be added (None: added, or no `base`)."""
+    options = {"fingerprint": fingerprint, "digest": digest, "extract_date": extract_date,
+               "return_year": return_year, "progress": progress}
+    why = None
+    if base is not None:
+        try:
+            return extend(base, inputs, config, stage_model, key, **options), None
+        except NotExtendable as reason:
+            why = str(reason)
+            progress(f"Building every input, not adding to {base}: {why}")
+    return build_keeping(inputs, config, stage_model, key, **options), why
+
+
+def earlier_build(cache_root: Path, inputs: Sequence[Path], fingerprint: str, digest: Any) -> Path | None:
+    """The cached build (a folder of `cache_root`) whose inputs are the most of the first `inputs` given, under
+    the same fingerprint: what this build can add to. None if there is none."""
+    best, most = None, 0
+    for manifest_path in Path(cache_root).glob(f"*/{STATE_DIR}/{MANIFEST}"):
+        folder = manifest_path.parent.parent
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            earlier = manifest["inputs"]
+            if manifest.get("fingerprint") != fingerprint or not (most < len(earlier) <= len(inputs)) or \
+                    not (folder / "report.json").is_file():
+                continue
+            if all(old["name"] == Path(p).name and old["sha256"] == digest(Path(p)) for old, p in zip(earlier, inputs)):
+                best, most = folder, len(earlier)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a folder being written, or not ours: not one to add to
+    return best
