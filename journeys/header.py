@@ -32,8 +32,10 @@ def settle_header(header: pd.DataFrame, seen: np.ndarray, ledger: RowLedger,
 
 
 def attach_header(episodes: pd.DataFrame, header: pd.DataFrame, config: PathwayConfig,
-                   issues: list[pd.DataFrame]) -> pd.DataFrame:
-    """SSDA903: sex, birth month and ethnicity from the header; a child without one gets a warning."""
+                   issues: list[pd.DataFrame], given: bool | None = None) -> pd.DataFrame:
+    """SSDA903: sex, birth month and ethnicity from the header; a child without one gets a warning where a
+    header table was `given` (default: where `header` has rows). Whether one was is for the build to say,
+    not the rows of these children: a partition or the children an added file touches may have none."""
     if config.source.format != "ssda903":
         return episodes
     attrs = header.set_index("person_id")[["sex", "birth_date", "ethnicity"]] if len(header) else \
@@ -42,6 +44,6 @@ def attach_header(episodes: pd.DataFrame, header: pd.DataFrame, config: PathwayC
         episodes[col] = episodes["person_id"].map(attrs[col]) if len(attrs) else pd.NA
     firsts = episodes.drop_duplicates("person_id")
     lacking = firsts[~firsts["person_id"].isin(attrs.index)]
-    if len(header):
+    if len(header) if given is None else given:
         issues.append(issue_frame("missing-header", lacking["file"], "episodes", lacking["row"], "CHILD"))
     return episodes

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from journeys.accounting import RowLedger
 from journeys.cin_source import split_inputs
@@ -129,7 +130,7 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
     kinds = sorted(set(manifest["kinds"]) | set(new_rows))
     old_rows = {kind: pd.read_parquet(state / f"rows-{kind}.parquet") for kind in manifest["kinds"]}
     touched, blank = _touched(old_rows, new_rows, None if when == before else min(when, before))
-    progress(f"Building again {touched.size:,} children the new inputs touch")
+    progress(f"Adding to the earlier build: {touched.size + blank:,} children to build again")
     tables = CanonicalTables()
     for kind in kinds:
         parts = [frame[_is_touched(frame["person_id"], touched, blank)] for frame in (old_rows.get(kind),) if
@@ -167,9 +168,9 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
     gone_people = set(pseudonym_text(pd.Series(pd.array(touched, dtype="UInt64"))))
     frames = {}
     for name in _OUTPUTS:
-        earlier_out = pd.read_parquet(Path(base) / f"{name}.parquet")
+        earlier_out = _read_as_built(Path(base) / f"{name}.parquet")
         keep = ~earlier_out["person_id"].isin(gone_people)
-        frames[name] = _in_child_order([earlier_out[keep], getattr(result, name)],
+        frames[name] = _in_child_order([earlier_out[keep], _blanks_typed(getattr(result, name), earlier_out)],
                                        files if name == "episodes" else None)
     all_rows = {kind: pd.concat([f for f in (old_rows.get(kind), new_rows.get(kind)) if f is not None],
                                 ignore_index=True) for kind in kinds}
@@ -304,6 +305,23 @@ def _local_ledger(tables: CanonicalTables, ledger: RowLedger) -> tuple[RowLedger
         for frame in getattr(tables, kind):
             frame["row_id"] = _local_ids(frame["row_id"].to_numpy(dtype=np.int64), starts, local_starts)
     return local, ids
+
+
+def _read_as_built(path: Path) -> pd.DataFrame:
+    """An output table as the build held it: text columns the build held untyped (object) read back as such,
+    not as str, so that the table spliced from it is written as the build of every row writes it."""
+    frame = pd.read_parquet(path)
+    untyped = [c["name"] for c in (pq.read_schema(path).pandas_metadata or {}).get("columns", [])
+               if c.get("numpy_type") == "object" and c["name"] in frame and frame[c["name"]].dtype != object]
+    return frame.astype({column: object for column in untyped}) if untyped else frame
+
+
+def _blanks_typed(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with a column of blanks only (untyped: object) typed as in `like`: the children built again
+    may have none of a value (no header row, say) that the build of every child types."""
+    blank = {column: like[column].dtype for column in frame if column in like and frame[column].dtype == object
+             and like[column].dtype != object and frame[column].isna().all()}
+    return frame.astype(blank) if blank else frame
 
 
 def _attributed(issues: pd.DataFrame, rows: dict[str, pd.DataFrame]) -> pd.DataFrame | None:

@@ -219,7 +219,7 @@ def _care(tables: CanonicalTables, config: PathwayConfig, stage_model: StageMode
     progress("Building journeys and spells")
     episodes = _journeys(episodes, config, when, ledger, issues)
     header = settle_header(header, seen, ledger, issues)
-    episodes = attach_header(episodes, header, config, issues)
+    episodes = attach_header(episodes, header, config, issues, given=bool(tables.header))
     return build_spells(episodes, config.authority, when), _episodes_out(episodes, config), when, inferred
 
 

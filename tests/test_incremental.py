@@ -1,0 +1,217 @@
+"""Incremental builds: adding files to a build gives exactly the build of every input, reading only the new ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import filecmp
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from journeys.cache import build_inputs, fingerprint, input_digest, write_build
+from journeys.config import load_config
+from journeys.incremental import STATE_DIR, NotExtendable, build_adding, build_keeping, extend
+from journeys.pipeline import BuildResult, run_pipeline
+from journeys.stages import load_stage_model
+from tests.conftest import KEY, ROOT, write_episodes
+from tests.test_partitioned import messy_inputs
+
+SAMPLES = ROOT / "data_samples"
+NORTHGATE = ROOT / "pathway_configs" / "northgate.yaml"
+RIVERSIDE = ROOT / "pathway_configs" / "riverside.yaml"
+OUTPUTS = ("episodes.parquet", "spells.parquet", "transitions.parquet", "report.json", "issues.csv",
+           "journey_attributes.parquet")
+
+
+def assert_same(expected: BuildResult, added: BuildResult, folder: Path) -> None:
+    """The files a build writes are the same, byte for byte (frames read back from parquet may type an
+    all-text column as str where the build of every row held it as object: the files are the contract)."""
+    write_build(expected, folder / "expected")
+    write_build(added, folder / "added")
+    for name in OUTPUTS:
+        assert filecmp.cmp(folder / "expected" / name, folder / "added" / name, shallow=False), name
+    shutil.rmtree(folder / "expected")
+    shutil.rmtree(folder / "added")
+
+
+def by_year(paths: list[Path]) -> list[Path]:
+    """Northgate's returns a year at a time: that year's episodes, then its header."""
+    return sorted(paths, key=lambda p: (p.name.rsplit("_", 1)[-1], p.name))
+
+
+def build(inputs: list[Path], config: Path = NORTHGATE, base: Path | None = None, messages: list[str] | None = None,
+          **options: object) -> tuple[BuildResult, str | None]:
+    model = load_stage_model()
+    return build_adding(inputs, load_config(config, model), model, KEY, base=base, fingerprint=fingerprint(config),
+                        digest=input_digest(), progress=(messages.append if messages is not None else lambda _: None),
+                        **options)  # type: ignore[arg-type]
+
+
+def full(inputs: list[Path], config: Path = NORTHGATE, **options: object) -> BuildResult:
+    model = load_stage_model()
+    return run_pipeline(inputs, load_config(config, model), stage_model=model, key=KEY, **options)  # type: ignore[arg-type]
+
+
+def test_returns_added_one_file_at_a_time_give_the_build_of_them_all(tmp_path: Path) -> None:
+    """Northgate's nine years of returns (later returns supersede earlier rows, the extract date moves each
+    year), then a file of problems and one that cannot be read: every step equals the build of its inputs."""
+    inputs = by_year(messy_inputs(tmp_path)[:-2]) + messy_inputs(tmp_path)[-2:]
+    result, why = build(inputs[:2])
+    assert why is None and result.kept is not None
+    folder, before = tmp_path / "step-2", 2
+    write_build(result, folder)
+    for n in (3, 4, 8, 12, 18, len(inputs)):
+        messages: list[str] = []
+        result, why = build(inputs[:n], base=folder, messages=messages)
+        assert why is None, why
+        assert_same(full(inputs[:n]), result, tmp_path)
+        assert [m for m in messages if m.startswith("Reading ")] == [f"Reading {p.name}" for p in inputs[before:n]]
+        folder, before = tmp_path / f"step-{n}", n
+        write_build(result, folder)
+    report = json.loads((folder / "report.json").read_text())
+    assert report["rows_read"] == report["rows_used"] + report["rows_superseded"] + report["rows_ignored"] + \
+        report["rows_quarantined"]
+
+
+def test_only_the_children_the_new_rows_touch_are_built_again(tmp_path: Path) -> None:
+    """With the extract date fixed, a file of two new children builds two children again, not the history."""
+    inputs = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))
+    date = dt.date(2025, 3, 31)
+    base = tmp_path / "base"
+    write_build(build(inputs, extract_date=date)[0], base)
+    extra = write_episodes(tmp_path / "ssda903_episodes_zz.csv", [
+        ("N900002", "01/04/2021", "S", "C2", "U4", "01/06/2021", "E11"),
+        ("N900003", "01/01/2022", "S", "C2", "U4", "", ""),
+    ])
+    messages: list[str] = []
+    result, why = build([*inputs, extra], base=base, messages=messages, extract_date=date)
+    assert why is None
+    assert "Adding to the earlier build: 2 children to build again" in messages
+    assert_same(full([*inputs, extra], extract_date=date), result, tmp_path)
+
+
+def test_where_the_extract_date_moves_children_with_open_episodes_are_built_again(tmp_path: Path) -> None:
+    inputs = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))
+    base = tmp_path / "base"
+    write_build(build(inputs[:-2])[0], base)
+    messages: list[str] = []
+    result, _ = build(inputs, base=base, messages=messages)
+    touched = int(next(m for m in messages if m.startswith("Adding to")).split(": ")[1].split()[0].replace(",", ""))
+    earlier = pd.read_parquet(base / "spells.parquet")
+    new_children = set(pd.read_parquet(base / "spells.parquet")["person_id"]) ^ set(result.spells["person_id"])
+    assert touched >= earlier.loc[earlier["next_stage"] == "open", "person_id"].nunique()
+    assert touched < earlier["person_id"].nunique() + len(new_children)  # not everyone
+    assert_same(full(inputs), result, tmp_path)
+
+
+def test_front_door_added_to_care_episodes(tmp_path: Path) -> None:
+    inputs = [SAMPLES / "riverside" / "placements.csv", SAMPLES / "riverside" / "front_door.csv"]
+    base = tmp_path / "base"
+    write_build(build(inputs[:1], RIVERSIDE)[0], base)
+    result, why = build(inputs, RIVERSIDE, base=base)
+    assert why is None
+    assert_same(full(inputs, RIVERSIDE), result, tmp_path)
+
+
+@pytest.mark.parametrize("case", ["changed", "order", "extract-date", "config", "cin", "not-a-build"])
+def test_a_build_that_cannot_be_added_to_says_why_and_builds_every_input(tmp_path: Path, case: str) -> None:
+    returns = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))
+    inputs = [tmp_path / p.name for p in returns[:4]]
+    for source, copy in zip(returns, inputs):
+        shutil.copy(source, copy)
+    config = tmp_path / "northgate.yaml"
+    shutil.copy(NORTHGATE, config)
+    base = tmp_path / "base"
+    write_build(build(inputs[:2], config)[0], base)
+    given, options = list(inputs), {}
+    if case == "changed":
+        inputs[0].write_text(inputs[0].read_text() + returns[2].read_text().split("\n", 1)[1])
+    elif case == "order":
+        given = [inputs[1], inputs[0], *inputs[2:]]
+    elif case == "extract-date":
+        options = {"extract_date": dt.date(2019, 3, 31)}
+    elif case == "config":
+        config.write_text(config.read_text() + "\n# a comment is a change too\n")
+    elif case == "cin":
+        given = [*inputs, SAMPLES / "northgate" / "cin_census_2016-17.xml"]
+    else:
+        base = tmp_path
+    result, why = build(given, config, base=base, **options)
+    expected = {"changed": f"{inputs[0].name} changed since the earlier build read it",
+                "order": f"the earlier build's inputs must come first, in its order: {inputs[0].name} was read where "
+                         f"{inputs[1].name} is given",
+                "extract-date": "--extract-date or --year differs from the earlier build's",
+                "config": "the config, the stage model, the tool or the pseudonymisation key changed since",
+                "cin": "the new inputs include CIN census XML, which is not added to a build yet",
+                "not-a-build": f"{tmp_path} keeps nothing to add to: it is not a build folder, or it was built by an "
+                               "older version, from CIN census XML or without care episodes"}[case]
+    assert why == expected
+    assert_same(full(given, config, **options), result, tmp_path)  # type: ignore[arg-type]
+
+
+def test_what_a_build_keeps_holds_no_child_id_and_no_full_date_of_birth(tmp_path: Path) -> None:
+    inputs = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))[:4]
+    write_build(build(inputs)[0], tmp_path / "b")
+    kept = tmp_path / "b" / STATE_DIR
+    ids = set(pd.concat([pd.read_csv(p, dtype=str)["CHILD"] for p in inputs]))
+    header = pd.read_parquet(kept / "rows-header.parquet")
+    assert str(header["person_id"].dtype) == "UInt64"
+    assert (header["birth_date"].dropna().dt.day == 1).all()
+    assert header["birth_date_text"].isna().all()  # every date of birth could be read: none kept as written
+    for path in kept.iterdir():
+        data = path.read_bytes()
+        assert not [i for i in ids if i.encode() in data], path.name
+
+
+def test_extend_refuses_cin_census_bases_it_has_nothing_for(tmp_path: Path) -> None:
+    inputs = sorted((SAMPLES / "northgate").glob("*2016-17*"))
+    model = load_stage_model()
+    result = build_keeping(inputs, load_config(NORTHGATE, model), model, KEY, fingerprint=fingerprint(NORTHGATE),
+                           digest=input_digest())
+    assert result.kept is None  # CIN census XML is not kept yet
+    write_build(result, tmp_path / "b")
+    with pytest.raises(NotExtendable):
+        extend(tmp_path / "b", inputs, load_config(NORTHGATE, model), model, KEY, fingerprint=fingerprint(NORTHGATE),
+               digest=input_digest())
+
+
+def test_cli_build_from_writes_the_same_files(tmp_path: Path) -> None:
+    inputs = [str(p) for p in by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "journeys.cli", "build", "--config", str(NORTHGATE), *args],
+                              capture_output=True, text=True, cwd=ROOT, check=True)
+
+    cli(*inputs, "--out", str(tmp_path / "all"), "--quiet")
+    cli(*inputs[:-2], "--out", str(tmp_path / "before"), "--quiet")
+    added = cli(*inputs, "--from", str(tmp_path / "before"), "--out", str(tmp_path / "after"))
+    assert "Adding to the earlier build" in added.stderr + added.stdout
+    for name in OUTPUTS:
+        assert filecmp.cmp(tmp_path / "all" / name, tmp_path / "after" / name, shallow=False), name
+    # in place: the earlier folder becomes this month's build
+    cli(*inputs, "--from", str(tmp_path / "before"), "--out", str(tmp_path / "before"), "--quiet")
+    for name in OUTPUTS:
+        assert filecmp.cmp(tmp_path / "all" / name, tmp_path / "before" / name, shallow=False), name
+    refused = subprocess.run([sys.executable, "-m", "journeys.cli", "build", "--config", str(NORTHGATE), *inputs,
+                              "--from", str(tmp_path / "all"), "--out", str(tmp_path / "x"), "--engine", "dask"],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and "--from adds to a build with the embedded engine" in refused.stderr
+
+
+def test_the_app_cache_adds_this_months_extract_to_the_cached_build(tmp_path: Path) -> None:
+    inputs = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))
+    cache = tmp_path / "cache"
+    build_inputs(NORTHGATE, inputs[:-2], cache)
+    messages: list[str] = []
+    added = build_inputs(NORTHGATE, inputs, cache, progress=messages.append)
+    assert any(m.startswith("Adding to the earlier build") for m in messages)
+    assert not any(m == f"Reading {inputs[0].name}" for m in messages)
+    fresh = build_inputs(NORTHGATE, inputs, tmp_path / "fresh")
+    pd.testing.assert_frame_equal(added.spells, fresh.spells)
+    pd.testing.assert_frame_equal(added.attributes, fresh.attributes)
+    assert added.report == fresh.report
