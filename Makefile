@@ -44,6 +44,7 @@ bench: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_yardsticks.py
 	$(PY) benchmarks/bench_dask.py
+	$(PY) benchmarks/bench_incremental.py
 	$(PY) benchmarks/bench_app.py
 
 ## make bench with 10^7 episodes too (SSDA903 only): about 19 minutes and 10 GB of memory here.
@@ -51,6 +52,7 @@ bench-full: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_build.py --full
 	$(PY) benchmarks/bench_yardsticks.py --full
 	$(PY) benchmarks/bench_dask.py --full
+	$(PY) benchmarks/bench_incremental.py --full
 	$(PY) benchmarks/bench_app.py --full
 
 samples: setup

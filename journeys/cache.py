@@ -57,7 +57,8 @@ def write_build(result: BuildResult, out: Path) -> None:
         written = [writer.submit(table.to_parquet, out / name, index=False) for name, table in (
             ("episodes.parquet", result.episodes), ("spells.parquet", result.spells),
             ("transitions.parquet", result.transitions))]
-        attributes = journey_attributes(result.episodes, result.spells)
+        attributes = journey_attributes(result.episodes, result.spells) if result.attributes is None \
+            else result.attributes
         for done in written:
             done.result()  # a failed write fails the build here
     result.issues.to_csv(out / "issues.csv", index=False)

@@ -28,8 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from journeys.accounting import RowLedger
 from journeys.cin_source import split_inputs
@@ -38,7 +36,7 @@ from journeys.errors import BuildError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
 from journeys.pipeline import (BuildResult, CareDate, Progress, _concat, _quiet, build_from_tables,
                                decide_extract_date, read_inputs)
-from journeys.pseudonymise import load_key
+from journeys.pseudonymise import load_key, pseudonym_order
 from journeys.sources import CanonicalTables
 from journeys.stages import StageModel, load_stage_model
 
@@ -243,9 +241,15 @@ def _in_child_order(frames: list[pd.DataFrame], files: dict[str, int] | None) ->
     them. The episodes table (`files`: each input's place) has care episodes so, then the front door's in
     input order (file, then row, read back from row_ref)."""
     frame = pd.concat(frames, ignore_index=True)
-    child = pc.rank(pa.array(frame["person_id"]), tiebreaker="dense").to_numpy()  # in text order (5x pandas)
+    return frame.take(child_order(frame, files)).reset_index(drop=True)
+
+
+def child_order(frame: pd.DataFrame, files: dict[str, int] | None) -> np.ndarray:
+    """The positions that put `frame` (person_id; for episodes, also source and row_ref) in the embedded
+    build's order, as `_in_child_order` says."""
+    child = pseudonym_order(frame["person_id"])  # the pseudonyms' own order, without sorting text
     if files is None:
-        return frame.take(np.argsort(child, kind="stable")).reset_index(drop=True)
+        return np.argsort(child, kind="stable")
     source = frame["source"].astype("category")
     block = pd.Series(source.cat.categories).map(_BLOCKS).fillna(0).to_numpy(dtype=np.int64)[source.cat.codes]
     joined = np.flatnonzero(block > 0)
@@ -254,8 +258,7 @@ def _in_child_order(frames: list[pd.DataFrame], files: dict[str, int] | None) ->
         ref = frame["row_ref"].iloc[joined].astype("str").str.rpartition(":")
         in_input[joined] = ref[0].map(files).fillna(-1).to_numpy(dtype=np.int64)
         row[joined] = pd.to_numeric(ref[2], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
-    order = np.lexsort((np.where(block > 0, 0, child), row, in_input, block))  # stable: a child keeps its order
-    return frame.take(order).reset_index(drop=True)
+    return np.lexsort((np.where(block > 0, 0, child), row, in_input, block))  # stable: a child keeps its order
 
 
 def default_workers() -> int:

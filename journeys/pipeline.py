@@ -55,6 +55,8 @@ class BuildResult:
     stage_model: StageModel = field(repr=False)
     #: what a later build can add to (journeys.incremental.Kept), written beside the outputs; None: nothing
     kept: object | None = field(default=None, repr=False)
+    #: each journey's attributes where the build worked them out (an added build splices them); None: derived
+    attributes: pd.DataFrame | None = field(default=None, repr=False)
 
     def graph(self) -> nx.DiGraph:
         """The stage -> stage graph with `count` and `median_days` per edge."""

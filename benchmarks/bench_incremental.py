@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""Adding this month's extract to a build (`journeys build --from`) against building the whole history again.
+
+For each size (10^5 and 10^6 episodes by default; `--full` adds 10^7), bench_build.py's synthetic
+SSDA903 history is split by child: the children whose first episode starts in the last month before
+the extract date (their episodes and header rows) are "this month's extract", everyone else the
+history; then the same with the last 12 months (a year of new children), to show how the time grows
+with the new data. Both files are the same collection year, so the extract date does not move and the added
+build rebuilds this month's children only (where it moves, the children still open are rebuilt
+too: tests/test_incremental.py). Each command runs in a fresh process (wall seconds, peak RSS):
+
+- the history alone, keeping what a later build adds to;
+- the history and this month from scratch;
+- this month added to the history's build (`--from`).
+
+The added build's files are compared byte for byte with the build from scratch (exit 1 if any
+differs). Results: `benchmarks/results/incremental.json` and `incremental.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import filecmp
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_build as B  # noqa: E402  (the synthetic inputs and helpers)
+
+KEY_FILE = B.DATA / "bench.key"
+MONTHS = (1, 12)  # this month's new children; a year's, to show the time grows with the new data
+OUTPUTS = ("episodes.parquet", "spells.parquet", "transitions.parquet", "journey_attributes.parquet", "issues.csv",
+           "report.json")
+
+
+def split_month(paths: dict[str, Path], folder: Path, months: int = 1) -> tuple[list[Path], list[Path], dict[str, Any]]:
+    """The history's files and the new extract's: the children whose first episode starts in the last
+    `months` months (1: this month's extract)."""
+    episodes = pd.read_csv(paths["episodes"], dtype=str, keep_default_na=False)
+    header = pd.read_csv(paths["header"], dtype=str, keep_default_na=False)
+    start = pd.to_datetime(episodes["DECOM"], format="%d/%m/%Y", errors="coerce")
+    latest = start.max()
+    month_begins = (latest.replace(day=1) - pd.DateOffset(months=months - 1)).normalize()
+    first = start.groupby(episodes["CHILD"]).transform("min")
+    new = (first >= month_begins).to_numpy()
+    children = set(episodes.loc[new, "CHILD"])
+    is_new_header = header["CHILD"].isin(children).to_numpy()
+    out = {"history_episodes": folder / "history_episodes.csv", "history_header": folder / "history_header.csv",
+           "month_episodes": folder / "month_episodes.csv", "month_header": folder / "month_header.csv"}
+    episodes[~new].to_csv(out["history_episodes"], index=False)
+    header[~is_new_header].to_csv(out["history_header"], index=False)
+    episodes[new].to_csv(out["month_episodes"], index=False)
+    header[is_new_header].to_csv(out["month_header"], index=False)
+    counts = {"history_episodes": int((~new).sum()), "month_episodes": int(new.sum()),
+              "month_children": len(children), "month_begins": str(month_begins.date())}
+    return [out["history_episodes"], out["history_header"]], [out["month_episodes"], out["month_header"]], counts
+
+
+def timed(inputs: list[Path], out: Path, extra: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    """One `journeys build` in a fresh process: wall seconds and peak RSS; its progress lines."""
+    command = [sys.executable, "-m", "journeys.cli", "build", "--config", str(B.CONFIG), *map(str, inputs),
+               "--out", str(out), *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, JOURNEYS_KEY_FILE=str(KEY_FILE)))
+    assert proc.stderr is not None
+    lines = list(proc.stderr)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"journeys build failed:\n{''.join(lines[-20:])}")
+    return {"seconds": round(time.perf_counter() - t0, 2), "peak_mb": round(B.mb(B.maxrss_bytes(usage.ru_maxrss)), 1),
+            "progress": [line.strip() for line in lines]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    B.size_options(parser)
+    args = parser.parse_args()
+    rows = []
+    for size, months in [(size, months) for size in B.chosen_sizes(args) for months in MONTHS]:
+        paths = B.data_paths(size, args.seed)
+        B.ensure_data(size, args.seed, args)
+        with tempfile.TemporaryDirectory(prefix="bench-incremental-") as tmp:
+            folder = Path(tmp)
+            history, month, counts = split_month(paths, folder, months)
+            B.log(f"{B.label(size)}: history {counts['history_episodes']:,} episodes, this month "
+                  f"{counts['month_episodes']:,} ({counts['month_children']:,} children from {counts['month_begins']})")
+            first = timed(history, folder / "history")
+            scratch = timed([*history, *month], folder / "scratch")
+            added = timed([*history, *month], folder / "added", ["--from", str(folder / "history")])
+            same = all(filecmp.cmp(folder / "scratch" / n, folder / "added" / n, shallow=False) for n in OUTPUTS)
+            rebuilt = next((line for line in added["progress"] if "children to build again" in line), "")
+            row = {"episodes": size, "months": months, **counts, "history_build_s": first["seconds"], "scratch_s": scratch["seconds"],
+                   "scratch_peak_mb": scratch["peak_mb"], "added_s": added["seconds"], "added_peak_mb": added["peak_mb"],
+                   "speedup": round(scratch["seconds"] / added["seconds"], 2),
+                   "rebuilt": rebuilt.split(": ", 1)[-1], "same_files": same}
+            B.log(json.dumps(row))
+            rows.append(row)
+            if not same:
+                raise SystemExit(f"{B.label(size)}: the added build's files differ from the build from scratch")
+    meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}"}
+    B.RESULTS.mkdir(parents=True, exist_ok=True)
+    (B.RESULTS / "incremental.json").write_text(json.dumps({**meta, "rows": rows}, indent=2), encoding="utf-8")
+    lines = [f"# Incremental build benchmark ({meta['date']})", "", f"{meta['machine']}. SSDA903 synthetic history; "
+             "the new extract is the children whose first episode starts in the last month (or 12 months: a year "
+             "of new children), given as files after the history's, same collection year, so the extract date "
+             "stays. Fresh process each, wall seconds (Python start and imports "
+             "included).", "",
+             "| episodes | new: months | new episodes (children) | from scratch s | added (--from) s | speedup | "
+             "peak MB scratch / added | rebuilt | same files |", "|--:|--:|--:|--:|--:|--:|--:|:--|:--|"]
+    for r in rows:
+        lines.append(f"| {r['episodes']:,} | {r['months']} | {r['month_episodes']:,} ({r['month_children']:,}) | "
+                     f"{r['scratch_s']} | "
+                     f"{r['added_s']} | {r['speedup']}x | {r['scratch_peak_mb']:,} / {r['added_peak_mb']:,} | "
+                     f"{r['rebuilt']} | {r['same_files']} |")
+    (B.RESULTS / "incremental.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
