@@ -115,7 +115,7 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
         manifest = json.loads((state / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise NotExtendable(f"{base} keeps nothing to add to: it is not a build folder, or it was built by an "
-                            "older version, from CIN census XML or without care episodes") from None
+                            "older version, with --engine dask, from CIN census XML or without care episodes") from None
     new_paths = _new_inputs(manifest, inputs, fingerprint, digest, extract_date, return_year)
     if split_inputs(new_paths)[0]:
         raise NotExtendable("the new inputs include CIN census XML, which is not added to a build yet")
@@ -154,21 +154,10 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
     ledger.bucket[ids], ledger.reason[ids] = local.bucket, local.reason
 
     progress("Joining them to the earlier build")
-    names = {canon: src for src, canon in config.column_names().items()}
-    own = list(new.issues) + ([issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}")]
-                              if inferred else [])
-    fresh = combine_issues(own)
-    fresh["column"] = fresh["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
-    earlier = pd.read_parquet(state / "issues.parquet")
-    gone = earlier["_about_child"].to_numpy() & _is_touched(earlier["_child"], touched, blank) | \
-        earlier["code"].isin(_DECIDED_AGAIN).to_numpy()
-    rebuilt = _attributed(result.issues, {kind: getattr(tables, kind)[0] for kind in kinds})
-    if rebuilt is None:
-        raise NotExtendable("an issue of the children built again is about no row of theirs")
-    fresh_kept = fresh.assign(_child=pd.array([None] * len(fresh), dtype="UInt64"), _about_child=False)
-    kept_issues = combine_issues([earlier[~gone], fresh_kept, rebuilt])
-    if "_child" not in kept_issues:  # none at all
-        kept_issues = kept_issues.assign(_child=pd.array([], dtype="UInt64"), _about_child=np.zeros(0, dtype=bool))
+    read_here = list(new.issues) + ([issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}")]
+                                    if inferred else [])
+    kept_issues = _joined_issues(pd.read_parquet(state / "issues.parquet"), read_here, result.issues,
+                                 {kind: getattr(tables, kind)[0] for kind in kinds}, touched, blank, config)
     issues = kept_issues.drop(columns=["_child", "_about_child"])
     issues["column"] = issues["column"].map(lambda c: c)  # the type pandas gives these names, as one map of all
     info = CanonicalTables(inputs=[*manifest["table_info"], *new.inputs])
@@ -193,6 +182,25 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
                 manifest, segments)
     return BuildResult(frames["episodes"], frames["spells"], frames["transitions"], issues, report, stage_model,
                        kept, attributes)
+
+
+def _joined_issues(earlier: pd.DataFrame, read_here: list[pd.DataFrame], rebuilt: pd.DataFrame,
+                   rows: dict[str, pd.DataFrame], touched: np.ndarray, blank: bool, config: PathwayConfig) -> pd.DataFrame:
+    """The issues of the build of every input, each with its child: the earlier build's, less those of the
+    children built again and those decided again; the new files' own (`read_here`); the rebuilt children's."""
+    names = {canon: src for src, canon in config.column_names().items()}
+    fresh = combine_issues(read_here)
+    fresh["column"] = fresh["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
+    gone = earlier["_about_child"].to_numpy() & _is_touched(earlier["_child"], touched, blank) | \
+        earlier["code"].isin(_DECIDED_AGAIN).to_numpy()
+    theirs = _attributed(rebuilt, rows)
+    if theirs is None:
+        raise NotExtendable("an issue of the children built again is about no row of theirs")
+    fresh = fresh.assign(_child=pd.array([None] * len(fresh), dtype="UInt64"), _about_child=False)
+    joined = combine_issues([earlier[~gone], fresh, theirs])
+    if "_child" not in joined:  # none at all
+        joined = joined.assign(_child=pd.array([], dtype="UInt64"), _about_child=np.zeros(0, dtype=bool))
+    return joined
 
 
 def write_kept(kept: Kept, out: Path) -> None:
