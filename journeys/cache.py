@@ -57,17 +57,17 @@ def write_build(result: BuildResult, out: Path) -> None:
         written = [writer.submit(table.to_parquet, out / name, index=False) for name, table in (
             ("episodes.parquet", result.episodes), ("spells.parquet", result.spells),
             ("transitions.parquet", result.transitions))]
+        if result.kept is not None:  # what a later build adds to (journeys.incremental), on the same thread
+            from journeys.incremental import Kept, write_kept
+
+            assert isinstance(result.kept, Kept)
+            written.append(writer.submit(write_kept, result.kept, out))
         attributes = journey_attributes(result.episodes, result.spells) if result.attributes is None \
             else result.attributes
         for done in written:
             done.result()  # a failed write fails the build here
     result.issues.to_csv(out / "issues.csv", index=False)
     attributes.to_parquet(out / ATTRIBUTES_FILE, index=False)
-    if result.kept is not None:  # what a later build adds to (journeys.incremental)
-        from journeys.incremental import Kept, write_kept
-
-        assert isinstance(result.kept, Kept)
-        write_kept(result.kept, out)
     # report last: its presence marks a complete build
     (out / "report.json").write_text(json.dumps(result.report, indent=2, default=str), encoding="utf-8")
 

@@ -415,30 +415,33 @@ def _attributed(issues: pd.DataFrame, rows: dict[str, pd.DataFrame]) -> pd.DataF
     None where an issue names a row no kept row is, or is about no child and is not one of the kinds kept
     as they are (read from a file) or decided again."""
     frames = {kind: frame for kind, frame in rows.items() if len(frame)}
-    lookup = pd.concat([pd.DataFrame({"file": frame["file"].astype("str").to_numpy(),
-                                      "table": _TABLE_LABEL[kind],
-                                      "row": frame["row"].to_numpy(dtype=np.int64),
-                                      "row": frame["row"].to_numpy(dtype=np.int64)})
-                        for kind, frame in frames.items()], ignore_index=True) if frames else \
-        pd.DataFrame({"file": [], "table": [], "row": np.zeros(0, dtype=np.int64)})
+    files = pd.Index(sorted({str(f) for frame in frames.values() for f in frame["file"].unique()} |
+                            {str(f) for f in issues["file"].dropna().unique()}))
+    labels = sorted(set(_TABLE_LABEL.values()))
+
+    def where(file: pd.Series, label: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """(table label, file, row) as one number: labels and files are few, rows below 2^40."""
+        return (label.astype(np.int64) << 60) | (files.get_indexer(file.astype("str")).astype(np.int64) << 40) | row
+
+    keys = [where(frame["file"], np.full(len(frame), labels.index(_TABLE_LABEL[kind])),
+                  frame["row"].to_numpy(dtype=np.int64)) for kind, frame in frames.items()]
+    lookup = pd.Index(np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64))
+    if not lookup.is_unique:
+        return None
     children = pd.concat([frame["person_id"] for frame in frames.values()], ignore_index=True).astype("UInt64") \
         if frames else pd.Series([], dtype="UInt64")
-    if lookup.duplicated(["file", "table", "row"]).any():
-        return None
     named = issues["row"].notna().to_numpy()
-    where = pd.DataFrame({"file": issues["file"].astype("str").to_numpy(),
-                          "table": issues["table"].astype("str").to_numpy(),
-                          "row": issues["row"].fillna(-1).to_numpy(dtype=np.int64)})
-    # by the lookup's row number, not the keys themselves: a key through a join with gaps would pass via float
-    found = where.merge(lookup.assign(_at=np.arange(len(lookup))), on=["file", "table", "row"], how="left")
-    at = found["_at"].fillna(-1).to_numpy(dtype=np.int64)
+    label = issues["table"].map({name: i for i, name in enumerate(labels)}).fillna(len(labels)).to_numpy(np.int64)
+    at = lookup.get_indexer(where(issues["file"].fillna(""), label, issues["row"].fillna(-1).to_numpy(np.int64)))
+    at[~named] = -1
     if (named & (at < 0)).any() or not issues.loc[~named, "code"].isin(_READ_ISSUES | _DECIDED_AGAIN).all():
         return None
     out = issues.copy()
-    values = children.to_numpy(dtype=np.uint64, na_value=0)[np.maximum(at, 0)] if len(children) else \
+    found = np.maximum(at, 0)
+    values = children.to_numpy(dtype=np.uint64, na_value=0)[found] if len(children) else \
         np.zeros(len(at), dtype=np.uint64)
-    missing = (at < 0) | children.isna().to_numpy()[np.maximum(at, 0)] if len(children) else np.ones(len(at), bool)
-    out["_child"] = pd.arrays.IntegerArray(values, missing)
+    missing = (at < 0) | (children.isna().to_numpy()[found] if len(children) else True)
+    out["_child"] = pd.arrays.IntegerArray(values, np.asarray(missing, dtype=bool))
     out["_about_child"] = named
     return out
 
