@@ -116,6 +116,12 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
     except (OSError, ValueError):
         raise NotExtendable(f"{base} keeps nothing to add to: it is not a build folder, or it was built by an "
                             "older version, with --engine dask, from CIN census XML or without care episodes") from None
+    needed = [state / "ledger.parquet", state / "issues.parquet", *(Path(base) / f"{name}.parquet" for name in _OUTPUTS),
+              Path(base) / ATTRIBUTES_FILE, *(state / n for names in manifest.get("segments", {}).values() for n in names)]
+    missing = [str(path.relative_to(base)) for path in needed if not path.is_file()]
+    if missing or not (Path(base) / "report.json").is_file():
+        raise NotExtendable(f"the earlier build in {base} is incomplete ({', '.join(missing) or 'report.json'} "
+                            "missing)")
     new_paths = _new_inputs(manifest, inputs, fingerprint, digest, extract_date, return_year)
     if split_inputs(new_paths)[0]:
         raise NotExtendable("the new inputs include CIN census XML, which is not added to a build yet")

@@ -118,7 +118,7 @@ def test_front_door_added_to_care_episodes(tmp_path: Path) -> None:
     assert_same(full(inputs, RIVERSIDE), result, tmp_path)
 
 
-@pytest.mark.parametrize("case", ["changed", "order", "extract-date", "config", "cin", "not-a-build"])
+@pytest.mark.parametrize("case", ["changed", "order", "extract-date", "config", "cin", "not-a-build", "incomplete"])
 def test_a_build_that_cannot_be_added_to_says_why_and_builds_every_input(tmp_path: Path, case: str) -> None:
     returns = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))
     inputs = [tmp_path / p.name for p in returns[:4]]
@@ -139,6 +139,8 @@ def test_a_build_that_cannot_be_added_to_says_why_and_builds_every_input(tmp_pat
         config.write_text(config.read_text() + "\n# a comment is a change too\n")
     elif case == "cin":
         given = [*inputs, SAMPLES / "northgate" / "cin_census_2016-17.xml"]
+    elif case == "incomplete":
+        next((base / STATE_DIR).glob("rows-header-*.parquet")).unlink()
     else:
         base = tmp_path
     result, why = build(given, config, base=base, **options)
@@ -150,7 +152,8 @@ def test_a_build_that_cannot_be_added_to_says_why_and_builds_every_input(tmp_pat
                 "cin": "the new inputs include CIN census XML, which is not added to a build yet",
                 "not-a-build": f"{tmp_path} keeps nothing to add to: it is not a build folder, or it was built by an "
                                "older version, with --engine dask, from CIN census XML or without care "
-                               "episodes"}[case]
+                               "episodes",
+                "incomplete": f"the earlier build in {base} is incomplete ({STATE_DIR}/rows-header-0.parquet missing)"}[case]
     assert why == expected
     assert_same(full(given, config, **options), result, tmp_path)  # type: ignore[arg-type]
 
