@@ -139,7 +139,8 @@ class _Checks:
         return sub
 
     def who(self, sub: pd.DataFrame) -> pd.Series:
-        """'child RND1' for each row: the LA's own id goes into messages only."""
+        """'the child at line 12' for each row: where its <Child> element starts. The LA's own id is never
+        written into an issue: issues are stored with the build, and a stored child id breaks DESIGN 7."""
         return pd.Series(self.names.reindex(sub["child_no"]).to_numpy(), index=sub.index, dtype="str")
 
     def block_error(self, sub: pd.DataFrame, code: str) -> None:
@@ -195,8 +196,7 @@ class _Checks:
 
     def children(self) -> pd.DataFrame:
         c = self.f["children"]
-        self.names = pd.Series(np.where(c["la_child_id"].notna(), "child " + c["la_child_id"],
-                                        "the child at line " + c["line"].astype("str")), index=c["child_no"])
+        self.names = pd.Series("the child at line " + c["line"].astype("str").to_numpy(), index=c["child_no"])
         sex, gender = c["sex"].str.upper(), c["gender"]
         self.issue("invalid-code", c, sex.notna() & ~sex.isin(["M", "F", "U"]), "sex", "Sex", lambda b: b["sex"],
                    lambda b: "Sex (" + self.who(b) + ")")

@@ -234,7 +234,7 @@ def _latest(frame: pd.DataFrame, keys: list[str], code: str) -> tuple[
     table = CHILDREN if code == "duplicate-child" else DETAILS
     value = dup["referral_date"].dt.strftime("%Y-%m-%d") if code == "duplicate-cin-details" else None
     detail = (" (the first is at line " + first["line"].astype("int64").astype("str") + " of "
-              + first["file"].astype("str") + ", child " + dup["la_child_id"] + ")")
+              + first["file"].astype("str") + ")")  # never the child's id: issues are stored (DESIGN 7)
     issues = issue_frame(code, dup["file"], table, dup["line"], "LAchildID" if table == CHILDREN
                              else "CINreferralDate", value, detail)
     kept = ordered[~repeat].sort_values("row_id", kind="stable").reset_index(drop=True)

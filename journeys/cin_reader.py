@@ -199,7 +199,7 @@ class _Walker:
                 notes.append((CHILDREN, sub.sourceline, tag, "Child"))
         self.rows["children"].append(row)
         if notes:
-            who = f"child {row[_ID]}" if row[_ID] else f"the child at line {row[1]}"
+            who = f"the child at line {row[1]}"  # never the LA's id: issues are stored (DESIGN 7)
             self.unknown += [(t, line, tag, f" (inside {parent}, {who})") for t, line, tag, parent in notes]
         return self.children
 
