@@ -111,14 +111,15 @@ def _model_and_config(args: argparse.Namespace) -> tuple[StageModel, PathwayConf
 def _run_keeping(args: argparse.Namespace) -> BuildResult:
     """The embedded build, keeping what a later build adds to; with --from, added to that build if it can be."""
     from journeys.cache import fingerprint, input_digest
-    from journeys.incremental import build_adding
+    from journeys.incremental import STATE_DIR, build_adding
+    from journeys.pseudonymise import load_key
 
     stage_model, config = _model_and_config(args)
     progress = (lambda _: None) if args.quiet else _progress
-    from journeys.pseudonymise import load_key
-
+    # the earlier inputs' digests are remembered beside what the earlier build kept: not read again next month
+    digest = input_digest(args.base / STATE_DIR if args.base and (args.base / STATE_DIR).is_dir() else None)
     result, why = build_adding(args.inputs, config, stage_model, load_key(), base=args.base,
-                               fingerprint=fingerprint(args.config, args.stage_model), digest=input_digest(),
+                               fingerprint=fingerprint(args.config, args.stage_model), digest=digest,
                                extract_date=args.extract_date, return_year=args.year, progress=progress)
     if why and args.quiet:
         print(f"Built every input, not adding to {args.base}: {why}", file=sys.stderr)

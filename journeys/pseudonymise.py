@@ -72,8 +72,8 @@ def pseudonym_text(keys: pd.Series) -> pd.Series:
 
 
 def pseudonym_order(text: pd.Series) -> np.ndarray:
-    """Pseudonyms as written (16 hex characters) back to their 64-bit numbers, whose order is the text's:
-    a sort key for outputs without sorting text. Blank or other text is 0.
+    """Pseudonyms as written (16 lowercase hex characters) back to their 64-bit numbers, whose order is the
+    text's: a sort key for outputs without sorting text. Blank text, or text of another length, is 0.
 
     >>> pseudonym_order(pd.Series(["00000000000000ff", "ffffffffffffffff", None, "abc"])).tolist()
     [255, 18446744073709551615, 0, 0]
