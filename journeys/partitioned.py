@@ -244,10 +244,11 @@ def _in_child_order(frames: list[pd.DataFrame], files: dict[str, int] | None) ->
     return frame.take(child_order(frame, files)).reset_index(drop=True)
 
 
-def child_order(frame: pd.DataFrame, files: dict[str, int] | None) -> np.ndarray:
-    """The positions that put `frame` (person_id; for episodes, also source and row_ref) in the embedded
-    build's order, as `_in_child_order` says."""
-    child = pseudonym_order(frame["person_id"])  # the pseudonyms' own order, without sorting text
+def child_order(frame: pd.DataFrame, files: dict[str, int] | None, child: np.ndarray | None = None) -> np.ndarray:
+    """The positions that put `frame` (person_id, or its pseudonyms' numbers as `child`; for episodes, also
+    source and row_ref) in the embedded build's order, as `_in_child_order` says."""
+    if child is None:
+        child = pseudonym_order(frame["person_id"])  # the pseudonyms' own order, without sorting text
     if files is None:
         return np.argsort(child, kind="stable")
     source = frame["source"].astype("category")

@@ -71,14 +71,14 @@ def pseudonym_text(keys: pd.Series) -> pd.Series:
     return pd.Series(text.to_pandas().array, index=keys.index, dtype="str")
 
 
-def pseudonym_order(text: pd.Series) -> np.ndarray:
+def pseudonym_order(text: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Pseudonyms as written (16 lowercase hex characters) back to their 64-bit numbers, whose order is the
     text's: a sort key for outputs without sorting text. Blank text, or text of another length, is 0.
 
     >>> pseudonym_order(pd.Series(["00000000000000ff", "ffffffffffffffff", None, "abc"])).tolist()
     [255, 18446744073709551615, 0, 0]
     """
-    values = pa.array(text, from_pandas=True)
+    values = text if isinstance(text, (pa.Array, pa.ChunkedArray)) else pa.array(text, from_pandas=True)
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
     return np.concatenate([_chunk_order(chunk) for chunk in chunks] or [np.zeros(0, dtype=np.uint64)])
 
