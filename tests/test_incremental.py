@@ -109,6 +109,29 @@ def test_where_the_extract_date_moves_children_with_open_episodes_are_built_agai
     assert_same(full(inputs), result, tmp_path)
 
 
+def test_children_left_open_are_censored_again_when_only_new_children_move_the_date(tmp_path: Path) -> None:
+    """A file of new children only, in the next collection year: the extract date moves a year, so every
+    child still open must be built again though no new row is theirs (their open spells end at the date)."""
+    inputs = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))[:-2]
+    base = tmp_path / "base"
+    write_build(build(inputs)[0], base)
+    extra = write_episodes(tmp_path / "ssda903_episodes_new_children.csv", [
+        ("N900010", "01/06/2024", "S", "C2", "U4", "", ""),
+        ("N900011", "01/07/2024", "S", "V2", "U1", "01/09/2024", "E11"),
+    ])
+    messages: list[str] = []
+    result, why = build([*inputs, extra], base=base, messages=messages)
+    assert why is None
+    earlier = pd.read_parquet(base / "spells.parquet")
+    still_open = earlier.loc[earlier["next_stage"] == "open", "person_id"].nunique()
+    rebuilt = int(next(m for m in messages if m.startswith("Adding to")).split(": ")[1].split()[0].replace(",", ""))
+    # every child still open, the two new ones, and (conservatively) any with a row once open or dated after
+    assert still_open + 2 <= rebuilt < earlier["person_id"].nunique()
+    assert result.report["extract_date"] == "2025-03-31" != json.loads((base / "report.json").read_text())[
+        "extract_date"]
+    assert_same(full([*inputs, extra]), result, tmp_path)
+
+
 def test_front_door_added_to_care_episodes(tmp_path: Path) -> None:
     inputs = [SAMPLES / "riverside" / "placements.csv", SAMPLES / "riverside" / "front_door.csv"]
     base = tmp_path / "base"
@@ -219,3 +242,47 @@ def test_the_app_cache_adds_this_months_extract_to_the_cached_build(tmp_path: Pa
     pd.testing.assert_frame_equal(added.spells, fresh.spells)
     pd.testing.assert_frame_equal(added.attributes, fresh.attributes)
     assert added.report == fresh.report
+
+
+def annual_returns(folder: Path, children: int = 700, seed: int = 3) -> list[Path]:
+    """Synthetic SSDA903 returns as councils send them: each collection year's episodes file holds every
+    episode open during the year (those still open at 31 March without an end), and a header of its
+    children. A later return repeats the episodes the earlier left open, ended: it supersedes them."""
+    from journeys.synth import generate_care_episodes
+
+    episodes, header = generate_care_episodes(children, seed=seed, first_year=2018, last_year=2024)
+    start, end = pd.to_datetime(episodes["DECOM"]), pd.to_datetime(episodes["DEC"])
+    paths = []
+    for year in range(2019, 2025):
+        begins, ends = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
+        rows = episodes[((start <= ends) & (end.isna() | (end >= begins))).to_numpy()].copy()
+        still_open = (end[rows.index] > ends).to_numpy()
+        rows.loc[rows.index[still_open], ["DEC", "REC", "REASON_PLACE_CHANGE"]] = None
+        for column in ("DECOM", "DEC"):
+            rows[column] = pd.to_datetime(rows[column]).dt.strftime("%d/%m/%Y")
+        rows.to_csv(folder / f"ssda903_episodes_{year - 1}-{year % 100:02d}.csv", index=False)
+        header[header["CHILD"].isin(set(rows["CHILD"]))].to_csv(
+            folder / f"ssda903_header_{year - 1}-{year % 100:02d}.csv", index=False)
+        paths += [folder / f"ssda903_episodes_{year - 1}-{year % 100:02d}.csv",
+                  folder / f"ssda903_header_{year - 1}-{year % 100:02d}.csv"]
+    return paths
+
+
+def test_each_new_annual_return_added_gives_the_build_of_every_return(tmp_path: Path) -> None:
+    """Six years of synthetic returns, each added to the build of the ones before: every year the extract
+    date moves, open episodes are superseded by their ended versions, and the files equal a full build."""
+    inputs = annual_returns(tmp_path)
+    config = ROOT / "pathway_configs" / "ssda903.yaml"
+    folder = tmp_path / "year-1"
+    write_build(build(inputs[:2], config)[0], folder)
+    for n in range(4, len(inputs) + 1, 2):
+        messages: list[str] = []
+        result, why = build(inputs[:n], config, base=folder, messages=messages)
+        assert why is None, why
+        assert_same(full(inputs[:n], config), result, tmp_path)
+        folder = tmp_path / f"year-{n // 2}"
+        write_build(result, folder)
+    report = json.loads((folder / "report.json").read_text())
+    assert report["extract_date"] == "2024-03-31" and report["rows_superseded"] > 0
+    rebuilt = int(next(m for m in messages if m.startswith("Adding to")).split(": ")[1].split()[0].replace(",", ""))
+    assert 0 < rebuilt < pd.read_parquet(folder / "spells.parquet")["person_id"].nunique()
