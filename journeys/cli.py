@@ -190,10 +190,13 @@ def _run_dask(args: argparse.Namespace) -> BuildResult:
                                     "computer.") from None
     else:
         client, stack = local_client(args.workers or default_workers())
+    from journeys.cache import fingerprint, input_digest
+
     try:
         return run_partitioned(args.inputs, config, client=client, stage_model=stage_model,
                                extract_date=args.extract_date, return_year=args.year, partitions=args.partitions,
-                               work_dir=args.work_dir, progress=(lambda _: None) if args.quiet else _progress)
+                               work_dir=args.work_dir, progress=(lambda _: None) if args.quiet else _progress,
+                               fingerprint=fingerprint(args.config, args.stage_model), digest=input_digest())
     finally:
         client.close() if stack is None else stack.close()
 

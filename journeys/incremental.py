@@ -91,17 +91,27 @@ def build_keeping(inputs: Sequence[Path], config: PathwayConfig, stage_model: St
             frame["person_id"] = pseudonymise_keys(frame["person_id"], key)
     result = build_from_tables(tables, ledger, None, config, stage_model, None, extract_date, progress)
     rows = {kind: _stacked(getattr(tables, kind)) for kind in KINDS if getattr(tables, kind)}
+    result.kept = kept_for(result, rows, ledger, tables.inputs, inputs, fingerprint=fingerprint, digest=digest,
+                           extract_date=extract_date, return_year=return_year)
+    return result
+
+
+def kept_for(result: BuildResult, rows: dict[str, pd.DataFrame], ledger: RowLedger, table_info: list[dict[str, Any]],
+             inputs: Sequence[Path], *, fingerprint: str, digest: Any, extract_date: dt.date | None,
+             return_year: int | None) -> Kept | None:
+    """What a build of every input keeps for the next (its rows keyed, in ledger order; the ledger with every
+    row's outcome), or None where an issue cannot be tied to a child."""
+    issues = _attributed(result.issues, rows)
+    if issues is None:
+        return None
     manifest = {
         "format": FORMAT, "fingerprint": fingerprint, "inputs": input_entries(inputs, digest),
-        "tables": [list(t) for t in ledger.tables], "table_info": tables.inputs, "kinds": sorted(rows),
+        "tables": [list(t) for t in ledger.tables], "table_info": table_info, "kinds": sorted(rows),
         "extract_date_given": _iso(extract_date), "return_year_given": return_year,
         "care_date": _iso(_care_date(result.report)), "latest": _latest(rows["episodes"]),
         "segments": {kind: [_segment(kind, 0)] for kind in rows},
     }
-    issues = _attributed(result.issues, rows)
-    result.kept = None if issues is None else Kept({k: _minimised(k, f) for k, f in rows.items()}, ledger.bucket,
-                                                   ledger.reason, issues, manifest)
-    return result
+    return Kept({k: _minimised(k, f) for k, f in rows.items()}, ledger.bucket, ledger.reason, issues, manifest)
 
 
 def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_model: StageModel, key: str, *,
@@ -114,7 +124,7 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
         manifest = json.loads((state / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise NotExtendable(f"{base} keeps nothing to add to: it is not a build folder, or it was built by an "
-                            "older version, with --engine dask, from CIN census XML or without care episodes") from None
+                            "older version, from CIN census XML or without care episodes") from None
     needed = [state / "ledger.parquet", state / "issues.parquet", *(Path(base) / f"{name}.parquet" for name in _OUTPUTS),
               Path(base) / ATTRIBUTES_FILE, *(state / n for names in manifest.get("segments", {}).values() for n in names)]
     missing = [str(path.relative_to(base)) for path in needed if not path.is_file()]

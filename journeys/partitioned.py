@@ -9,8 +9,10 @@ tables each partition wrote are joined in child order, which is the embedded bui
 the outputs are the same files (tests/test_partitioned.py checks it).
 
 The partitions are parquet, one folder per partition: `authority=A/bucket=K/episodes.parquet`
-(and `header`, `front_door`), rows in input order, with their place in the row accounting.
-On a real cluster that folder must be on storage every worker reads (`--work-dir`).
+(and `header`, `front_door`), rows in input order, with their place in the row accounting, and
+the children already keyed: no worker sees a child's id or the key. On a real cluster that folder
+must be on storage every worker reads (`--work-dir`). The build keeps what a later one adds to
+(journeys.incremental), as the embedded build does.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from journeys.errors import BuildError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
 from journeys.pipeline import (BuildResult, CareDate, Progress, _concat, _quiet, build_from_tables,
                                decide_extract_date, read_inputs)
-from journeys.pseudonymise import load_key, pseudonym_order
+from journeys.pseudonymise import load_key, pseudonym_order, pseudonymise_keys
 from journeys.sources import CanonicalTables
 from journeys.stages import StageModel, load_stage_model
 
@@ -111,8 +113,9 @@ def _local_ids(row_id: np.ndarray, starts: np.ndarray, local_starts: np.ndarray)
 
 
 def build_partition(folder: Path, rows: np.ndarray, starts: np.ndarray, layout: Layout, config: PathwayConfig,
-                    stage_model: StageModel, key: str, extract_date: dt.date | None) -> Path:
-    """One partition's build (a Dask task): its tables, report and issues, in a file beside its inputs."""
+                    stage_model: StageModel, extract_date: dt.date | None) -> Path:
+    """One partition's build (a Dask task): its tables, report, issues and its rows' outcomes, in a file
+    beside its inputs. The children come keyed: a worker sees neither their ids nor the key."""
     ledger, tables = RowLedger(), CanonicalTables(inputs=[dict(entry) for entry in layout.inputs])
     local_starts = np.zeros(len(layout.tables), dtype=np.int64)
     for i, ((file, table), n) in enumerate(zip(layout.tables, rows)):
@@ -122,14 +125,15 @@ def build_partition(folder: Path, rows: np.ndarray, starts: np.ndarray, layout: 
         frame = pd.read_parquet(folder / f"{kind}.parquet")
         frame["row_id"] = _local_ids(frame["row_id"].to_numpy(dtype=np.int64), starts, local_starts)
         getattr(tables, kind).append(frame)
-    result = build_from_tables(tables, ledger, None, config, stage_model, key, extract_date,
+    result = build_from_tables(tables, ledger, None, config, stage_model, None, extract_date,
                                care_date=layout.care_date, required=False)
     # written beside the partition, pickled (types kept exactly): through Dask's connection, 10^6 episodes'
     # tables took ~2 s to reach the build, as bytes or frames; from the file, a fraction of that
     built = folder / "built.pickle"
     with built.open("wb") as handle:
         pickle.dump({"report": result.report, "issues": result.issues, "episodes": result.episodes,
-                     "spells": result.spells, "transitions": result.transitions}, handle, protocol=5)
+                     "spells": result.spells, "transitions": result.transitions, "bucket": ledger.bucket,
+                     "reason": ledger.reason}, handle, protocol=5)
     return built
 
 
@@ -172,9 +176,11 @@ def local_client(workers: int) -> tuple[Client, ExitStack]:
 def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Client,
                     stage_model: StageModel | None = None, extract_date: dt.date | None = None,
                     return_year: int | None = None, key: str | None = None, partitions: int | None = None,
-                    work_dir: Path | None = None, progress: Progress = _quiet) -> BuildResult:
+                    work_dir: Path | None = None, progress: Progress = _quiet, fingerprint: str | None = None,
+                    digest: Any = None) -> BuildResult:
     """`run_pipeline`'s result, built partition by partition on a Dask cluster (`client`) (without care
-    episodes, by the embedded build: there is nothing to split)."""
+    episodes, by the embedded build: there is nothing to split). With `fingerprint` and `digest`, it keeps
+    what a later build adds to, as the embedded build does (journeys.incremental)."""
     # each worker loads the code (unpickling a task of this module imports the pipeline) while the inputs are read
     loading = [client.submit(_ready, workers=[worker], pure=False) for worker in client.scheduler_info()["workers"]]
     if split_inputs(inputs)[0]:
@@ -189,6 +195,9 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
     if episodes.empty:  # nothing to partition: the embedded build says what is wrong, or builds the front door
         return build_from_tables(tables, ledger, None, config, stage_model, key, extract_date, progress)
     when, inferred = decide_extract_date(config, episodes, extract_date)
+    for kind in KINDS:  # keyed here: the workers are sent neither the children's ids nor the key
+        for frame in getattr(tables, kind):
+            frame["person_id"] = pseudonymise_keys(frame["person_id"], key)
     own_issues = list(tables.issues)
     if inferred:
         own_issues.append(issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}"))
@@ -199,17 +208,37 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
         layout = Layout(tuple((file, table) for file, table, _, _ in ledger.tables), tuple(tables.inputs),
                         tuple(kind for kind in KINDS if getattr(tables, kind)), CareDate(when, inferred))
         folders, rows = write_partitions(tables, ledger, config.authority, n, folder)
+        table_info = tables.inputs
         del episodes, tables  # the partitions hold the rows now: the joined tables will need the memory
         starts = np.array([first for _, _, first, _ in ledger.tables], dtype=np.int64)
         progress(f"Building {n} partitions on Dask")
         task = partial(build_partition, starts=starts, layout=layout, config=config, stage_model=stage_model,
-                       key=key, extract_date=extract_date)  # by partial: `key` names a task in Client.map
+                       extract_date=extract_date)
         futures = client.map(task, folders, list(rows), pure=False)
         parts = [pickle.loads(Path(built).read_bytes()) for built in client.gather(futures)]
         del loading
         progress("Joining the partitions")
         result = _joined(parts, rows.sum(axis=0) > 0, ledger, own_issues, config, stage_model)
+        if fingerprint is not None:
+            from journeys.incremental import kept_for
+
+            kept_rows = _rows_kept(folders, layout.kinds, parts, ledger)
+            result.kept = kept_for(result, kept_rows, ledger, table_info, inputs, fingerprint=fingerprint,
+                                   digest=digest, extract_date=extract_date, return_year=return_year)
     return result
+
+
+def _rows_kept(folders: list[Path], kinds: tuple[str, ...], parts: list[dict[str, Any]],
+               ledger: RowLedger) -> dict[str, pd.DataFrame]:
+    """The partitions' rows back in ledger order, by kind; and every row's outcome from the partitions'
+    ledgers into `ledger` (a partition's ledger holds its rows in the global order, table by table)."""
+    rows = {kind: pd.concat([pd.read_parquet(folder / f"{kind}.parquet") for folder in folders], ignore_index=True)
+            for kind in kinds}
+    for folder, part in zip(folders, parts):
+        ids = np.sort(np.concatenate([pd.read_parquet(folder / f"{kind}.parquet", columns=["row_id"])["row_id"]
+                                      .to_numpy(dtype=np.int64) for kind in kinds]))
+        ledger.bucket[ids], ledger.reason[ids] = part["bucket"], part["reason"]
+    return {kind: frame.sort_values("row_id", kind="stable").reset_index(drop=True) for kind, frame in rows.items()}
 
 
 def _joined(parts: list[dict[str, Any]], partitioned: np.ndarray, ledger: RowLedger, own_issues: list[pd.DataFrame],

@@ -174,8 +174,7 @@ def test_a_build_that_cannot_be_added_to_says_why_and_builds_every_input(tmp_pat
                 "config": "the config, the stage model, the tool or the pseudonymisation key changed since",
                 "cin": "the new inputs include CIN census XML, which is not added to a build yet",
                 "not-a-build": f"{tmp_path} keeps nothing to add to: it is not a build folder, or it was built by an "
-                               "older version, with --engine dask, from CIN census XML or without care "
-                               "episodes",
+                               "older version, from CIN census XML or without care episodes",
                 "incomplete": f"the earlier build in {base} is incomplete ({STATE_DIR}/rows-header-0.parquet missing)"}[case]
     assert why == expected
     assert_same(full(given, config, **options), result, tmp_path)  # type: ignore[arg-type]

@@ -71,6 +71,30 @@ def test_messy_returns_build_the_same_in_partitions(client: object, tmp_path: Pa
         assert_same(embedded, run_partitioned(inputs, config, client=client, key=KEY, partitions=partitions))
 
 
+def test_a_partitioned_build_keeps_what_the_next_adds_to(client: object, tmp_path: Path) -> None:
+    """The Dask engine keeps what the embedded build keeps: the next month's files added to it (embedded,
+    `--from`) give the build of every input. The workers were sent keyed children, never their ids."""
+    from journeys.cache import fingerprint, input_digest, write_build
+    from journeys.incremental import STATE_DIR, build_adding
+    from journeys.stages import load_stage_model
+
+    path = ROOT / "pathway_configs" / "northgate.yaml"
+    model = load_stage_model()
+    config = load_config(path, model)
+    inputs = messy_inputs(tmp_path)
+    options = {"fingerprint": fingerprint(path), "digest": input_digest()}
+    partitioned = run_partitioned(inputs[:-4], config, client=client, key=KEY, partitions=5, **options)
+    assert partitioned.kept is not None
+    embedded = build_adding(inputs[:-4], config, model, KEY, base=None, **options)[0]
+    for name in ("episodes", "header"):  # what is kept is the same as the embedded build's
+        pd.testing.assert_frame_equal(partitioned.kept.rows[name], embedded.kept.rows[name])  # type: ignore[attr-defined]
+    write_build(partitioned, tmp_path / "dask")
+    assert (tmp_path / "dask" / STATE_DIR / "manifest.json").is_file()
+    added, why = build_adding(inputs, config, model, KEY, base=tmp_path / "dask", **options)
+    assert why is None
+    assert_same(run_pipeline(inputs, config, key=KEY), added)
+
+
 def test_local_extract_with_front_door_builds_the_same_in_partitions(client: object) -> None:
     config = load_config(ROOT / "pathway_configs" / "riverside.yaml")
     inputs = sorted((SAMPLES / "riverside").glob("*.csv"))
