@@ -59,7 +59,7 @@ def write_build(result: BuildResult, out: Path) -> None:
             ("episodes.parquet", result.episodes), ("spells.parquet", result.spells),
             ("transitions.parquet", result.transitions))]
         if result.kept is not None:  # what a later build adds to (journeys.incremental), on the same thread
-            from journeys.incremental import Kept, write_kept
+            from journeys.kept import Kept, write_kept
 
             assert isinstance(result.kept, Kept)
             written.append(writer.submit(write_kept, result.kept, out))

@@ -220,7 +220,7 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
         progress("Joining the partitions")
         result = _joined(parts, rows.sum(axis=0) > 0, ledger, own_issues, config, stage_model)
         if fingerprint is not None:
-            from journeys.incremental import kept_for
+            from journeys.kept import kept_for
 
             kept_rows = _rows_kept(folders, layout.kinds, parts, ledger)
             result.kept = kept_for(result, kept_rows, ledger, table_info, inputs, fingerprint=fingerprint,
