@@ -108,11 +108,12 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
     before = dt.date.fromisoformat(manifest["care_date"])
     kinds = sorted(set(manifest["kinds"]) | set(new_rows))
     segments = {kind: [state / name for name in names] for kind, names in manifest["segments"].items()}
+    moved = None if when == before else min(when, before)
     dated_columns = {kind: [c for c in ("person_id", "start", "end") if c in pq.read_schema(paths[0]).names]
                      for kind, paths in segments.items()}
     old_keys = {kind: pd.concat([pd.read_parquet(path, columns=dated_columns[kind]) for path in paths],
-                                ignore_index=True) for kind, paths in segments.items()}
-    touched, blank = _touched(old_keys, new_rows, None if when == before else min(when, before))
+                                ignore_index=True) for kind, paths in segments.items()} if moved else {}
+    touched, blank = _touched(old_keys, new_rows, moved)
     progress(f"Adding to the earlier build: {touched.size + blank:,} children to build again")
     tables = CanonicalTables()
     for kind in kinds:
