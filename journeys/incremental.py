@@ -35,12 +35,11 @@ from journeys.cache import ATTRIBUTES_FILE
 from journeys.cin_source import split_inputs
 from journeys.config import PathwayConfig
 from journeys.issues import combine_issues, issue_frame
-from journeys.kept import (DECIDED_AGAIN, FORMAT, KINDS, MANIFEST, STATE_DIR, Kept, attributed, input_entries,
+from journeys.kept import (DECIDED_AGAIN, FORMAT, MANIFEST, STATE_DIR, Kept, attributed, input_entries,
                            iso_day, kept_for, latest_dates, latest_frame, minimised, segment_name)
-from journeys.partitioned import _local_ids
+from journeys.partitioned import KINDS, _local_ids
 from journeys.pipeline import (BuildResult, CareDate, Progress, _quiet, _report, build_from_tables,
                                decide_extract_date, read_inputs)
-from journeys.pseudonymise import pseudonymise_keys
 from journeys.sources import CanonicalTables
 from journeys.splice import OUTPUTS, member, read_as_built, spliced_attributes, spliced_table
 from journeys.stages import StageModel
@@ -60,9 +59,7 @@ def build_keeping(inputs: Sequence[Path], config: PathwayConfig, stage_model: St
     ledger, tables, cin = read_inputs(inputs, config, return_year, progress)
     if cin is not None or not sum(len(frame) for frame in tables.episodes):
         return build_from_tables(tables, ledger, cin, config, stage_model, key, extract_date, progress)
-    for kind in KINDS:  # keyed once, here: the build and what it keeps share the keys
-        for frame in getattr(tables, kind):
-            frame["person_id"] = pseudonymise_keys(frame["person_id"], key)
+    tables.key_children(key)  # keyed once, here: the build and what it keeps share the keys
     result = build_from_tables(tables, ledger, None, config, stage_model, None, extract_date, progress)
     rows = {kind: _stacked(getattr(tables, kind)) for kind in KINDS if getattr(tables, kind)}
     result.kept = kept_for(result, rows, ledger, tables.inputs, inputs, fingerprint=fingerprint, digest=digest,
@@ -98,9 +95,7 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
     ledger.bucket = outcomes["bucket"].to_numpy(dtype=np.int8).copy()
     ledger.reason = outcomes["reason"].to_numpy(dtype=object, na_value=None).copy()
     _, new, _ = read_inputs(new_paths, config, return_year, progress, ledger=ledger)
-    for kind in KINDS:
-        for frame in getattr(new, kind):
-            frame["person_id"] = pseudonymise_keys(frame["person_id"], key)
+    new.key_children(key)
     new_rows = {kind: _stacked(getattr(new, kind)) for kind in KINDS if getattr(new, kind)}
     dated = pd.concat([latest_frame(manifest["latest"]),
                        *([new_rows["episodes"][["start", "end", "return_year"]]] if "episodes" in new_rows else [])])

@@ -27,7 +27,6 @@ from journeys.pipeline import BuildResult
 STATE_DIR = "incremental"
 MANIFEST = "manifest.json"
 FORMAT = 1
-KINDS = ("episodes", "header", "front_door")
 #: issues about no child: found when a file is read (kept with it), or decided by the whole build (decided again)
 _READ_ISSUES = frozenset({"missing-column", "inferred-return-year"})
 DECIDED_AGAIN = frozenset({"inferred-extract-date"})

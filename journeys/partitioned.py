@@ -38,7 +38,7 @@ from journeys.errors import BuildError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
 from journeys.pipeline import (BuildResult, CareDate, Progress, _concat, _quiet, build_from_tables,
                                decide_extract_date, read_inputs)
-from journeys.pseudonymise import load_key, pseudonym_order, pseudonymise_keys
+from journeys.pseudonymise import load_key, pseudonym_order
 from journeys.sources import CanonicalTables
 from journeys.stages import StageModel, load_stage_model
 
@@ -195,9 +195,7 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
     if episodes.empty:  # nothing to partition: the embedded build says what is wrong, or builds the front door
         return build_from_tables(tables, ledger, None, config, stage_model, key, extract_date, progress)
     when, inferred = decide_extract_date(config, episodes, extract_date)
-    for kind in KINDS:  # keyed here: the workers are sent neither the children's ids nor the key
-        for frame in getattr(tables, kind):
-            frame["person_id"] = pseudonymise_keys(frame["person_id"], key)
+    tables.key_children(key)  # keyed here: the workers are sent neither the children's ids nor the key
     own_issues = list(tables.issues)
     if inferred:
         own_issues.append(issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}"))
@@ -232,13 +230,15 @@ def _rows_kept(folders: list[Path], kinds: tuple[str, ...], parts: list[dict[str
                ledger: RowLedger) -> dict[str, pd.DataFrame]:
     """The partitions' rows back in ledger order, by kind; and every row's outcome from the partitions'
     ledgers into `ledger` (a partition's ledger holds its rows in the global order, table by table)."""
-    rows = {kind: pd.concat([pd.read_parquet(folder / f"{kind}.parquet") for folder in folders], ignore_index=True)
-            for kind in kinds}
-    for folder, part in zip(folders, parts):
-        ids = np.sort(np.concatenate([pd.read_parquet(folder / f"{kind}.parquet", columns=["row_id"])["row_id"]
-                                      .to_numpy(dtype=np.int64) for kind in kinds]))
+    rows: dict[str, list[pd.DataFrame]] = {kind: [] for kind in kinds}
+    for folder, part in zip(folders, parts):  # each partition's files read once
+        frames = {kind: pd.read_parquet(folder / f"{kind}.parquet") for kind in kinds}
+        ids = np.sort(np.concatenate([frame["row_id"].to_numpy(dtype=np.int64) for frame in frames.values()]))
         ledger.bucket[ids], ledger.reason[ids] = part["bucket"], part["reason"]
-    return {kind: frame.sort_values("row_id", kind="stable").reset_index(drop=True) for kind, frame in rows.items()}
+        for kind, frame in frames.items():
+            rows[kind].append(frame)
+    return {kind: pd.concat(frames, ignore_index=True).sort_values("row_id", kind="stable").reset_index(drop=True)
+            for kind, frames in rows.items()}
 
 
 def _joined(parts: list[dict[str, Any]], partitioned: np.ndarray, ledger: RowLedger, own_issues: list[pd.DataFrame],

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from journeys.accounting import RowLedger
 from journeys.config import SSDA903_EPISODE_COLUMNS, SSDA903_HEADER_COLUMNS, PathwayConfig
 from journeys.issues import issue_frame
+from journeys.pseudonymise import pseudonymise_keys
 from journeys.readers import RawTable
 
 DATE_DTYPE = "datetime64[us]"
@@ -32,6 +33,12 @@ class CanonicalTables:
     front_door: list[pd.DataFrame] = field(default_factory=list)
     issues: list[pd.DataFrame] = field(default_factory=list)
     inputs: list[dict[str, object]] = field(default_factory=list)
+
+    def key_children(self, key: str) -> None:
+        """Every row's child id replaced by its keyed pseudonym (UInt64), in place: builds that keep the rows
+        (journeys.kept) or send them to other machines (journeys.partitioned) never hold the ids."""
+        for frame in (*self.episodes, *self.header, *self.front_door):
+            frame["person_id"] = pseudonymise_keys(frame["person_id"], key)
 
 
 def _find(columns: list[str], wanted: str) -> str | None:
