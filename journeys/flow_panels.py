@@ -19,7 +19,8 @@ from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable
 from journeys.suppress import SUPPRESSED as SUPPRESSED_TEXT
-from journeys.views import TableView, View, _coded_quarter, flow_table, scope
+from journeys.stocks import shown_stocks
+from journeys.views import TableView, View, _coded_quarter, _flow_context, flow_table, scope
 
 
 VIEWER_COLUMNS = ["person_id", "authority", "stage", "start", "end", "next_stage", "step", "moves"]  # what it keys
@@ -82,27 +83,24 @@ def stage_table_view(data: JourneyData, selection: Selection, period: Period, mo
 FLOW_MEASURES = {"stock_start": "Children at start", "stock_end": "Children at end"}
 
 
-def _flow_margins(data: JourneyData, selection: Selection, period: Period, model: StageModel,
+def _flow_margins(data: JourneyData, selection: Selection, periods: list[Period], model: StageModel,
                   threshold: int, secret: str | None = None) -> pd.DataFrame:
-    """A quarter's published flows margins per stage: children at start (row totals) and at end (column totals).
+    """The quarters' published flows margins per stage: children at start (row totals) and at end (column totals).
 
-    Taken from the quarter's own suppressed flows table, so a trend or comparison built from them
-    publishes nothing that the flows page does not already show quarter by quarter.
+    The stocks as the rule shows them (journeys.stocks): the same numbers and gaps as the margins of
+    each quarter's published flows table, so a trend or comparison built from them publishes nothing
+    that the flows page does not already show quarter by quarter, without those tables' audits.
     """
     def compute() -> pd.DataFrame:
-        _, table = flow_table(data, selection, period, model, threshold, secret)
-        rows = []
-        for stage in model.of_kind("stage"):
-            for measure, margin in (("stock_start", table.row_totals), ("stock_end", table.column_totals)):
-                value = margin.get(stage, 0)
-                rows.append({"period": period.key, "period_label": period.label, "stage": stage,
-                             "stage_label": stage_label(model, stage), "measure": measure,
-                             "count": pd.NA if pd.isna(value) else int(value)})
-        frame = pd.DataFrame(rows).astype({"count": "Int64"})
+        counts_of, _ = _flow_context(data, selection, periods[-1], model, threshold, secret)
+        frame = shown_stocks(periods, counts_of, model, threshold)
+        frame.insert(1, "period_label", frame["period"].map({p.key: p.label for p in periods}))
+        frame.insert(3, "stage_label", frame["stage"].map({s: stage_label(model, s) for s in model.of_kind("stage")}))
         frame["display"] = [SUPPRESSED_TEXT if pd.isna(v) else f"{int(v)}" for v in frame["count"]]
         return frame
 
-    return data.remember(("margins", selection.key(), period.key, threshold, secret, model.version), compute)
+    return data.remember(("margins", selection.key(), tuple(p.key for p in periods), threshold, secret,
+                          model.version), compute)
 
 
 def year_on_year_view(data: JourneyData, selection: Selection, period: Period, model: StageModel,
@@ -110,8 +108,8 @@ def year_on_year_view(data: JourneyData, selection: Selection, period: Period, m
     """Children at the start and end of the quarter beside the same quarter a year before (flows margins;
     with a viewer's `secret`, those of the perturbed flows tables)."""
     before = Period(period.year - 1, period.quarter)
-    now = _flow_margins(data, selection, period, model, threshold, secret)
-    then = _flow_margins(data, selection, before, model, threshold, secret)
+    both = _flow_margins(data, selection, [before, period], model, threshold, secret)
+    now, then = (both[both["period"] == p.key].reset_index(drop=True) for p in (period, before))
     change = [(f"{int(a) - int(b):+d}" if not (pd.isna(a) or pd.isna(b)) else SUPPRESSED_TEXT)
               for a, b in zip(now["count"], then["count"])]
     keep = (now["count"].fillna(1) != 0) | (then["count"].fillna(1) != 0)
@@ -131,8 +129,7 @@ def trends_view(data: JourneyData, selection: Selection, period: Period, model: 
     periods = [period]
     while len(periods) < quarters_back:
         periods.insert(0, periods[0].previous())
-    frame = pd.concat([_flow_margins(data, selection, p, model, threshold, secret) for p in periods],
-                      ignore_index=True)
+    frame = _flow_margins(data, selection, periods, model, threshold, secret)
     chosen = frame[frame["measure"] == measure]
     present = chosen.groupby("stage", sort=False)["count"].apply(lambda c: bool((c.fillna(1) != 0).any()))
     chosen = chosen[chosen["stage"].isin(present[present].index)]

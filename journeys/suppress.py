@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -95,6 +95,7 @@ def suppress_table(
     column_hidden: Mapping[Any, bool] | None = None,
     cells_hidden: np.ndarray | None = None,
     grand_hidden: bool = False,
+    margins_stay: Collection[Any] = (),
 ) -> SuppressedTable:
     """Hide small counts in a two-way table, and enough other entries that none can be worked out.
 
@@ -115,7 +116,9 @@ def suppress_table(
 
     `row_hidden` / `column_hidden` fix margins that another published table also shows (by label:
     True hidden, False published), so both show the same: the audit treats a fixed published margin
-    as known and protects around it. Only if nothing else can be hidden is one hidden after all.
+    as known and protects around it. Only if nothing else can be hidden is one hidden after all;
+    never one labelled in `margins_stay` (stocks, shown or hidden by a rule of their own): every
+    entry but those is hidden instead, zeros too (`_cover`).
     `cells_hidden` (bool, shaped like counts) and `grand_hidden` hide entries an audit of linked tables asked for.
     """
     _check_threshold(threshold, rounding)
@@ -125,15 +128,17 @@ def suppress_table(
     flat = values[:size]
     hidden = primary.copy()
     if cells_hidden is not None:
-        hidden[:size] |= np.asarray(cells_hidden, dtype=bool).ravel() & (flat > 0)
+        hidden[:size] |= np.asarray(cells_hidden, dtype=bool).ravel()  # zeros too, where a cover hid them
     hidden[-1] |= grand_hidden and values[-1] > 0
     kept = np.zeros(values.size, dtype=bool)
+    stay = np.zeros(values.size, dtype=bool)
     for offset, labels, given in ((size, counts.index, row_hidden), (size + n_rows, counts.columns, column_hidden)):
         for i, label in enumerate(labels):
             if given is not None and label in given:
                 hidden[offset + i] |= bool(given[label])
                 kept[offset + i] = not hidden[offset + i]
-    _search(values, hidden, kept, n_rows, n_cols, threshold)
+                stay[offset + i] = label in margins_stay
+    _search(values, hidden, kept, n_rows, n_cols, threshold, stay)
     return _published(counts, values, hidden, primary, threshold, rounding)
 
 
@@ -171,8 +176,13 @@ def one_way_hidden(counts: np.ndarray, threshold: int) -> tuple[np.ndarray, bool
     return hidden[: flat.size], bool(hidden[-2])
 
 
-def _search(values: np.ndarray, hidden: np.ndarray, kept: np.ndarray, n_rows: int, n_cols: int, threshold: int) -> None:
-    """suppress_table's search, on its entries (cells row by row, row, column and grand totals): `hidden` grows in place."""
+def _search(values: np.ndarray, hidden: np.ndarray, kept: np.ndarray, n_rows: int, n_cols: int, threshold: int,
+            stay: np.ndarray | None = None) -> None:
+    """suppress_table's search, on its entries (cells row by row, row, column and grand totals): `hidden` grows in place.
+
+    Entries in `stay` (margins shown or hidden by a rule of their own) never change: where only they
+    are left to hide, the rest is covered (`_cover`) and the search ends.
+    """
     table = _Lines(values, n_rows, n_cols, threshold, kept)
     if kept.any():
         kept |= determined(values, table.lines, kept) & ~hidden
@@ -182,7 +192,24 @@ def _search(values: np.ndarray, hidden: np.ndarray, kept: np.ndarray, n_rows: in
         failing = audit_hidden(values, hidden, table.lines, threshold, passed, first_only=True)
         if not failing:
             break
-        hidden[table.partner_for(failing[0], hidden)] = True
+        pick = table.partner_for(failing[0], hidden, stay is None or not stay.any())
+        if pick is None:
+            assert stay is not None
+            _cover(hidden, stay)
+            break
+        hidden[pick] = True
+
+
+def _cover(hidden: np.ndarray, stay: np.ndarray) -> None:
+    """Hide every entry but the margins that stay, zeros too: the fallback that keeps a rule's margins as they are.
+
+    Each row then has hidden cells to absorb a change and each column too, so a shown margin only
+    bounds its hidden cells by itself (more than the threshold: it is shown). Where the table has a
+    'not known' row and a column that is not a stock (an outcome, or not known), whose totals are
+    hidden here, a hidden cell can be anything from 0 to the smaller of its shown margins and a
+    stock the table shares with a neighbour is left as open as the neighbour leaves it.
+    """
+    hidden |= ~stay
 
 
 def published_table(counts: pd.DataFrame, hidden: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
@@ -193,7 +220,7 @@ def published_table(counts: pd.DataFrame, hidden: np.ndarray, threshold: int = D
     """
     _check_threshold(threshold, None)
     values, primary = _entries(counts, threshold)
-    hidden = np.asarray(hidden, dtype=bool) & (values > 0)
+    hidden = np.asarray(hidden, dtype=bool).copy()  # zeros too: a covered table (`_cover`) hides them
     if (primary & ~hidden).any():
         raise DisclosureError(f"{int((primary & ~hidden).sum())} count(s) from 1 to {threshold} would be published.")
     return _published(counts, values, hidden, primary, threshold, None)
@@ -382,14 +409,17 @@ class _Lines:
                 if not hidden[e] and self.values[e] > 0 and (kept_too or not self.kept[e])]
         return min(keys)[2] if keys else None
 
-    def partner_for(self, entry: int, hidden: np.ndarray) -> int:
-        """The entry to hide for a failing one: a cell in its lines, else a margin there, else anywhere."""
+    def partner_for(self, entry: int, hidden: np.ndarray, kept_last: bool = True) -> int | None:
+        """The entry to hide for a failing one: a cell in its lines, else a margin there, else anywhere; a kept
+        margin last (None instead, unless `kept_last`)."""
         near = sorted({int(m) for n in self.lines_of[entry] for m in [*self.lines[n][0], self.lines[n][1]]})
         cells_near = [e for e in near if e < self.size]
         for group in (cells_near, near, range(self.size), range(self.values.size)):
             pick = self.best(list(group), hidden)
             if pick is not None:
                 return pick
+        if not kept_last:
+            return None
         pick = self.best(list(range(self.values.size)), hidden, kept_too=True)  # the fixed margins must give way
         if pick is not None:
             return pick

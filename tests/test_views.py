@@ -47,14 +47,14 @@ def test_flows_view_publishes_only_the_suppressed_table(cohort) -> None:
     result, data = cohort
     view = flows_view(data, Selection(), Q, result.stage_model)
     # 3 went home (alone in their column) and 2 entered foster care: both hidden, with partners. The
-    # 17 children in a home at the end are hidden here and at the start of the next quarter alike
-    # (there nobody moves, so its table hides its total too, or 49 - 32 would give the 17 away)
+    # 17 children in a home at the end are shown (a stock is hidden only when it is 1 to 5), so the
+    # adoptions are hidden with the children who went home: the grand total leaves them 10 between them
     assert view.table.to_dict("index") == {
         "Not known to services": {"Foster care: other carers": "c", "Residential care": "c", "Returned home": "0",
                                   "Adopted": "0", "Total": "11"},
         "Foster care: other carers": {"Foster care: other carers": "c", "Residential care": "c", "Returned home": "c",
-                                      "Adopted": "7", "Total": "48"},
-        "Total": {"Foster care: other carers": "32", "Residential care": "c", "Returned home": "c", "Adopted": "7",
+                                      "Adopted": "c", "Total": "48"},
+        "Total": {"Foster care: other carers": "32", "Residential care": "17", "Returned home": "c", "Adopted": "c",
                   "Total": "59"},
     }
     go.Figure(view.figure)  # a valid plotly figure (the app skips this check for speed)
@@ -191,38 +191,47 @@ def test_stage_table_trends_and_year_on_year(cohort) -> None:
     # entries are at least the hidden flows into a home from elsewhere (journeys.linked): shown beside them,
     # those who came from another stage would bound the hidden flows too closely
     assert stages.table.loc["Residential care", "Came from another stage"] == "c"
-    # children at end show as the flows table's column totals: residential's is hidden there
-    assert stages.table.loc["Residential care", "Children at end"] == "c"
+    # children at end show as the flows table's column totals: a stock is hidden only when it is 1 to 5
+    assert stages.table.loc["Residential care", "Children at end"] == "17"
     assert stages.table.loc["Foster care: other carers", "Children at end"] == "32"
     # trends and the year before come from each quarter's suppressed flows margins: nothing new published
     trends = trends_view(data, Selection(), Q, result.stage_model, quarters_back=4)
     go.Figure(trends.figure)
     assert list(trends.table.columns) == ["2018-19 Q2", "2018-19 Q3", "2018-19 Q4", "2019-20 Q1"]
     assert trends.table.loc["Foster care: other carers"].tolist() == ["0", "0", "48", "32"]
-    assert trends.table.loc["Residential care", "2019-20 Q1"] == "c"  # hidden in that quarter's flows table
-    assert trends.figure["data"][1]["y"] == [0, 0, 0, None]  # residential: a gap where hidden
+    assert trends.table.loc["Residential care", "2019-20 Q1"] == "17"  # as that quarter's flows table shows it
+    assert trends.figure["data"][1]["y"] == [0, 0, 0, 17]
     yoy = year_on_year_view(data, Selection(), Q, result.stage_model)
     assert yoy.table.loc["Foster care: other carers"].values.tolist() == [
         ["Children at start", "48", "0", "+48"], ["Children at end", "32", "0", "+32"]]
     assert list(yoy.table.columns) == ["Measure", "2019-20 Q1", "2018-19 Q1", "Change"]
 
 
-def test_stocks_shared_by_neighbouring_quarters_are_hidden_alike(cohort) -> None:
-    """The children at a quarter's end are the next quarter's children at its start: hidden in both or neither.
+def test_stocks_shared_by_neighbouring_quarters_are_shown_alike_and_protected_around(cohort) -> None:
+    """The children at a quarter's end are the next quarter's children at its start: shown in both or neither.
 
     Suppressed one by one, 2019Q2 hid the 17 children in a home at its end (a partner for the 9 who
     entered one) while 2019Q3, where nobody moves, printed 17 and 32 at its start: with those, the 2
-    children who entered foster care in 2019Q2 could be worked out (32 - 30).
+    children who entered foster care in 2019Q2 could be worked out (32 - 30). Now the rule shows both
+    stocks in both quarters, and 2019Q2 protects its cells around them: the pair pins nothing.
     """
+    from journeys.audit import audit_hidden
     from journeys.suppress import suppress_table
+    from journeys.systems import TableSystem
     from journeys.views import flow_table
 
     result, data = cohort
     counts, _ = flow_table(data, Selection(), Q.next(), result.stage_model)
     alone = suppress_table(counts)
     assert alone.row_totals.astype("str").tolist() == ["32", "17"]  # what was printed before
-    _, this = flow_table(data, Selection(), Q, result.stage_model)
-    _, then = flow_table(data, Selection(), Q.next(), result.stage_model)
+    this_counts, this = flow_table(data, Selection(), Q, result.stage_model)
+    then_counts, then = flow_table(data, Selection(), Q.next(), result.stage_model)
     assert this.column_totals["foster_other"] == then.row_totals["foster_other"] == 32
-    assert pd.isna(this.column_totals["residential"]) and pd.isna(then.row_totals["residential"])
-    assert then.grand_total is None  # 49 - 32 = 17
+    assert this.column_totals["residential"] == then.row_totals["residential"] == 17
+    system = TableSystem()
+    _, ends = system.add_table(this_counts, this)
+    starts, _ = system.add_table(then_counts, then)
+    for stage in ("foster_other", "residential"):
+        system.same(ends[stage], starts[stage])
+    values, hidden = system.arrays()
+    assert hidden.sum() >= 6 and audit_hidden(values, hidden, system.lines, 5, set()) == []

@@ -1,0 +1,98 @@
+"""Which stocks (children in a stage at a quarter boundary) are shown: a rule on the stocks alone.
+
+The children in each stage at a quarter's end are the next quarter's children at its start, and
+the trends, the year-before table and the Overview's 31 March figures print the same numbers. So
+whether a stock is shown is decided from the stocks at that date alone, never by one table's
+secondary suppression: every view works it out the same way without the others' audits (the trends
+of twelve quarters cost twelve quarters' counts, not their audits), and the flows tables protect
+their hidden cells around the stocks (journeys.quarter_links; where only a stock could, a table
+hides every other entry instead: suppress._cover).
+
+A stock is hidden when it counts 1 to threshold children (in either quarter's counts: they differ
+only under a viewer's perturbation). At 31 March, within a group the Overview adds up (in care; in
+need but not looked after), a lone hidden stock, or hidden stocks adding up to twice the threshold
+or less, would be given away, or nearly, by the group's total, so the group's smallest shown stocks
+are hidden with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from journeys.flows import Period
+from journeys.stages import StageModel
+
+Counts = Callable[[Period], pd.DataFrame]  # a quarter's flow counts (empty where there are none)
+
+
+def boundary_hidden(ending: Mapping[str, int] | None, starting: Mapping[str, int] | None, model: StageModel,
+                    threshold: int, year_end: bool) -> dict[str, bool]:
+    """The stocks hidden at a boundary (by stage), from the quarter ending there (its column totals) and the one
+    starting there (its row totals); either may be None. Both quarters compute the same from the same inputs."""
+    from journeys.headline import year_end_stocks
+
+    stages, hidden = set(model.of_kind("stage")), dict[str, bool]()
+    for margin in (ending, starting):
+        if margin is not None:
+            for label, value in margin.items():
+                if label in stages:
+                    hidden[label] = hidden.get(label, False) or 1 <= int(value) <= threshold
+    stocks: Mapping[str, int] = ending if ending is not None else starting if starting is not None else {}
+    for group in year_end_stocks(model).values() if year_end else []:
+        members = [s for s in group if s in hidden and stocks.get(s, 0) > 0]
+        while (shut := [s for s in members if hidden[s]]) and (len(shut) < 2 or sum(int(stocks[s]) for s in shut)
+                                                                 <= 2 * threshold):
+            candidates = [s for s in members if not hidden[s]]
+            if not candidates:
+                break  # the group's total is hidden where it is published (journeys.year_end)
+            hidden[min(candidates, key=lambda s: (stocks[s], s))] = True
+    return hidden
+
+
+def _margin(counts: pd.DataFrame, axis: int) -> dict[str, int] | None:
+    """Row (axis 1) or column (axis 0) totals by label, None for a quarter without counts (a dict: no pandas)."""
+    if counts.empty:
+        return None
+    labels = counts.index if axis == 1 else counts.columns
+    return dict(zip(labels.tolist(), counts.to_numpy().sum(axis=axis).tolist()))
+
+
+def quarter_stocks_hidden(period: Period, counts_of: Counts, model: StageModel,
+                          threshold: int) -> tuple[dict[str, bool], dict[str, bool]]:
+    """The stocks hidden at the quarter's start (its rows) and end (its columns), by the rule at each boundary."""
+    counts = counts_of(period)
+    starting = boundary_hidden(_margin(counts_of(period.previous()), 0), _margin(counts, 1), model, threshold,
+                               year_end=period.quarter == 2)
+    ending = boundary_hidden(_margin(counts, 0), _margin(counts_of(period.next()), 1), model, threshold,
+                             year_end=period.quarter == 1)
+    return starting, ending
+
+
+def shown_stocks(periods: Sequence[Period], counts_of: Counts, model: StageModel, threshold: int) -> pd.DataFrame:
+    """The quarters' stocks at start and end as every view publishes them: period, stage, measure, count (<NA>
+    where hidden), by period, then stage, start before end.
+
+    The same numbers and gaps as the margins of each quarter's published flows table (tested), without its audits.
+    """
+    stages = model.of_kind("stage")
+    margins: dict[Period, tuple[dict[str, int] | None, dict[str, int] | None]] = {}
+
+    def margin(p: Period, axis: int) -> dict[str, int] | None:
+        if p not in margins:
+            counts = counts_of(p)
+            margins[p] = (_margin(counts, 0), _margin(counts, 1))
+        return margins[p][axis]
+
+    rows: list[tuple[str, str, str, int, bool]] = []
+    for p in periods:
+        starting = boundary_hidden(margin(p.previous(), 0), margin(p, 1), model, threshold, year_end=p.quarter == 2)
+        ending = boundary_hidden(margin(p, 0), margin(p.next(), 1), model, threshold, year_end=p.quarter == 1)
+        sides = (("stock_start", margin(p, 1) or {}, starting), ("stock_end", margin(p, 0) or {}, ending))
+        rows += [(p.key, s, measure, int(values.get(s, 0)), shut.get(s, False))
+                 for s in stages for measure, values, shut in sides]
+    keys, names, measures, counts, hidden = zip(*rows) if rows else ((),) * 5
+    return pd.DataFrame({"period": list(keys), "stage": list(names), "measure": list(measures),
+                         "count": pd.arrays.IntegerArray(np.array(counts, dtype=np.int64), np.array(hidden, dtype=bool))})
