@@ -6,6 +6,7 @@ nothing the flows page does not already show quarter by quarter, or is audited b
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import pandas as pd
@@ -14,6 +15,7 @@ from journeys.charts import stage_label, trend_multiples
 from journeys.flows import Period
 from journeys.linked import Beside, protect_stage_table
 from journeys.perturb import perturbed_stage_counts
+from journeys.quarter_links import in_parallel
 from journeys.quarter_stats import quarter_table_display, stage_counts_for, suppress_stage_measures
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
@@ -51,17 +53,15 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
                 pd.Timestamp(period.start) - pd.Timedelta(days=1), pd.Timestamp(period.end)))
             stage_counts = perturbed_stage_counts(spells, period, model, secret, flow_counts.sum(axis=1),
                                                   flow_counts.sum(axis=0))
-        beside: list[Beside] = []
         sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
                                                                          (period.next(), "after"))
         stages = set(model.of_kind("stage"))
-        for near, side in sides:
-            shared = flows.row_totals if side == "before" else flows.column_totals
-            if not shared[[label for label in shared.index if label in stages]].isna().any():
-                continue  # every stock at this boundary is shown: the neighbour tells the audit nothing more
-            counts, table = flow_table(data, selection, near, model, threshold, secret)
-            if not counts.empty:
-                beside.append((counts, table, side))
+        # a neighbour whose boundary shows every stock tells the audit nothing more; the others, two at a time
+        near = [(p, side) for p, side in sides if (lambda shared: shared[[s for s in shared.index if s in stages]]
+                .isna().any())(flows.row_totals if side == "before" else flows.column_totals)]
+        tables = in_parallel([partial(flow_table, data, selection, p, model, threshold, secret) for p, _ in near])
+        beside: list[Beside] = [(counts, table, side) for (counts, table), (_, side) in zip(tables, near)
+                                if not counts.empty]
         return stage_counts, protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
                                                  stage_counts, beside)
 

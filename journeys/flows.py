@@ -311,7 +311,7 @@ def suppressed_flows(spells: pd.DataFrame, period: Period, model: StageModel,
                      threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> SuppressedTable:
     """The quarter's flow table after primary and secondary suppression (the only form that leaves).
 
-    Stocks shared with the quarters before and after are hidden alike (journeys.quarter_links). With a
+    Stocks shared with the quarters before and after are shown by one rule (journeys.stocks). With a
     `secret` (viewer mode) the counts are perturbed by the cell-key method first.
     """
     from journeys.quarter_links import dict_memo, quarter_table

@@ -95,7 +95,7 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
         own = linked_table(period, counts_of, model, threshold, memo)
         if own is None:
             return None
-        before, after = _in_parallel([partial(_boundary_fix, p, counts_of, model, threshold, memo)
+        before, after = in_parallel([partial(_boundary_fix, p, counts_of, model, threshold, memo)
                                       for p in (period.previous(), period)])
         extra = [fix for fix in (before.right, after.left) if fix is not None]
         if not extra:
@@ -166,7 +166,7 @@ def _beside_neighbours(period: Period, counts_of: Counts, model: StageModel, thr
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="journeys-audit")
 
 
-def _in_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
+def in_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
     """Run independent audits on two threads (the LP solver runs without the GIL); results in order.
 
     The calling thread runs the first task, and any other the pool has not started by then: a task
@@ -191,7 +191,7 @@ def _prepare(first: Period, last: Period, reach: int, counts_of: Counts, model: 
     quarters = [first] if first == last else [first, last]
     for _ in range(reach):
         quarters = [quarters[0].previous(), *quarters, quarters[-1].next()]
-    _in_parallel([partial(linked_table, p, counts_of, model, threshold, memo) for p in quarters])
+    in_parallel([partial(linked_table, p, counts_of, model, threshold, memo) for p in quarters])
 
 
 _TAKE_BACK = 2  # a search takes back an entry it hid once partners chosen for it twice have not protected it

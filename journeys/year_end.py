@@ -2,7 +2,7 @@
 
 Children looked after on 31 March are the children in the in-care stages at the end of the
 January-March quarter, which are the children in those stages at the start of April-June: the
-flows page prints those stocks stage by stage (hidden alike in both quarters, journeys.quarter_links).
+flows page prints those stocks stage by stage (shown by one rule in both quarters, journeys.stocks).
 The Overview's 31 March figures are sums of them (looked after, in need but not looked after, on a
 plan; and in need = the first two added up). A sum over stocks that the flows tables hide can give
 one of them away: with the foster care stock hidden beside a small secure-unit stock, the looked

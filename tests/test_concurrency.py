@@ -60,7 +60,7 @@ def test_audits_run_by_the_caller_when_the_pool_is_busy() -> None:
     blockers = [quarter_links._POOL.submit(release.wait, 10) for _ in range(2)]
     try:
         began = time.perf_counter()
-        assert quarter_links._in_parallel([lambda: 1, lambda: 2, lambda: 3]) == [1, 2, 3]
+        assert quarter_links.in_parallel([lambda: 1, lambda: 2, lambda: 3]) == [1, 2, 3]
         assert time.perf_counter() - began < 5
     finally:
         release.set()

@@ -116,3 +116,33 @@ def test_overview_from_the_year_alone_matches_the_whole_history(riverside: AppSt
             assert len(year_only) <= len(history)
         re_entries += int(whole.set_index("measure").loc["re_entries_in_year", "count"])
     assert re_entries > 0  # the history mattered
+
+
+@pytest.mark.parametrize("secret", [None, "sixteen-byte-key"])
+def test_trends_and_year_before_show_the_published_flows_margins(riverside: AppState, secret: str | None) -> None:
+    """The trends and the year-before panel work the stocks out by their rule, without the flows tables' audits:
+    their numbers and gaps must be exactly the margins of each quarter's published flows table (viewer mode too)."""
+    from journeys.flow_panels import _flow_margins
+    from journeys.views import flow_table
+
+    data, model = riverside.data, riverside.stage_model
+    assert data is not None
+    options, rng = data.options(), random.Random(5)
+    compared, hidden = 0, 0
+    for _ in range(6):
+        filters = {c: rng.sample(options[c], k=1) for c in FILTER_COLUMNS if options[c] and rng.random() < 0.3}
+        selection = Selection.from_values(filters=filters, through_stage=rng.choice([None, None, "foster_other"]))
+        last = Period(rng.choice(range(2020, 2024)), rng.choice([1, 2, 3, 4]))
+        periods = [last.previous().previous().previous(), last.previous().previous(), last.previous(), last]
+        frame = _flow_margins(data, selection, periods, model, 5, secret).set_index(["period", "measure", "stage"])
+        for period in periods:
+            counts, table = flow_table(data, selection, period, model, 5, secret)
+            for measure, margin in (("stock_start", table.row_totals), ("stock_end", table.column_totals)):
+                for stage in model.of_kind("stage"):
+                    shown = frame.loc[(period.key, measure, stage), "count"]
+                    published = margin.get(stage, 0) if not counts.empty else 0
+                    assert pd.isna(shown) == pd.isna(published), (selection, period, measure, stage)
+                    assert pd.isna(shown) or int(shown) == int(published), (selection, period, measure, stage)
+                    compared += 1
+                    hidden += bool(pd.isna(shown))
+    assert compared > 500 and hidden > 10  # both shown and hidden stocks were compared
