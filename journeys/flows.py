@@ -117,7 +117,11 @@ def _order(model: StageModel) -> list[str]:
 
 
 def _ordered(counts: pd.DataFrame, model: StageModel) -> pd.DataFrame:
+    """The counts in _order's order, with the 'not known' row and column wherever anyone is counted (as counts_for)."""
     present_rows, present_cols = set(counts.index), set(counts.columns)
+    if len(counts) and counts.to_numpy().any():
+        present_rows.add(NOT_KNOWN)
+        present_cols.add(NOT_KNOWN)
     rows = [s for s in _order(model) if s in present_rows]
     cols = [s for s in _order(model) if s in present_cols]
     return counts.reindex(index=rows, columns=cols, fill_value=0).astype(np.int64)
@@ -265,7 +269,10 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
     # rows and columns in _order's order, picked by code: no reindex
     labels = c.vocab.tolist()
     rank = _rank(labels, model)
-    rows, columns = (np.flatnonzero(used & (rank >= 0)) for used in (grid.any(axis=1), grid.any(axis=0)))
+    # 'not known' always has its row and column where anyone is counted (zeros too): a table hiding all but its
+    # stocks (suppress._cover) needs them to absorb what its hidden cells could be
+    known = np.asarray(labels, dtype=object) == NOT_KNOWN if grid.any() else np.zeros(size, dtype=bool)
+    rows, columns = (np.flatnonzero((used | known) & (rank >= 0)) for used in (grid.any(axis=1), grid.any(axis=0)))
     rows, columns = rows[np.argsort(rank[rows], kind="stable")], columns[np.argsort(rank[columns], kind="stable")]
     return pd.DataFrame(grid[np.ix_(rows, columns)].astype(np.int64),
                         index=pd.Index([labels[k] for k in rows], dtype="str"),

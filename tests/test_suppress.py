@@ -361,3 +361,32 @@ def test_first_failing_entry_is_the_lowest_of_all_failing(case: tuple[np.ndarray
     first = audit_hidden(values, hidden, lines, threshold, passed, first_only=True, ignore=ignore)
     assert first == [e for e in every if e not in ignore][:1]
     assert not passed & set(every)
+
+
+def test_margins_that_stay_are_never_hidden_the_rest_is_covered_instead() -> None:
+    """Stocks shown by their own rule (journeys.stocks) stay shown. Here B -> A (5) in a column of 24 leaves A -> A
+    between 18 and 20 whatever else is hidden, so the table hides every other entry, zeros too: the 'not known'
+    row's zero into A then absorbs what A -> A could be, and nothing is pinned."""
+    from journeys.audit import audit_hidden
+    from journeys.suppress import _Lines
+
+    counts = pd.DataFrame([[0, 0, 0], [0, 19, 1], [0, 5, 1]], index=["not_known", "A", "B"],
+                          columns=["not_known", "A", "O"])
+    table = suppress_table(counts, row_hidden={"A": False, "B": False}, column_hidden={"A": False},
+                           margins_stay={"A", "B"})
+    assert pd.isna(table.row_totals["not_known"]) and table.row_totals[["A", "B"]].tolist() == [20, 6]
+    assert table.column_totals["A"] == 24
+    assert table.cells.isna().all().all()  # covered: every cell, the zeros in 'not known' too
+    values = np.concatenate([counts.to_numpy().ravel(), counts.sum(axis=1), counts.sum(axis=0), [30]])
+    lines = _Lines(values, 3, 3, 5, np.zeros(values.size, dtype=bool)).lines
+    assert audit_hidden(values, table.hidden_entries(), lines, 5, set()) == []
+    # without margins that stay, a stock gives way instead (A at the end), and no zero is hidden
+    alone = suppress_table(counts, row_hidden={"A": False, "B": False}, column_hidden={"A": False})
+    assert pd.isna(alone.column_totals["A"]) and not alone.cells.loc["not_known"].isna().any()
+    # and without the 'not known' row (flows counts always have it, zeros too) covering could not help
+    bare = counts.loc[["A", "B"], ["A", "O"]]
+    covered = suppress_table(bare, row_hidden={"A": False, "B": False}, column_hidden={"A": False},
+                             margins_stay={"A", "B"})
+    values = np.concatenate([bare.to_numpy().ravel(), bare.sum(axis=1), bare.sum(axis=0), [26]])
+    lines = _Lines(values, 2, 2, 5, np.zeros(values.size, dtype=bool)).lines
+    assert 0 in audit_hidden(values, covered.hidden_entries(), lines, 5, set())  # A -> A: 18 to 20
