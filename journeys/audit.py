@@ -43,6 +43,31 @@ def determined(values: np.ndarray, lines: list[Line], known: np.ndarray) -> np.n
     return out
 
 
+def show_determined(values: np.ndarray, hidden: np.ndarray, lines: list[Line], threshold: int,
+                    fixed: np.ndarray | None = None) -> None:
+    """Publish (in place) hidden entries that the published ones work out exactly: the lone hidden entry of a line.
+
+    Hiding such an entry protects nothing and an audit would count it as given away; publishing
+    it changes no other entry's bounds. Counts from 1 to threshold stay hidden (if one is worked
+    out, the audit says so), and so do entries `fixed` by a rule of their own (stocks). After a
+    cover (suppress._cover), where lines of published zeros leave one hidden entry equal to a shown total.
+
+    >>> hidden = np.array([True, False, False, True])
+    >>> show_determined(np.array([7.0, 0.0, 7.0, 9.0]), hidden, [(np.array([0, 1]), 2)], 5)
+    >>> hidden.tolist()
+    [False, False, False, True]
+    """
+    changed = True
+    while changed:
+        changed = False
+        for members, total in lines:
+            entries = np.append(members, total)
+            shut = entries[hidden[entries]]
+            if shut.size == 1 and not 1 <= values[shut[0]] <= threshold and (fixed is None or not fixed[shut[0]]):
+                hidden[shut[0]] = False
+                changed = True
+
+
 def audit_hidden(
     values: np.ndarray, hidden: np.ndarray, lines: list[Line], threshold: int, passed: set[int],
     around: set[int] | None = None, first_only: bool = False, ignore: set[int] | frozenset[int] = frozenset(),

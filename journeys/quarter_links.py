@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from journeys.audit import audit_hidden
+from journeys.audit import audit_hidden, show_determined
 from journeys.flows import Period
 from journeys.stages import StageModel
 from journeys.stocks import Counts, quarter_stocks_hidden
@@ -91,7 +91,10 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
     """
     def compute() -> SuppressedTable | None:
         counts = counts_of(period)
-        _prepare(period, period, 1, counts_of, model, threshold, memo)  # its boundaries need its neighbours
+        starting, ending = quarter_stocks_hidden(period, counts_of, model, threshold)
+        # a boundary that shows every stock needs no audit, so no neighbour's table; the others two at a time
+        near = [p for p, shut in ((period.previous(), starting), (period.next(), ending)) if any(shut.values())]
+        in_parallel([partial(linked_table, p, counts_of, model, threshold, memo) for p in (period, *near)])
         own = linked_table(period, counts_of, model, threshold, memo)
         if own is None:
             return None
@@ -237,11 +240,11 @@ def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold:
     table is only safe on its own.
     """
     def compute() -> Fix:
+        if not any(quarter_stocks_hidden(left, counts_of, model, threshold)[1].values()):
+            return Fix(None, None, True, left.quarter == 1)  # the Overview's totals add up shown stocks
         tables = [linked_table(p, counts_of, model, threshold, memo) for p in (left, left.next())]
         if tables[0] is None or tables[1] is None:
             return Fix(None, None, True, False)
-        if not any(quarter_stocks_hidden(left, counts_of, model, threshold)[1].values()):
-            return Fix(None, None, True, left.quarter == 1)
         for with_totals in (True, False) if left.quarter == 1 else (False,):  # the Overview's 31 March
             found = _fix_pair(left, counts_of, (tables[0], tables[1]), model, threshold, with_totals)
             if found.safe:
@@ -275,8 +278,9 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     values, hidden = system.arrays()
     fixed = {entry for margins in (left_rows, left_columns, right_rows, right_columns)
              for label, entry in margins.items() if label in stocks} | set(totals)
-    open_ = np.array([e for e in range(end) if e not in fixed], dtype=np.int64)
-    allowed = open_.copy()
+    covered = np.array([e for first, part in ((0, left), (split, left.next()))
+                        for e in _cover_entries(counts_of(part), first, stocks) if e not in fixed], dtype=np.int64)
+    allowed = np.array([e for e in range(end) if e not in fixed], dtype=np.int64)
     margins = {e for m in (left_rows, left_columns, right_rows, right_columns) for e in m.values()}
     rank = {e: 1 for e in margins} | {split - 1: 2, end - 1: 2}
     stuck, last, changed, passed = 0, -1, False, set[int]()  # passed: hiding more only widens
@@ -295,7 +299,8 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
             continue
         picks = nearby_partners(last, index, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank)
         if not picks:
-            hidden[open_] = True  # every entry but the stocks (suppress._cover), zeros too
+            hidden[covered] = True  # every entry but the stocks, as suppress._cover hides them
+            show_determined(values, hidden, system.lines, threshold, fixed=np.isin(np.arange(len(values)), list(fixed)))
             if audit_hidden(values, hidden, system.lines, threshold, set(), first_only=True):
                 return Fix(None, None, False, False)
             return Fix(hidden[:split], hidden[split:end], True, with_totals)
@@ -304,6 +309,18 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
             chosen[last] += picks
         chosen |= {p: [] for p in picks if p not in chosen}
     return Fix(hidden[:split], hidden[split:end], True, with_totals) if changed else Fix(None, None, True, with_totals)
+
+
+def _cover_entries(counts: pd.DataFrame, first: int, stocks: set[str]) -> list[int]:
+    """The entries (numbered from `first`, as TableSystem.add_table numbers them) that suppress._cover hides in a
+    table whose stocks stay: every non-zero one that is not a stock, and the zeros in the other lines."""
+    grid = counts.to_numpy()
+    free_rows = ~np.isin(counts.index, list(stocks))
+    free_cols = ~np.isin(counts.columns, list(stocks))
+    cells = (grid > 0) | free_rows[:, None] | free_cols[None, :]
+    n_rows, n_cols = grid.shape
+    margins = np.concatenate([free_rows, free_cols, [True]])
+    return (first + np.flatnonzero(np.concatenate([cells.ravel(), margins]))).tolist()
 
 
 def _group_totals(system: TableSystem, stocks: dict[str, int], model: StageModel) -> list[int]:

@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import pandas as pd
 from journeys.audit import Line as _Line
-from journeys.audit import audit_hidden, determined
+from journeys.audit import audit_hidden, determined, show_determined
 
 DEFAULT_THRESHOLD: int = 5
 SUPPRESSED: str = "c"  # the marker shown instead of a hidden count
@@ -118,7 +118,7 @@ def suppress_table(
     True hidden, False published), so both show the same: the audit treats a fixed published margin
     as known and protects around it. Only if nothing else can be hidden is one hidden after all;
     never one labelled in `margins_stay` (stocks, shown or hidden by a rule of their own): every
-    entry but those is hidden instead, zeros too (`_cover`).
+    entry but those is hidden instead, with zeros in the other lines (`_cover`).
     `cells_hidden` (bool, shaped like counts) and `grand_hidden` hide entries an audit of linked tables asked for.
     """
     _check_threshold(threshold, rounding)
@@ -195,21 +195,31 @@ def _search(values: np.ndarray, hidden: np.ndarray, kept: np.ndarray, n_rows: in
         pick = table.partner_for(failing[0], hidden, stay is None or not stay.any())
         if pick is None:
             assert stay is not None
-            _cover(hidden, stay)
+            _cover(values, hidden, stay, n_rows, n_cols, table.lines, threshold)
             break
         hidden[pick] = True
 
 
-def _cover(hidden: np.ndarray, stay: np.ndarray) -> None:
-    """Hide every entry but the margins that stay, zeros too: the fallback that keeps a rule's margins as they are.
+def _cover(values: np.ndarray, hidden: np.ndarray, stay: np.ndarray, n_rows: int, n_cols: int,
+           lines: list[_Line], threshold: int) -> None:
+    """Hide every entry but the margins that stay: the fallback that keeps a rule's margins as they are.
 
-    Each row then has hidden cells to absorb a change and each column too, so a shown margin only
-    bounds its hidden cells by itself (more than the threshold: it is shown). Where the table has a
-    'not known' row and a column that is not a stock (an outcome, or not known), whose totals are
-    hidden here, a hidden cell can be anything from 0 to the smaller of its shown margins and a
-    stock the table shares with a neighbour is left as open as the neighbour leaves it.
+    Every non-zero entry, and the zeros in the lines whose totals do not stay (for a flows table:
+    'not known' at the start and at the end, and the outcomes), so that each row and each column
+    has a hidden cell in a line with a hidden total to absorb a change. A hidden cell can then be
+    anything from 0 to the smaller of its row's and column's shown totals (more than the threshold:
+    they are shown), and a stock shared with a neighbouring quarter is as open as the neighbour
+    leaves it. Flows tables always have the 'not known' row and column (journeys.flows) for this.
+    A hidden entry the published ones then work out exactly (a line of shown zeros) is shown.
     """
-    hidden |= ~stay
+    size = n_rows * n_cols
+    free = np.zeros((n_rows, n_cols), dtype=bool)
+    free[~stay[size:size + n_rows], :] = True
+    free[:, ~stay[size + n_rows:-1]] = True
+    hidden |= ~stay & (values > 0)
+    hidden[:size] |= free.ravel()
+    hidden[size:] |= ~stay[size:]
+    show_determined(values, hidden, lines, threshold, fixed=stay)
 
 
 def published_table(counts: pd.DataFrame, hidden: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
