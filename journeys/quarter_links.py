@@ -313,12 +313,12 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
 
 def _cover_entries(counts: pd.DataFrame, first: int, stocks: set[str]) -> list[int]:
     """The entries (numbered from `first`, as TableSystem.add_table numbers them) that suppress._cover hides in a
-    table whose stocks stay: every non-zero one that is not a stock, and the zeros in the other lines."""
+    table whose stocks stay: every non-zero one that is not a stock, and the zeros in its first row and column that
+    are not stocks ('not known')."""
     grid = counts.to_numpy()
-    free_rows = ~np.isin(counts.index, list(stocks))
-    free_cols = ~np.isin(counts.columns, list(stocks))
-    cells = (grid > 0) | free_rows[:, None] | free_cols[None, :]
-    n_rows, n_cols = grid.shape
+    free_rows, free_cols = ~np.isin(counts.index, list(stocks)), ~np.isin(counts.columns, list(stocks))
+    sink_row, sink_col = ((np.arange(free.size) == np.argmax(free)) & free for free in (free_rows, free_cols))
+    cells = (grid > 0) | sink_row[:, None] | sink_col[None, :]
     margins = np.concatenate([free_rows, free_cols, [True]])
     return (first + np.flatnonzero(np.concatenate([cells.ravel(), margins]))).tolist()
 

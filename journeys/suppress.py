@@ -204,9 +204,9 @@ def _cover(values: np.ndarray, hidden: np.ndarray, stay: np.ndarray, n_rows: int
            lines: list[_Line], threshold: int) -> None:
     """Hide every entry but the margins that stay: the fallback that keeps a rule's margins as they are.
 
-    Every non-zero entry, and the zeros in the lines whose totals do not stay (for a flows table:
-    'not known' at the start and at the end, and the outcomes), so that each row and each column
-    has a hidden cell in a line with a hidden total to absorb a change. A hidden cell can then be
+    Every non-zero entry but those margins, and the zeros in the first row and the first column
+    whose totals do not stay (for a flows table: 'not known' at the start and at the end), so that
+    each row and each column has a hidden cell in a line with a hidden total to absorb a change. A hidden cell can then be
     anything from 0 to the smaller of its row's and column's shown totals (more than the threshold:
     they are shown), and a stock shared with a neighbouring quarter is as open as the neighbour
     leaves it. Flows tables always have the 'not known' row and column (journeys.flows) for this.
@@ -214,8 +214,12 @@ def _cover(values: np.ndarray, hidden: np.ndarray, stay: np.ndarray, n_rows: int
     """
     size = n_rows * n_cols
     free = np.zeros((n_rows, n_cols), dtype=bool)
-    free[~stay[size:size + n_rows], :] = True
-    free[:, ~stay[size + n_rows:-1]] = True
+    for offset, count, axis in ((size, n_rows, 0), (size + n_rows, n_cols, 1)):  # the first such line each way
+        sinks = np.flatnonzero(~stay[offset:offset + count])[:1]
+        if axis == 0:
+            free[sinks, :] = True
+        else:
+            free[:, sinks] = True
     hidden |= ~stay & (values > 0)
     hidden[:size] |= free.ravel()
     hidden[size:] |= ~stay[size:]
