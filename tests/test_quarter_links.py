@@ -120,7 +120,7 @@ def test_linked_tables_are_safe_alone_and_show_their_stocks_by_the_rule(riversid
     """Each linked table passes its own audit, and its stocks are hidden exactly where the stock rule says:
     counts from 1 to 5, never more (no audit hides a stock), so every view can print them without the audits."""
     from journeys.quarter_links import linked_table
-    from journeys.suppress import _Lines
+    from journeys.table_lines import TableLines
 
     counts_of, model, memo = one_run(riverside_counts)
     stages, hidden_stocks = set(model.of_kind("stage")), 0
@@ -131,7 +131,7 @@ def test_linked_tables_are_safe_alone_and_show_their_stocks_by_the_rule(riversid
         counts = counts_of(period)
         values = np.concatenate([counts.to_numpy().ravel(), counts.sum(axis=1), counts.sum(axis=0),
                                  [counts.to_numpy().sum()]])
-        lines = _Lines(values, *counts.shape, 5, np.zeros(values.size, dtype=bool)).lines
+        lines = TableLines(values, *counts.shape, 5, np.zeros(values.size, dtype=bool)).lines
         assert audit_hidden(values, table.hidden_entries(), lines, 5, set()) == [], period
         for margin, exact in ((table.row_totals, counts.sum(axis=1)), (table.column_totals, counts.sum(axis=0))):
             for stage in stages & set(margin.index):

@@ -347,14 +347,14 @@ def test_first_failing_entry_is_the_lowest_of_all_failing(case: tuple[np.ndarray
     """`first_only` (what the searches ask) finds the lowest-numbered failing entry outside `ignore`, as the full
     audit does, and adds only entries that pass to `passed`."""
     from journeys.audit import audit_hidden
-    from journeys.suppress import _Lines
+    from journeys.table_lines import TableLines
 
     counts, threshold = case
     n_rows, n_cols = counts.shape
     values = np.array(list(truth_of(counts).values()), dtype=np.int64)
     rng = np.random.default_rng(seed)
     hidden = (rng.random(values.size) < 0.4) & (values > 0)
-    lines = _Lines(values, n_rows, n_cols, threshold, np.zeros(values.size, dtype=bool)).lines
+    lines = TableLines(values, n_rows, n_cols, threshold, np.zeros(values.size, dtype=bool)).lines
     every = audit_hidden(values, hidden, lines, threshold, set())
     ignore = set(every[:1]) if rng.random() < 0.5 else set()
     passed: set[int] = set()
@@ -368,7 +368,7 @@ def test_margins_that_stay_are_never_hidden_the_rest_is_covered_instead() -> Non
     between 18 and 20 whatever else is hidden, so the table hides every other entry, zeros too: the 'not known'
     row's zero into A then absorbs what A -> A could be, and nothing is pinned."""
     from journeys.audit import audit_hidden
-    from journeys.suppress import _Lines
+    from journeys.table_lines import TableLines
 
     counts = pd.DataFrame([[0, 0, 0], [0, 19, 1], [0, 5, 1]], index=["not_known", "A", "B"],
                           columns=["not_known", "A", "O"])
@@ -378,7 +378,7 @@ def test_margins_that_stay_are_never_hidden_the_rest_is_covered_instead() -> Non
     assert table.column_totals["A"] == 24
     assert table.cells.isna().all().all()  # covered: every cell, the zeros in 'not known' too
     values = np.concatenate([counts.to_numpy().ravel(), counts.sum(axis=1), counts.sum(axis=0), [30]])
-    lines = _Lines(values, 3, 3, 5, np.zeros(values.size, dtype=bool)).lines
+    lines = TableLines(values, 3, 3, 5, np.zeros(values.size, dtype=bool)).lines
     assert audit_hidden(values, table.hidden_entries(), lines, 5, set()) == []
     # without margins that stay, a stock gives way instead (A at the end), and no zero is hidden
     alone = suppress_table(counts, row_hidden={"A": False, "B": False}, column_hidden={"A": False})
@@ -388,5 +388,5 @@ def test_margins_that_stay_are_never_hidden_the_rest_is_covered_instead() -> Non
     covered = suppress_table(bare, row_hidden={"A": False, "B": False}, column_hidden={"A": False},
                              margins_stay={"A", "B"})
     values = np.concatenate([bare.to_numpy().ravel(), bare.sum(axis=1), bare.sum(axis=0), [26]])
-    lines = _Lines(values, 2, 2, 5, np.zeros(values.size, dtype=bool)).lines
+    lines = TableLines(values, 2, 2, 5, np.zeros(values.size, dtype=bool)).lines
     assert 0 in audit_hidden(values, covered.hidden_entries(), lines, 5, set())  # A -> A: 18 to 20
