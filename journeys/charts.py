@@ -213,8 +213,9 @@ def trend_multiples(frame: pd.DataFrame, title: str, columns: int = 4) -> Figure
     layout: dict[str, Any] = {"showlegend": False, "height": max(260, 170 * rows)}
     gap_x, gap_y = 0.04, 0.10 / max(rows, 1)
     width, height = (1 - gap_x * (columns - 1)) / columns, (1 - gap_y * (rows - 1)) / rows
+    parts = dict(iter(frame.groupby("stage", sort=False)))  # one pass, not a filter per stage
     for i, stage in enumerate(stages):
-        part = frame[frame["stage"] == stage]
+        part = parts[stage]
         r, c = divmod(i, columns)
         axis = "" if i == 0 else str(i + 1)
         x0, y1 = c * (width + gap_x), 1 - r * (height + gap_y)
