@@ -30,6 +30,11 @@ from journeys.systems import LineIndex, TableSystem, nearby_partners
 _LINKED = ("stock_start", "entries", "exits", "stock_end", "moves_in")  # placement_moves: not tied to flows
 
 
+def _linked_columns(stage_counts: pd.DataFrame) -> np.ndarray:
+    """The per-stage counts of the measures tied to the flows tables, as int64 columns (no reindexed frame)."""
+    return np.column_stack([stage_counts[m].to_numpy(dtype=np.int64) for m in _LINKED])
+
+
 Beside = tuple[pd.DataFrame, SuppressedTable, Literal["before", "after"]]  # a neighbouring quarter's flows
 _System = tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, int]], set[int], np.ndarray, np.ndarray, np.ndarray]
 
@@ -56,15 +61,15 @@ def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: Suppresse
     row_total = np.array([row_of[str(s)] for s in flow_counts.index], dtype=np.int64)
     col_total = np.array([column_of[str(s)] for s in flow_counts.columns], dtype=np.int64)
     offset = flow_values.size
-    grid = stage_counts.reindex(columns=list(_LINKED)).to_numpy(dtype=float)
+    grid = _linked_columns(stage_counts).astype(float)
     n_s, n_m = grid.shape
-    own = stages.cells.reindex(columns=list(_LINKED)).isna().to_numpy()
+    own = np.column_stack([stages.cells[m].isna().to_numpy() for m in _LINKED])
     # children at start and end ARE the flows margins: hidden exactly where the flows table hides them
     row_hidden = dict(zip(flow_counts.index, flows.row_totals.isna()))
     col_hidden = dict(zip(flow_counts.columns, flows.column_totals.isna()))
     own[:, 0] = [bool(row_hidden.get(stage, False)) for stage in stage_counts.index]
     own[:, 3] = [bool(col_hidden.get(stage, False)) for stage in stage_counts.index]
-    totals_hidden = stages.column_totals.reindex(list(_LINKED)).isna().to_numpy()
+    totals_hidden = stages.column_totals[list(_LINKED)].isna().to_numpy()
     stage_cell = offset + np.arange(n_s * n_m).reshape(n_s, n_m)
     stage_total = offset + n_s * n_m + np.arange(n_m)
     aux = offset + n_s * n_m + n_m + np.arange(2 * n_s)  # per stage: "through" and "from outside"
@@ -152,7 +157,7 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
         all_hidden[picks] = True
     # the per-stage table with these entries hidden, built from arrays (pandas per column cost more than the audit)
     shown = ~all_hidden[stage_cell.ravel()].reshape(n_s, n_m)
-    truth = stage_counts.reindex(columns=list(_LINKED)).to_numpy(dtype=np.int64)
+    truth = _linked_columns(stage_counts)
     measures = list(stages.cells.columns)
     data, hidden_cells = {}, np.zeros((n_s, len(measures)), dtype=bool)
     for j, measure in enumerate(measures):

@@ -390,3 +390,21 @@ def test_margins_that_stay_are_never_hidden_the_rest_is_covered_instead() -> Non
     values = np.concatenate([bare.to_numpy().ravel(), bare.sum(axis=1), bare.sum(axis=0), [26]])
     lines = TableLines(values, 2, 2, 5, np.zeros(values.size, dtype=bool)).lines
     assert 0 in audit_hidden(values, covered.hidden_entries(), lines, 5, set())  # A -> A: 18 to 20
+
+
+def test_one_way_tables_need_no_lp_the_line_heuristic_is_the_audited_search() -> None:
+    """one_way_hidden closes lines only; on 5,000 random one-way tables that is exactly what the audited search hides."""
+    from journeys.suppress import _search, one_way_hidden
+
+    rng = np.random.default_rng(0)
+    hidden_any = 0
+    for _ in range(5000):
+        flat = rng.choice([0, 0, 1, 2, 3, 4, 5, 6, 7, 9, 12, 20, 50], size=int(rng.integers(1, 9))).astype(np.int64)
+        threshold = int(rng.choice([3, 5, 10]))
+        values = np.concatenate([flat, flat, [flat.sum()], [flat.sum()]])
+        audited = (values >= 1) & (values <= threshold)
+        _search(values, audited, np.zeros(values.size, dtype=bool), flat.size, 1, threshold)
+        cells, total = one_way_hidden(flat, threshold)
+        assert cells.tolist() == audited[:flat.size].tolist() and total == bool(audited[-2]), (flat, threshold)
+        hidden_any += bool(cells.any())
+    assert hidden_any > 1000
