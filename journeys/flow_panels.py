@@ -56,9 +56,13 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
         sides: tuple[tuple[Period, Literal["before", "after"]], ...] = ((period.previous(), "before"),
                                                                          (period.next(), "after"))
         stages = set(model.of_kind("stage"))
+
+        def hides_a_stock(margin: pd.Series) -> bool:
+            return bool(margin[[label for label in margin.index if label in stages]].isna().any())
+
         # a neighbour whose boundary shows every stock tells the audit nothing more; the others, two at a time
-        near = [(p, side) for p, side in sides if (lambda shared: shared[[s for s in shared.index if s in stages]]
-                .isna().any())(flows.row_totals if side == "before" else flows.column_totals)]
+        near = [(p, side) for p, side in sides
+                if hides_a_stock(flows.row_totals if side == "before" else flows.column_totals)]
         tables = in_parallel([partial(flow_table, data, selection, p, model, threshold, secret) for p, _ in near])
         beside: list[Beside] = [(counts, table, side) for (counts, table), (_, side) in zip(tables, near)
                                 if not counts.empty]
