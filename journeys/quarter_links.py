@@ -21,11 +21,12 @@ saw them, hiding more of its own cells and non-stock totals (`_beside_neighbours
 girls-only view had two entries a published pair pinned, now none). A boundary's search takes back a
 partner it chose when two rounds of partners for it have not protected it, and looks elsewhere
 (`_fix_pair`); where it still fails, both tables hide every entry but their stocks.
-Remaining limits (tests/test_quarter_links.py checks riverside and northgate's girls; the other
-samples were checked by hand): where only a quarter's stocks could protect an entry that the
-audit beside both neighbours finds, it is left as the boundary audits left it; and chains longer
-than two quarters are not audited together (an audit of whole histories found nothing more than
-the pairs on the samples).
+Remaining limits (tests/test_quarter_links.py checks riverside, northgate's girls and westmoor's
+girls and boys, where one entry each was pinned before stocks followed their rule; the other views
+were checked by hand): where only a quarter's stocks could protect an entry that the audit beside
+both neighbours finds, it is left as the boundary audits left it; a pair that no search or cover
+makes safe has each table only safe on its own; and chains longer than two quarters are not
+audited together (an audit of whole histories found nothing more than the pairs on the samples).
 """
 
 from __future__ import annotations
