@@ -12,6 +12,7 @@ import ast
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -213,18 +214,37 @@ def build_inputs(config: Path, inputs: Sequence[Path], cache_root: Path, stage_m
     from journeys.incremental import build_adding, earlier_build
     from journeys.stages import load_stage_model
 
+    replaced: list[Path] = []
+
     def run() -> BuildResult:
         """This month's extract added to the cached build of the earlier ones where there is one, else all."""
         model = load_stage_model(stage_model)
         fingerprinted, digest = fingerprint(config, stage_model), input_digest(cache_root)
-        return build_adding(list(inputs), load_config(config, model), model, load_key(),
-                            base=earlier_build(cache_root, list(inputs), fingerprinted, digest),
+        base = earlier_build(cache_root, list(inputs), fingerprinted, digest)
+        replaced.extend([] if base is None else [base])
+        return build_adding(list(inputs), load_config(config, model), model, load_key(), base=base,
                             fingerprint=fingerprinted, digest=digest, progress=progress or (lambda _: None))[0]
 
     folder = cached_build(config, inputs, cache_root, run, stage_model)
+    for earlier in replaced:  # its inputs are the first of these, under the same config and code: this replaces it
+        _remove_replaced(earlier, folder, progress or (lambda _: None))
     if progress:
         progress(f"Reading the build from {folder}")
     return read_build(folder)
+
+
+def _remove_replaced(earlier: Path, folder: Path, progress: Callable[[str], None]) -> None:
+    """Remove the cached build a new one was added to (or could have been), so the cache does not grow by a
+    build a month. The new build holds its own links to the rows it carried on; were the earlier inputs served
+    again, they would be built again. A folder that cannot be removed is left, and said."""
+    if earlier.resolve() == folder.resolve() or not (folder / "report.json").is_file():
+        return
+    try:
+        shutil.rmtree(earlier)
+    except OSError as error:
+        progress(f"Could not remove the earlier build {earlier.name}, which this one replaces: {error}")
+    else:
+        progress(f"Removed the earlier build {earlier.name}, which this one replaces")
 
 
 SAMPLES = ("northgate", "riverside", "westmoor")

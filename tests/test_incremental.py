@@ -243,6 +243,26 @@ def test_the_app_cache_adds_this_months_extract_to_the_cached_build(tmp_path: Pa
     assert added.report == fresh.report
 
 
+def test_the_app_cache_keeps_one_build_where_each_months_replaces_the_last(tmp_path: Path) -> None:
+    """Each month's build replaces the cached build it was added to (the cache does not grow by a build a month);
+    the next month still adds to it, and another authority's builds in the same cache are left alone."""
+    inputs = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))
+    cache = tmp_path / "cache"
+    other = build_inputs(RIVERSIDE, sorted((SAMPLES / "riverside").glob("*.csv"))[:2], cache)
+    first = build_inputs(NORTHGATE, inputs[:-4], cache)
+    messages: list[str] = []
+    second = build_inputs(NORTHGATE, inputs[:-2], cache, progress=messages.append)
+    assert f"Removed the earlier build {first.folder.name}, which this one replaces" in messages
+    assert not first.folder.exists()
+    third = build_inputs(NORTHGATE, inputs, cache, progress=messages.append)  # its rows linked from the second's
+    assert sum(m.startswith("Adding to the earlier build") for m in messages) == 2
+    assert sorted(p for p in cache.iterdir() if (p / "report.json").is_file()) == sorted([other.folder, third.folder])
+    fresh = build_inputs(NORTHGATE, inputs, tmp_path / "fresh")
+    pd.testing.assert_frame_equal(third.spells, fresh.spells)
+    assert third.report == fresh.report
+    assert build_inputs(NORTHGATE, inputs, cache).folder == third.folder  # read again, not built
+
+
 def annual_returns(folder: Path, children: int = 700, seed: int = 3) -> list[Path]:
     """Synthetic SSDA903 returns as councils send them: each collection year's episodes file holds every
     episode open during the year (those still open at 31 March without an end), and a header of its
