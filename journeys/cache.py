@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the pipeline (and pandera) load only when something is buil
 
 BUILD_FILES = ("episodes.parquet", "spells.parquet", "transitions.parquet", "report.json", "issues.csv")
 ATTRIBUTES_FILE = "journey_attributes.parquet"
+SOURCE = "source.json"  # in a cached build: the config that made it (so another version of it can be removed)
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -214,37 +215,66 @@ def build_inputs(config: Path, inputs: Sequence[Path], cache_root: Path, stage_m
     from journeys.incremental import build_adding, earlier_build
     from journeys.stages import load_stage_model
 
-    replaced: list[Path] = []
+    replaced: list[tuple[Path, str]] = []
+    source, built = str(Path(config).resolve()), []
 
     def run() -> BuildResult:
         """This month's extract added to the cached build of the earlier ones where there is one, else all."""
         model = load_stage_model(stage_model)
         fingerprinted, digest = fingerprint(config, stage_model), input_digest(cache_root)
         base = earlier_build(cache_root, list(inputs), fingerprinted, digest)
-        replaced.extend([] if base is None else [base])
+        built.append(True)
+        replaced.extend([] if base is None else [(base, "which this one replaces")])
+        replaced.extend((stale, "made under another version of this config or of the tool")
+                        for stale in _builds_of(cache_root, source) if _fingerprint_of(stale) != fingerprinted)
         return build_adding(list(inputs), load_config(config, model), model, load_key(), base=base,
                             fingerprint=fingerprinted, digest=digest, progress=progress or (lambda _: None))[0]
 
     folder = cached_build(config, inputs, cache_root, run, stage_model)
-    for earlier in replaced:  # its inputs are the first of these, under the same config and code: this replaces it
-        _remove_replaced(earlier, folder, progress or (lambda _: None))
+    if built:  # a new build: say which config made it, then remove the builds it makes needless
+        (folder / SOURCE).write_text(json.dumps({"config": source}), encoding="utf-8")
+    for earlier, why in replaced:
+        _remove_replaced(earlier, folder, why, progress or (lambda _: None))
     if progress:
         progress(f"Reading the build from {folder}")
     return read_build(folder)
 
 
-def _remove_replaced(earlier: Path, folder: Path, progress: Callable[[str], None]) -> None:
-    """Remove the cached build a new one was added to (or could have been), so the cache does not grow by a
-    build a month. The new build holds its own links to the rows it carried on; were the earlier inputs served
-    again, they would be built again. A folder that cannot be removed is left, and said."""
-    if earlier.resolve() == folder.resolve() or not (folder / "report.json").is_file():
+def _builds_of(cache_root: Path, source: str) -> list[Path]:
+    """The cached builds that `source` (a config file's resolved path) made, as their SOURCE file says."""
+    found = []
+    for path in Path(cache_root).glob(f"*/{SOURCE}"):
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("config") == source:
+                found.append(path.parent)
+        except (OSError, ValueError, AttributeError):
+            continue  # not ours, or being written: left alone
+    return found
+
+
+def _fingerprint_of(folder: Path) -> str | None:
+    """The fingerprint (config, stage model, code, key) a cached build was made under, None where not kept."""
+    from journeys.kept import MANIFEST, STATE_DIR
+
+    try:
+        return str(json.loads((folder / STATE_DIR / MANIFEST).read_text(encoding="utf-8"))["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remove_replaced(earlier: Path, folder: Path, why: str, progress: Callable[[str], None]) -> None:
+    """Remove a cached build a new one makes needless: the one it was added to (or could have been), so the cache
+    does not grow by a build a month, or one of the same config made under another version of it or of the tool.
+    The new build holds its own links to the rows it carried on; were the earlier inputs or versions served again,
+    they would be built again. A folder that cannot be removed is left, and said."""
+    if earlier.resolve() == folder.resolve() or not (folder / "report.json").is_file() or not earlier.is_dir():
         return
     try:
         shutil.rmtree(earlier)
     except OSError as error:
-        progress(f"Could not remove the earlier build {earlier.name}, which this one replaces: {error}")
+        progress(f"Could not remove the earlier build {earlier.name}, {why}: {error}")
     else:
-        progress(f"Removed the earlier build {earlier.name}, which this one replaces")
+        progress(f"Removed the earlier build {earlier.name}, {why}")
 
 
 SAMPLES = ("northgate", "riverside", "westmoor")
