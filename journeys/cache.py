@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the pipeline (and pandera) load only when something is buil
 
 BUILD_FILES = ("episodes.parquet", "spells.parquet", "transitions.parquet", "report.json", "issues.csv")
 ATTRIBUTES_FILE = "journey_attributes.parquet"
-SOURCE = "source.json"  # in a cached build: the config that made it (so another version of it can be removed)
+SOURCE = "source.json"  # in a cached build: the config that made it and its fingerprint (so older versions can go)
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -216,23 +216,23 @@ def build_inputs(config: Path, inputs: Sequence[Path], cache_root: Path, stage_m
     from journeys.stages import load_stage_model
 
     replaced: list[tuple[Path, str]] = []
-    source, built = str(Path(config).resolve()), []
+    source, made = str(Path(config).resolve()), dict[str, str]()
 
     def run() -> BuildResult:
         """This month's extract added to the cached build of the earlier ones where there is one, else all."""
         model = load_stage_model(stage_model)
         fingerprinted, digest = fingerprint(config, stage_model), input_digest(cache_root)
         base = earlier_build(cache_root, list(inputs), fingerprinted, digest)
-        built.append(True)
+        made.update(config=source, fingerprint=fingerprinted)
         replaced.extend([] if base is None else [(base, "which this one replaces")])
         replaced.extend((stale, "made under another version of this config or of the tool")
-                        for stale in _builds_of(cache_root, source) if _fingerprint_of(stale) != fingerprinted)
+                        for stale, other in _builds_of(cache_root, source) if other != fingerprinted)
         return build_adding(list(inputs), load_config(config, model), model, load_key(), base=base,
                             fingerprint=fingerprinted, digest=digest, progress=progress or (lambda _: None))[0]
 
     folder = cached_build(config, inputs, cache_root, run, stage_model)
-    if built:  # a new build: say which config made it, then remove the builds it makes needless
-        (folder / SOURCE).write_text(json.dumps({"config": source}), encoding="utf-8")
+    if made:  # a new build: say which config made it and under which fingerprint, then remove what it makes needless
+        (folder / SOURCE).write_text(json.dumps(made), encoding="utf-8")
     for earlier, why in replaced:
         _remove_replaced(earlier, folder, why, progress or (lambda _: None))
     if progress:
@@ -240,26 +240,18 @@ def build_inputs(config: Path, inputs: Sequence[Path], cache_root: Path, stage_m
     return read_build(folder)
 
 
-def _builds_of(cache_root: Path, source: str) -> list[Path]:
-    """The cached builds that `source` (a config file's resolved path) made, as their SOURCE file says."""
+def _builds_of(cache_root: Path, source: str) -> list[tuple[Path, str]]:
+    """The cached builds that `source` (a config file's resolved path) made, with the fingerprint (config, stage
+    model, code, key) each was made under, as their SOURCE file says."""
     found = []
     for path in Path(cache_root).glob(f"*/{SOURCE}"):
         try:
-            if json.loads(path.read_text(encoding="utf-8")).get("config") == source:
-                found.append(path.parent)
-        except (OSError, ValueError, AttributeError):
+            made = json.loads(path.read_text(encoding="utf-8"))
+            if made["config"] == source:
+                found.append((path.parent, str(made["fingerprint"])))
+        except (OSError, ValueError, KeyError, TypeError):
             continue  # not ours, or being written: left alone
     return found
-
-
-def _fingerprint_of(folder: Path) -> str | None:
-    """The fingerprint (config, stage model, code, key) a cached build was made under, None where not kept."""
-    from journeys.kept import MANIFEST, STATE_DIR
-
-    try:
-        return str(json.loads((folder / STATE_DIR / MANIFEST).read_text(encoding="utf-8"))["fingerprint"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _remove_replaced(earlier: Path, folder: Path, why: str, progress: Callable[[str], None]) -> None:

@@ -266,16 +266,20 @@ def test_the_app_cache_keeps_one_build_where_each_months_replaces_the_last(tmp_p
 def test_the_app_cache_removes_builds_of_another_version_of_the_same_config(tmp_path: Path) -> None:
     """An analyst who edits a config (or a new release of the tool) builds again; the builds the config's earlier
     versions made are removed then, not left to grow the cache. Another config file's builds stay."""
-    inputs = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))[:4]
+    returns = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))
+    inputs, others = returns[:4], returns[4:6]
     cache, config, copy = tmp_path / "cache", tmp_path / "northgate.yaml", tmp_path / "northgate-copy.yaml"
     shutil.copy(NORTHGATE, config)
     shutil.copy(NORTHGATE, copy)
     first = build_inputs(config, inputs, cache)
+    beside = build_inputs(config, others, cache)  # the same config, other inputs: both builds stay
+    assert first.folder.is_dir() and beside.folder.is_dir() and beside.folder != first.folder
     kept = build_inputs(copy, inputs, cache)  # the same rules in another file: another config to the cache
     config.write_text(config.read_text(encoding="utf-8") + "\n# reviewed by the analyst\n", encoding="utf-8")
     messages: list[str] = []
     second = build_inputs(config, inputs, cache, progress=messages.append)
-    assert second.folder != first.folder and not first.folder.exists() and kept.folder.is_dir()
+    assert second.folder != first.folder and not first.folder.exists() and not beside.folder.exists()
+    assert kept.folder.is_dir()
     assert f"Removed the earlier build {first.folder.name}, made under another version of this config or of the " \
            "tool" in messages
     assert build_inputs(copy, inputs, cache).folder == kept.folder  # read again, not built
