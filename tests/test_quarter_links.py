@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,23 +143,29 @@ def test_linked_tables_are_safe_alone_and_show_their_stocks_by_the_rule(riversid
     assert hidden_stocks > 10  # small stocks are there to be hidden: the check above saw both kinds
 
 
-def test_entries_one_boundary_hid_are_audited_beside_the_other_neighbour(tmp_path_factory) -> None:
-    """Each boundary's audit saw the quarter with only its own additions; an entry the other boundary hid was then
-    never audited beside this neighbour. Northgate's girls-only view had two hidden entries a published pair of
-    quarters pinned; auditing each quarter beside both neighbours (as their boundary audits saw them) leaves none."""
+def published_by_sex(sample: str, sex: str, cache: Path) -> tuple[dict, dict, object]:
+    """A bundled sample built as the app loads it (SSDA903 and CIN census returns), one sex's quarterly counts and
+    the published flows tables of every quarter."""
     from journeys.cache import build_inputs
     from journeys.selection import JourneyData, Selection
 
-    folder = ROOT / "data_samples" / "northgate"  # SSDA903 and CIN census returns, as the app loads them
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != "README.md")
-    build = build_inputs(ROOT / "pathway_configs" / "northgate.yaml", files, tmp_path_factory.mktemp("cache"))
+    files = sorted(p for p in (ROOT / "data_samples" / sample).iterdir() if p.is_file() and p.name != "README.md")
+    build = build_inputs(ROOT / "pathway_configs" / f"{sample}.yaml", files, cache)
     data, model = JourneyData(build.spells, [build.attributes]), load_stage_model()
-    spells = data.select(Selection.from_values(filters={"sex": ["Female"]}),
+    spells = data.select(Selection.from_values(filters={"sex": [sex]}),
                          columns=["person_id", "stage", "start", "end", "next_stage", "authority"], children_as_ids=True)
     counts = {p: quarter_counts(spells, p, model) for p in QUARTERS}
     memo = dict_memo()
     tables = {p: quarter_table(p, lambda q: counts.get(q, pd.DataFrame()), model, 5, memo) for p in QUARTERS}
     assert sum(t is not None for t in tables.values()) >= 30
+    return counts, tables, model
+
+
+def test_entries_one_boundary_hid_are_audited_beside_the_other_neighbour(tmp_path_factory) -> None:
+    """Each boundary's audit saw the quarter with only its own additions; an entry the other boundary hid was then
+    never audited beside this neighbour. Northgate's girls-only view had two hidden entries a published pair of
+    quarters pinned; auditing each quarter beside both neighbours (as their boundary audits saw them) leaves none."""
+    counts, tables, model = published_by_sex("northgate", "Female", tmp_path_factory.mktemp("cache"))
     assert pair_failures(counts, tables, model) == (0, 0)
 
 
@@ -166,17 +174,5 @@ def test_westmoor_by_sex_leaves_no_entry_a_published_pair_pins(tmp_path_factory,
     """Westmoor's girls-only and boys-only views each had one hidden entry a published pair of quarters pinned,
     where only a quarter's stocks could have protected it (the limit session 8 left). With stocks shown by their
     rule and a table that cannot protect its cells around them hiding the rest instead, none is pinned."""
-    from journeys.cache import build_inputs
-    from journeys.selection import JourneyData, Selection
-
-    folder = ROOT / "data_samples" / "westmoor"
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != "README.md")
-    build = build_inputs(ROOT / "pathway_configs" / "westmoor.yaml", files, tmp_path_factory.mktemp("cache"))
-    data, model = JourneyData(build.spells, [build.attributes]), load_stage_model()
-    spells = data.select(Selection.from_values(filters={"sex": [sex]}),
-                         columns=["person_id", "stage", "start", "end", "next_stage", "authority"], children_as_ids=True)
-    counts = {p: quarter_counts(spells, p, model) for p in QUARTERS}
-    memo = dict_memo()
-    tables = {p: quarter_table(p, lambda q: counts.get(q, pd.DataFrame()), model, 5, memo) for p in QUARTERS}
-    assert sum(t is not None for t in tables.values()) >= 30
+    counts, tables, model = published_by_sex("westmoor", sex, tmp_path_factory.mktemp("cache"))
     assert pair_failures(counts, tables, model) == (0, 0)
