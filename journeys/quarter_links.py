@@ -62,6 +62,14 @@ def dict_memo() -> Memo:
     return memo
 
 
+def _stocks_hidden(period: Period, counts_of: Counts, model: StageModel, threshold: int,
+                   memo: Memo) -> tuple[dict[str, bool], dict[str, bool]]:
+    """The stock rule at the quarter's start and end (journeys.stocks), worked out once per quarter."""
+    result: tuple[dict[str, bool], dict[str, bool]] = memo(
+        ("stocks-hidden", period.key), partial(quarter_stocks_hidden, period, counts_of, model, threshold))
+    return result
+
+
 def linked_table(period: Period, counts_of: Counts, model: StageModel, threshold: int,
                  memo: Memo) -> SuppressedTable | None:
     """The quarter's table with its stocks as the stock rule decides at both boundaries, its cells protected
@@ -74,7 +82,7 @@ def linked_table(period: Period, counts_of: Counts, model: StageModel, threshold
         counts = counts_of(period)
         if counts.empty:
             return None
-        rows, columns = quarter_stocks_hidden(period, counts_of, model, threshold)
+        rows, columns = _stocks_hidden(period, counts_of, model, threshold, memo)
         return suppress_table(counts, threshold=threshold, row_hidden=rows, column_hidden=columns,
                               margins_stay=model.of_kind("stage"))
 
@@ -92,7 +100,7 @@ def quarter_table(period: Period, counts_of: Counts, model: StageModel, threshol
     """
     def compute() -> SuppressedTable | None:
         counts = counts_of(period)
-        starting, ending = quarter_stocks_hidden(period, counts_of, model, threshold)
+        starting, ending = _stocks_hidden(period, counts_of, model, threshold, memo)
         # a boundary that shows every stock needs no audit, so no neighbour's table; the others two at a time
         near = [p for p, shut in ((period.previous(), starting), (period.next(), ending)) if any(shut.values())]
         in_parallel([partial(linked_table, p, counts_of, model, threshold, memo) for p in (period, *near)])
@@ -241,7 +249,7 @@ def _boundary_fix(left: Period, counts_of: Counts, model: StageModel, threshold:
     table is only safe on its own.
     """
     def compute() -> Fix:
-        if not any(quarter_stocks_hidden(left, counts_of, model, threshold)[1].values()):
+        if not any(_stocks_hidden(left, counts_of, model, threshold, memo)[1].values()):
             return Fix(None, None, True, left.quarter == 1)  # the Overview's totals add up shown stocks
         tables = [linked_table(p, counts_of, model, threshold, memo) for p in (left, left.next())]
         if tables[0] is None or tables[1] is None:
