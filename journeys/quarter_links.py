@@ -44,7 +44,7 @@ from journeys.audit import audit_hidden, show_determined
 from journeys.flows import Period
 from journeys.stages import StageModel
 from journeys.stocks import Counts, quarter_stocks_hidden
-from journeys.suppress import SuppressedTable, published_table, suppress_table
+from journeys.suppress import SuppressedTable, covered, published_table, suppress_table
 from journeys.systems import LineIndex, TableSystem, nearby_partners
 
 Memo = Callable[[tuple[Any, ...], Callable[[], Any]], Any]
@@ -287,7 +287,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
     values, hidden = system.arrays()
     fixed = {entry for margins in (left_rows, left_columns, right_rows, right_columns)
              for label, entry in margins.items() if label in stocks} | set(totals)
-    covered = np.array([e for first, part in ((0, left), (split, left.next()))
+    cover = np.array([e for first, part in ((0, left), (split, left.next()))
                         for e in _cover_entries(counts_of(part), first, stocks) if e not in fixed], dtype=np.int64)
     allowed = np.array([e for e in range(end) if e not in fixed], dtype=np.int64)
     margins = {e for m in (left_rows, left_columns, right_rows, right_columns) for e in m.values()}
@@ -308,7 +308,7 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
             continue
         picks = nearby_partners(last, index, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank)
         if not picks:
-            hidden[covered] = True  # every entry but the stocks, as suppress._cover hides them
+            hidden[cover] = True  # every entry but the stocks, as suppress._cover hides them
             show_determined(values, hidden, system.lines, threshold, fixed=np.isin(np.arange(len(values)), list(fixed)))
             if audit_hidden(values, hidden, system.lines, threshold, set(), first_only=True):
                 return Fix(None, None, False, False)
@@ -321,15 +321,13 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
 
 
 def _cover_entries(counts: pd.DataFrame, first: int, stocks: set[str]) -> list[int]:
-    """The entries (numbered from `first`, as TableSystem.add_table numbers them) that suppress._cover hides in a
-    table whose stocks stay: every non-zero one that is not a stock, and the zeros in its first row and column that
-    are not stocks ('not known')."""
+    """The entries (numbered from `first`, as TableSystem.add_table numbers them) that a cover hides in a table
+    whose stocks stay (suppress.covered)."""
     grid = counts.to_numpy()
-    free_rows, free_cols = ~np.isin(counts.index, list(stocks)), ~np.isin(counts.columns, list(stocks))
-    sink_row, sink_col = ((np.arange(free.size) == np.argmax(free)) & free for free in (free_rows, free_cols))
-    cells = (grid > 0) | sink_row[:, None] | sink_col[None, :]
-    margins = np.concatenate([free_rows, free_cols, [True]])
-    return (first + np.flatnonzero(np.concatenate([cells.ravel(), margins]))).tolist()
+    values = np.concatenate([grid.ravel(), grid.sum(axis=1), grid.sum(axis=0), [grid.sum()]])
+    stay = np.zeros(values.size, dtype=bool)
+    stay[grid.size:-1] = np.isin(np.concatenate([counts.index, counts.columns]), list(stocks))
+    return (first + np.flatnonzero(covered(values, stay, *grid.shape))).tolist()
 
 
 def _group_totals(system: TableSystem, stocks: dict[str, int], model: StageModel) -> list[int]:

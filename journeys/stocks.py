@@ -60,13 +60,21 @@ def _margin(counts: pd.DataFrame, axis: int) -> dict[str, int] | None:
     return dict(zip(labels.tolist(), counts.to_numpy().sum(axis=axis).tolist()))
 
 
+Margin = Callable[[Period, int], "dict[str, int] | None"]  # a quarter's row (1) or column (0) totals by label
+
+
 def quarter_stocks_hidden(period: Period, counts_of: Counts, model: StageModel,
                           threshold: int) -> tuple[dict[str, bool], dict[str, bool]]:
     """The stocks hidden at the quarter's start (its rows) and end (its columns), by the rule at each boundary."""
-    counts = counts_of(period)
-    starting = boundary_hidden(_margin(counts_of(period.previous()), 0), _margin(counts, 1), model, threshold,
+    return _hidden_at(period, lambda p, axis: _margin(counts_of(p), axis), model, threshold)
+
+
+def _hidden_at(period: Period, margin: Margin, model: StageModel,
+               threshold: int) -> tuple[dict[str, bool], dict[str, bool]]:
+    """quarter_stocks_hidden from the quarters' margins (the quarter's, the one before's ends, the next's starts)."""
+    starting = boundary_hidden(margin(period.previous(), 0), margin(period, 1), model, threshold,
                                year_end=period.quarter == 2)
-    ending = boundary_hidden(_margin(counts, 0), _margin(counts_of(period.next()), 1), model, threshold,
+    ending = boundary_hidden(margin(period, 0), margin(period.next(), 1), model, threshold,
                              year_end=period.quarter == 1)
     return starting, ending
 
@@ -88,8 +96,7 @@ def shown_stocks(periods: Sequence[Period], counts_of: Counts, model: StageModel
 
     rows: list[tuple[str, str, str, int, bool]] = []
     for p in periods:
-        starting = boundary_hidden(margin(p.previous(), 0), margin(p, 1), model, threshold, year_end=p.quarter == 2)
-        ending = boundary_hidden(margin(p, 0), margin(p.next(), 1), model, threshold, year_end=p.quarter == 1)
+        starting, ending = _hidden_at(p, margin, model, threshold)
         sides = (("stock_start", margin(p, 1) or {}, starting), ("stock_end", margin(p, 0) or {}, ending))
         rows += [(p.key, s, measure, int(values.get(s, 0)), shut.get(s, False))
                  for s in stages for measure, values, shut in sides]

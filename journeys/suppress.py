@@ -207,28 +207,31 @@ def _search(values: np.ndarray, hidden: np.ndarray, kept: np.ndarray, n_rows: in
 
 def _cover(values: np.ndarray, hidden: np.ndarray, stay: np.ndarray, n_rows: int, n_cols: int,
            lines: list[_Line], threshold: int) -> None:
-    """Hide every entry but the margins that stay: the fallback that keeps a rule's margins as they are.
+    """Hide every entry but the margins that stay (`covered`), then show again any hidden entry the published
+    ones work out exactly (a line of shown zeros): the fallback that keeps a rule's margins as they are."""
+    hidden |= covered(values, stay, n_rows, n_cols)
+    show_determined(values, hidden, lines, threshold, fixed=stay)
+
+
+def covered(values: np.ndarray, stay: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+    """The entries (cells row by row, row, column and grand totals) a cover hides where the margins in `stay` stay.
 
     Every non-zero entry but those margins, and the zeros in the first row and the first column
     whose totals do not stay (for a flows table: 'not known' at the start and at the end), so that
-    each row and each column has a hidden cell in a line with a hidden total to absorb a change. A hidden cell can then be
-    anything from 0 to the smaller of its row's and column's shown totals (more than the threshold:
-    they are shown), and a stock shared with a neighbouring quarter is as open as the neighbour
-    leaves it. Flows tables always have the 'not known' row and column (journeys.flows) for this.
-    A hidden entry the published ones then work out exactly (a line of shown zeros) is shown.
+    each row and each column has a hidden cell in a line with a hidden total to absorb a change. A
+    hidden cell can then be anything from 0 to the smaller of its row's and column's shown totals
+    (more than the threshold: they are shown), and a stock shared with a neighbouring quarter is as
+    open as the neighbour leaves it. Flows tables always have the 'not known' row and column
+    (journeys.flows) for this; the pair audits of journeys.quarter_links cover the same way.
     """
     size = n_rows * n_cols
     free = np.zeros((n_rows, n_cols), dtype=bool)
-    for offset, count, axis in ((size, n_rows, 0), (size + n_rows, n_cols, 1)):  # the first such line each way
-        sinks = np.flatnonzero(~stay[offset:offset + count])[:1]
-        if axis == 0:
-            free[sinks, :] = True
-        else:
-            free[:, sinks] = True
-    hidden |= ~stay & (values > 0)
-    hidden[:size] |= free.ravel()
-    hidden[size:] |= ~stay[size:]
-    show_determined(values, hidden, lines, threshold, fixed=stay)
+    free[np.flatnonzero(~stay[size:size + n_rows])[:1], :] = True  # the first such line each way
+    free[:, np.flatnonzero(~stay[size + n_rows:size + n_rows + n_cols])[:1]] = True
+    out = ~stay & (values > 0)
+    out[:size] |= free.ravel()
+    out[size:] |= ~stay[size:]
+    return out
 
 
 def published_table(counts: pd.DataFrame, hidden: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
