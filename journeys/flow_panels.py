@@ -13,7 +13,7 @@ import pandas as pd
 
 from journeys.charts import stage_label, trend_multiples
 from journeys.flows import Period
-from journeys.linked import Beside, protect_stage_table
+from journeys.linked import Beside, margin_stocks, protect_stage_table
 from journeys.perturb import perturbed_stage_counts
 from journeys.quarter_links import in_parallel
 from journeys.quarter_stats import quarter_table_display, stage_counts_for, suppress_stage_measures
@@ -66,8 +66,8 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
         tables = in_parallel([partial(flow_table, data, selection, p, model, threshold, secret) for p, _ in near])
         beside: list[Beside] = [(counts, table, side) for (counts, table), (_, side) in zip(tables, near)
                                 if not counts.empty]
-        return stage_counts, protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, threshold),
-                                                 stage_counts, beside)
+        protected = suppress_stage_measures(stage_counts, threshold, margin_stocks(flows, stage_counts.index))
+        return stage_counts, protect_stage_table(flows, flow_counts, protected, stage_counts, beside)
 
     return data.remember(("stage-table", selection.key(), period.key, threshold, secret, model.version), compute)
 

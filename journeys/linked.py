@@ -12,6 +12,12 @@ still cannot pin any hidden entry of either to within the threshold (`audit.audi
 flows tables of the quarters before and after (`beside`) join the audit: they print the same
 children at the start and end. Entries the flows tables alone give away are theirs to fix
 (journeys.quarter_links), not this table's.
+
+The per-stage table comes in suppressed with its stocks as the flows margins show them
+(`margin_stocks`), so its own pass never leans on a stock the flows table shows anyway. A failing
+entry alone on a relation gets its partner from that relation, a 0 if nothing else is left
+(`lone_line_partners`): an entered of 0 beside hidden flows into the stage pins them at 0, and
+before, with zeros never partners, such a search hid the whole per-stage table.
 """
 
 from __future__ import annotations
@@ -35,8 +41,16 @@ def _linked_columns(stage_counts: pd.DataFrame) -> np.ndarray:
     return np.column_stack([stage_counts[m].to_numpy(dtype=np.int64) for m in _LINKED])
 
 
+def margin_stocks(flows: SuppressedTable, stages: pd.Index) -> np.ndarray:
+    """Per stage (rows, in `stages` order): whether the flows table hides its children at the start and at the end
+    (its row and column totals), for `quarter_stats.suppress_stage_measures(stocks=...)`."""
+    return np.column_stack([flows.row_totals.isna().reindex(stages, fill_value=False).to_numpy(bool),
+                            flows.column_totals.isna().reindex(stages, fill_value=False).to_numpy(bool)])
+
+
 Beside = tuple[pd.DataFrame, SuppressedTable, Literal["before", "after"]]  # a neighbouring quarter's flows
-_System = tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, int]], set[int], np.ndarray, np.ndarray, np.ndarray]
+_System = tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, int]], set[int], np.ndarray, np.ndarray, np.ndarray,
+                np.ndarray]
 
 
 def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
@@ -115,7 +129,34 @@ def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: Suppresse
     if not through_ok.all():  # a child in and out twice: the identity does not hold there, so it is not a relation
         broken = {int(aux[k]) for k in np.flatnonzero(~through_ok)}
         lines = [line for line in lines if line[1] not in broken]
-    return all_values, all_hidden, lines, passed, stage_cell, stage_total, own
+    helpers = np.concatenate([aux, np.arange(first_slack, first_slack + len(slack_values))])
+    return all_values, all_hidden, lines, passed, stage_cell, stage_total, own, helpers
+
+
+def lone_line_partners(entry: int, index: LineIndex, values: np.ndarray, hidden: np.ndarray, allowed: np.ndarray,
+                       helpers: np.ndarray) -> list[int]:
+    """A partner for each line on which the failing `entry` is the only hidden entry but for unpublished helpers.
+
+    Such a line (the two halves of at start + entered = at end + left joined through their helper)
+    pins the entry or bounds it (entered is at least the flows into the stage from elsewhere), and
+    only one of its own members can open it: the smallest published non-zero allowed one, else a 0
+    (an entered of 0 bounds the flows into the stage to 0; nothing else can protect them).
+    """
+    helper = set(helpers.tolist())
+    allowed_set = set(allowed[~hidden[allowed]].tolist())
+    picks: list[int] = []
+    for number in index.lines_of[entry]:
+        members = set(index.entries[number])
+        for joint in [m for m in members if m in helper]:  # a helper in two lines joins them (through)
+            for other in index.lines_of[joint]:
+                members.update(index.entries[other])
+        members -= helper
+        if any(hidden[m] for m in members if m != entry):
+            continue
+        options = sorted(allowed_set & members, key=lambda m: (values[m] == 0, float(values[m]), m))
+        if options and options[0] not in picks:
+            picks.append(options[0])
+    return picks
 
 
 def linked_failures(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
@@ -128,8 +169,8 @@ def linked_failures(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: S
 def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,
                         stage_counts: pd.DataFrame, beside: Sequence[Beside] = ()) -> SuppressedTable:
     """The per-stage table with more hidden, so that it and the flows tables (this quarter's, `beside`) are safe together."""
-    all_values, all_hidden, lines, passed, stage_cell, stage_total, own = _system(flows, flow_counts, stages,
-                                                                                  stage_counts, beside)
+    all_values, all_hidden, lines, passed, stage_cell, stage_total, own, helpers = _system(
+        flows, flow_counts, stages, stage_counts, beside)
     n_s, n_m = stage_cell.shape
     stage_entries = np.concatenate([stage_cell[:, [1, 2, 4]].ravel(), stage_total])  # stock cells: as the flows margins
     flows_only = int(stage_cell.min()) if stage_cell.size else all_values.size
@@ -144,8 +185,9 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
                                   ignore=not_ours):
         stuck = stuck + 1 if failing[0] == last else 0  # the same entry again: partners in doubling batches
         last = failing[0]
-        picks = nearby_partners(failing[0], index, all_values, all_hidden, stage_entries, 2 ** max(stuck - 2, 0),
-                                anywhere=False)
+        picks = (lone_line_partners(failing[0], index, all_values, all_hidden, stage_entries, helpers) if not stuck
+                 else []) or nearby_partners(failing[0], index, all_values, all_hidden, stage_entries,
+                                             2 ** max(stuck - 2, 0), anywhere=False)
         if not picks and failing[0] < flows_only and not not_ours:
             base = [line for line in lines if line[1] < flows_only and bool((line[0] < flows_only).all())]
             not_ours = set(audit_hidden(all_values[:flows_only], all_hidden[:flows_only], base, stages.threshold, set()))

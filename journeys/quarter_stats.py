@@ -122,7 +122,8 @@ def all_quarter_counts(spells: pd.DataFrame, model: StageModel, periods: list[Pe
     })
 
 
-def suppress_stage_measures(counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
+def suppress_stage_measures(counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
+                            stocks: np.ndarray | None = None) -> SuppressedTable:
     """A stage x measure count table controlled measure by measure, then audited across measures.
 
     Each measure is a one-way table over stages with its total (suppress_series): a sum across
@@ -133,6 +134,10 @@ def suppress_stage_measures(counts: pd.DataFrame, threshold: int = DEFAULT_THRES
     So placement_moves is hidden wherever exits is, and an LP audit of all these relations together
     (the suppress_table criterion: every hidden entry's bounds wider than threshold) hides the
     smallest published count linked to a failing entry until none fails.
+
+    `stocks` (stages x 2: start, end), where the table is shown beside a flows table: the children at
+    the start and end hidden exactly where its margins hide them (journeys.stocks), never as partners.
+    A link whose other entries are all fixed or 0 then gets a hidden 0 as partner (else nothing could).
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
         raise DisclosureError(f"threshold must be a whole number of at least 1, got {threshold!r}.")
@@ -146,7 +151,10 @@ def suppress_stage_measures(counts: pd.DataFrame, threshold: int = DEFAULT_THRES
         if ((grid[:, j] >= 1) & (grid[:, j] <= threshold)).any() or 1 <= grid[:, j].sum() <= threshold:
             hidden[:n_s, j], hidden[n_s, j] = one_way_hidden(grid[:, j], threshold)
     hidden[:n_s, _PM] |= hidden[:n_s, _EX]
-    hidden = _protect_links(grid, hidden, threshold)
+    fixed = np.zeros_like(hidden)
+    if stocks is not None:
+        hidden[:n_s, [_SS, _SE]], fixed[:n_s, [_SS, _SE]] = np.asarray(stocks, dtype=bool), True
+    hidden = _protect_links(grid, hidden, threshold, fixed)
 
     def frame(data: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(data, index=counts.index, columns=counts.columns)
@@ -275,12 +283,13 @@ def _window(days: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray
     return np.where(inside, q, -1)
 
 
-def _protect_links(grid: np.ndarray, hidden: np.ndarray, threshold: int) -> np.ndarray:
+def _protect_links(grid: np.ndarray, hidden: np.ndarray, threshold: int, fixed: np.ndarray) -> np.ndarray:
     """Hide more entries until the audit passes over every link between measures; the new mask.
 
     Entries: cells (stage by stage), totals, then per stage the unpublished entries - moves_in.
     A cheap pass first: a link that gives a hidden entry away (it hides only that one, or hidden
-    entries of one sign adding up to at most threshold) gets a partner from its own members.
+    entries of one sign adding up to at most threshold) gets a partner from its own members (a 0 if
+    no other is free). Entries `fixed` (cells and totals, as `hidden`) are never partners.
     """
     n_s, n_m = grid.shape
     n_c, n_p = n_s * n_m, n_s * n_m + n_m  # cells; cells and totals (the publishable entries)
@@ -298,12 +307,15 @@ def _protect_links(grid: np.ndarray, hidden: np.ndarray, threshold: int) -> np.n
     check = shut.copy()
     check[n_p:] = (fresh >= 1) & (fresh <= threshold)  # an unpublished count matters only when small
     index = np.arange(values.size)
+    pickable = np.concatenate([~fixed.ravel(), np.zeros(n_s, dtype=bool)])
 
     def hide(reach: np.ndarray, rings: int, grow: bool) -> int:
         """Hide a published entry `rings` links from reach or further (if grow): a non-zero one (or a
         total of 0, which protects hidden zeros), one opening no link without a hidden entry, the smallest."""
         for ring in range(values.size):
-            free = np.flatnonzero(reach & ~shut & ((values > 0) | (index >= n_c)) & (index < n_p))
+            free = np.flatnonzero(reach & ~shut & ((values > 0) | (index >= n_c)) & pickable)
+            if not grow and not free.size:  # the link's own members: a 0 is the last one that can protect it
+                free = np.flatnonzero(reach & ~shut & pickable)
             grown = reach | (links[(links[:, reach] != 0).any(axis=1)] != 0).any(axis=0)
             last = not grow or (grown == reach).all()
             if free.size and (ring >= rings or last):

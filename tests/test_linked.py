@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from journeys.flows import Period, quarter_flows
-from journeys.linked import linked_failures, protect_stage_table
+from journeys.linked import linked_failures, margin_stocks, protect_stage_table
 from journeys.quarter_stats import quarter_stage_counts, suppress_stage_measures
 from journeys.stages import load_stage_model
-from journeys.suppress import suppress_table
+from journeys.suppress import SUPPRESSED, published_table, suppress_table
 from tests.test_quarter_stats import random_spells
 
 MODEL = load_stage_model()
@@ -71,3 +74,29 @@ def test_entries_and_exits_are_at_least_the_flows_in_and_out(seed: int) -> None:
                 assert stages.loc[stage, "exits"] >= went, (key, stage)
                 checked += int(went > 0)
     assert checked >= 20
+
+
+LINKED_CASE = Path(__file__).parent / "data" / "linked"  # one filtered view of the 10^6 benchmark authority
+
+
+def test_a_covered_flows_table_leaves_most_of_the_per_stage_table_shown() -> None:
+    """The flows table hides its whole 'not known' row and column (a cover), zeros too, so an entered of 0
+    pins the hidden flows into that stage at 0: the per-stage table hides those zeros, not all it has.
+
+    Before, its own pass used the children at start and end as partners (the flows margins show them
+    all the same), and the search could not hide a 0: every entered, left and moved was hidden (36).
+    """
+    flow_counts = pd.read_csv(LINKED_CASE / "flow_counts.csv", index_col=0)
+    shown = pd.read_csv(LINKED_CASE / "flows_published.csv", index_col=0, dtype=str) == SUPPRESSED
+    flows = published_table(flow_counts, np.concatenate([
+        shown.iloc[:-1, :-1].to_numpy().ravel(), shown.iloc[:-1, -1], shown.iloc[-1, :-1], [shown.iloc[-1, -1]]]))
+    stage_counts = pd.read_csv(LINKED_CASE / "stage_counts.csv", index_col=0)
+    stocks = margin_stocks(flows, stage_counts.index)
+    protected = protect_stage_table(flows, flow_counts, suppress_stage_measures(stage_counts, stocks=stocks),
+                                    stage_counts)
+    assert linked_failures(flows, flow_counts, protected, stage_counts) == []
+    linked = protected.cells[["entries", "exits", "moves_in"]]
+    assert int(linked.isna().to_numpy().sum()) == 11
+    for stage in ("residential", "secure_or_custody", "other_placement"):  # entered 0, beside hidden flows in
+        assert stage_counts.loc[stage, "entries"] == 0 and pd.isna(protected.cells.loc[stage, "entries"])
+    assert protected.cells.loc["child_in_need", ["entries", "exits", "moves_in"]].notna().all()

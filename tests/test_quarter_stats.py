@@ -207,6 +207,27 @@ def test_suppression_hides_small_counts_and_what_the_links_give_away() -> None:
     assert np.array_equal(published[~hidden], LINKED.to_numpy(dtype=float)[~hidden])
 
 
+def test_stocks_shown_beside_a_flows_table_stay_as_given_and_a_zero_protects_an_entry() -> None:
+    """Beside a flows table the children at start and end are its margins, shown or hidden by the stock rule:
+    the per-stage table may not use them as partners. Then only left = 0 can protect 2 entered, through
+    6 + 2 - 0 = 8, so that 0 is hidden."""
+    counts = pd.DataFrame([[44, 7, 10, 41, 7, 12], [6, 2, 0, 8, 2, 0], [30, 9, 8, 31, 6, 3]],
+                          index=pd.Index(["foster_other", "placed_with_parents", "residential"], name="stage"),
+                          columns=list(MEASURES))
+    alone = suppress_stage_measures(counts)
+    assert alone.cells["stock_start"].isna().sum() == 2  # on its own, the table hides stocks as partners
+    table = suppress_stage_measures(counts, stocks=np.zeros((3, 2), dtype=bool))
+    assert table.cells[["stock_start", "stock_end"]].notna().all().all()
+    assert table.cells.isna().to_numpy().tolist() == [
+        [False, True, True, False, True, True], [False, True, True, False, True, False],
+        [False, True, True, False, True, True]]
+    assert table.secondary.loc["placed_with_parents", "exits"] and counts.loc["placed_with_parents", "exits"] == 0
+    hidden, hidden_totals = table.cells.isna().to_numpy(), table.column_totals.isna().to_numpy()
+    assert min(attacker_widths(counts, hidden, hidden_totals)) > 5
+    hidden_stock = suppress_stage_measures(counts, stocks=np.array([[False, False], [True, False], [False, False]]))
+    assert hidden_stock.cells["stock_start"].isna().tolist() == [False, True, False]
+
+
 def test_placement_moves_follow_their_children() -> None:
     counts = LINKED.copy()
     counts.loc["residential", ["exits", "stock_end"]] = [4, 44]  # 4 children left: their 11 moves are theirs
