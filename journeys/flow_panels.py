@@ -7,8 +7,9 @@ nothing the flows page does not already show quarter by quarter, or is audited b
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from journeys.charts import stage_label, trend_multiples
@@ -21,8 +22,8 @@ from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable
 from journeys.suppress import SUPPRESSED as SUPPRESSED_TEXT
-from journeys.stocks import shown_stocks
-from journeys.views import TableView, View, _coded_quarter, _flow_context, flow_table, scope
+from journeys.stocks import Margin, counted_margins, shown_stocks
+from journeys.views import TableView, View, _coded_quarter, _flow_context, exact_stocks, flow_table, scope
 
 
 VIEWER_COLUMNS = ["person_id", "authority", "stage", "start", "end", "next_stage", "step", "moves"]  # what it keys
@@ -87,6 +88,19 @@ def stage_table_view(data: JourneyData, selection: Selection, period: Period, mo
 FLOW_MEASURES = {"stock_start": "Children at start", "stock_end": "Children at end"}
 
 
+def exact_margins(data: JourneyData, selection: Selection, model: StageModel) -> Margin:
+    """Quarters' exact stocks by stage (views.exact_stocks) as a Margin: row (1) and column (0) totals, each quarter
+    worked out once, from the quarters' coding and without their tables."""
+    chosen, found = data.mask(selection), dict[Period, Any]()
+
+    def margin(p: Period, axis: int) -> dict[str, int] | None:
+        if p not in found:
+            found[p] = exact_stocks(data, chosen, p, model)
+        return None if found[p] is None else found[p][1 - axis]
+
+    return margin
+
+
 def _flow_margins(data: JourneyData, selection: Selection, periods: list[Period], model: StageModel,
                   threshold: int, secret: str | None = None) -> pd.DataFrame:
     """The quarters' published flows margins per stage: children at start (row totals) and at end (column totals).
@@ -96,8 +110,9 @@ def _flow_margins(data: JourneyData, selection: Selection, periods: list[Period]
     that the flows page does not already show quarter by quarter, without those tables' audits.
     """
     def compute() -> pd.DataFrame:
-        counts_of, _ = _flow_context(data, selection, periods[-1], model, threshold, secret)
-        frame = shown_stocks(periods, counts_of, model, threshold)
+        margin = exact_margins(data, selection, model) if secret is None else counted_margins(
+            _flow_context(data, selection, periods[-1], model, threshold, secret)[0])
+        frame = shown_stocks(periods, margin, model, threshold)
         frame.insert(1, "period_label", frame["period"].map({p.key: p.label for p in periods}))
         frame.insert(3, "stage_label", frame["stage"].map({s: stage_label(model, s) for s in model.of_kind("stage")}))
         frame["display"] = [SUPPRESSED_TEXT if pd.isna(v) else f"{int(v)}" for v in frame["count"]]
@@ -126,18 +141,23 @@ def year_on_year_view(data: JourneyData, selection: Selection, period: Period, m
 
 
 def trends_view(data: JourneyData, selection: Selection, period: Period, model: StageModel, measure: str = "stock_end",
-                quarters_back: int = 12, threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> View:
-    """Small multiples: children in each stage at the start or end of each quarter up to `period` (gaps where hidden).
+                first: Period | None = None, threshold: int = DEFAULT_THRESHOLD, secret: str | None = None) -> View:
+    """Small multiples: children in each stage at the start or end of each quarter from `first` (default: eleven
+    quarters before) to `period`, gaps where hidden. The app shows every quarter it offers.
 
     With a viewer's `secret`, from the perturbed flows tables."""
     periods = [period]
-    while len(periods) < quarters_back:
+    while ((periods[0].year, periods[0].quarter) > (first.year, first.quarter) if first is not None
+           else len(periods) < 12):
         periods.insert(0, periods[0].previous())
     frame = _flow_margins(data, selection, periods, model, threshold, secret)
     chosen = frame[frame["measure"] == measure]
-    present = chosen.groupby("stage", sort=False)["count"].apply(lambda c: bool((c.fillna(1) != 0).any()))
-    chosen = chosen[chosen["stage"].isin(present[present].index)]
+    n_stages = len(model.of_kind("stage"))  # shown_stocks: every stage of every quarter, quarter by quarter
+    count = chosen["count"].fillna(1).to_numpy(dtype=np.int64).reshape(len(periods), n_stages)
+    chosen = chosen[np.tile((count != 0).any(axis=0), len(periods))]
     title = f"{FLOW_MEASURES.get(measure, measure)}, {periods[0].label} to {period.label}: {scope(data, selection)}"
-    table = chosen.pivot_table(index="stage_label", columns="period_label", values="display", aggfunc="first",
-                               sort=False)
+    stages = chosen["stage_label"].iloc[: len(chosen) // len(periods)].tolist()
+    table = pd.DataFrame(chosen["display"].to_numpy(dtype=object).reshape(len(periods), len(stages)).T,
+                         index=pd.Index(stages, name="stage_label"),
+                         columns=pd.Index([p.label for p in periods], name="period_label"))
     return View(trend_multiples(chosen, title), table, frame.to_csv(index=False), title)

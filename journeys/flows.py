@@ -279,6 +279,27 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
                         columns=pd.Index([labels[k] for k in columns], dtype="str"))
 
 
+def stocks_for(q: QuarterRows, chosen: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The children in each stage code at the quarter's start and at its end, from the rows `chosen`: counts_for's
+    row and column totals for its stages, without the table (the trends need only these). None where no row is
+    chosen (counts_for's table is then empty).
+
+    A child counts once, in the stage of the last chosen row showing one, as counts_for takes it.
+    """
+    picked = np.flatnonzero(chosen)
+    if not picked.size:
+        return None
+    child = q.child[picked]
+    totals = []
+    for codes in (q.at_start, q.at_end):
+        at = np.full(q.children, -1, dtype=np.int64)
+        mine = codes[picked]
+        shown = mine >= 0
+        at[child[shown]] = mine[shown]
+        totals.append(np.bincount(at[at >= 0], minlength=size))
+    return totals[0], totals[1]
+
+
 def _rank(labels: list[str], model: StageModel) -> np.ndarray:
     """Each code's place in _order, -1 where it has none."""
     order = {stage: k for k, stage in enumerate(_order(model))}

@@ -72,20 +72,16 @@ def quarter_stocks_hidden(period: Period, counts_of: Counts, model: StageModel,
 def _hidden_at(period: Period, margin: Margin, model: StageModel,
                threshold: int) -> tuple[dict[str, bool], dict[str, bool]]:
     """quarter_stocks_hidden from the quarters' margins (the quarter's, the one before's ends, the next's starts)."""
-    starting = boundary_hidden(margin(period.previous(), 0), margin(period, 1), model, threshold,
-                               year_end=period.quarter == 2)
-    ending = boundary_hidden(margin(period, 0), margin(period.next(), 1), model, threshold,
-                             year_end=period.quarter == 1)
-    return starting, ending
+    return (_boundary(period.previous(), margin, model, threshold), _boundary(period, margin, model, threshold))
 
 
-def shown_stocks(periods: Sequence[Period], counts_of: Counts, model: StageModel, threshold: int) -> pd.DataFrame:
-    """The quarters' stocks at start and end as every view publishes them: period, stage, measure, count (<NA>
-    where hidden), by period, then stage, start before end.
+def _boundary(left: Period, margin: Margin, model: StageModel, threshold: int) -> dict[str, bool]:
+    """The stocks hidden at the end of quarter `left`, which is the start of the next (31 March after Q1)."""
+    return boundary_hidden(margin(left, 0), margin(left.next(), 1), model, threshold, year_end=left.quarter == 1)
 
-    The same numbers and gaps as the margins of each quarter's published flows table (tested), without its audits.
-    """
-    stages = model.of_kind("stage")
+
+def counted_margins(counts_of: Counts) -> Margin:
+    """A Margin from quarters' counts, each quarter's worked out once."""
     margins: dict[Period, tuple[dict[str, int] | None, dict[str, int] | None]] = {}
 
     def margin(p: Period, axis: int) -> dict[str, int] | None:
@@ -94,9 +90,23 @@ def shown_stocks(periods: Sequence[Period], counts_of: Counts, model: StageModel
             margins[p] = (_margin(counts, 0), _margin(counts, 1))
         return margins[p][axis]
 
+    return margin
+
+
+def shown_stocks(periods: Sequence[Period], margin: Margin, model: StageModel, threshold: int) -> pd.DataFrame:
+    """The quarters' stocks at start and end as every view publishes them: period, stage, measure, count (<NA>
+    where hidden), by period, then stage, start before end.
+
+    `margin(p, axis)`: a quarter's row (1) or column (0) totals by label, at least for its stages
+    (`counted_margins`, or views.exact_stocks without the tables). The same numbers and gaps as the
+    margins of each quarter's published flows table (tested), without its audits.
+    """
+    stages = model.of_kind("stage")
     rows: list[tuple[str, str, str, int, bool]] = []
+    boundaries: dict[Period, dict[str, bool]] = {}  # a quarter's end is the next one's start: once per boundary
     for p in periods:
-        starting, ending = _hidden_at(p, margin, model, threshold)
+        starting, ending = (boundaries[b] if b in boundaries else boundaries.setdefault(
+            b, _boundary(b, margin, model, threshold)) for b in (p.previous(), p))
         sides = (("stock_start", margin(p, 1) or {}, starting), ("stock_end", margin(p, 0) or {}, ending))
         rows += [(p.key, s, measure, int(values.get(s, 0)), shut.get(s, False))
                  for s in stages for measure, values, shut in sides]

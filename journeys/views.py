@@ -19,7 +19,7 @@ import pandas as pd
 
 from journeys.charts import Figure, empty_figure, flow_sankey, stage_label
 from journeys.flows import (NOT_KNOWN, CodedSpells, Period, QuarterRows, coded_spells, counts_for, flows_long,
-                            quarter_counts, quarter_rows, window_counts, year_label)
+                            quarter_counts, quarter_rows, stocks_for, window_counts, year_label)
 from journeys.quarter_links import Memo, quarter_table, year_end_pair
 from journeys.selection import JourneyData, Selection
 from journeys.stages import StageModel
@@ -156,6 +156,20 @@ def exact_counts(data: JourneyData, chosen: np.ndarray, period: Period, model: S
     """
     coded, rows = _coded_quarter(data, period, model)
     return counts_for(coded, rows, chosen[rows.rows], model)
+
+
+def exact_stocks(data: JourneyData, chosen: np.ndarray, period: Period,
+                 model: StageModel) -> tuple[dict[str, int], dict[str, int]] | None:
+    """The margins of exact_counts' table for its stages: children in each stage at the quarter's start and end
+    (None where it is empty), at a fraction of its cost; for views that print only stocks (trends, year before)."""
+    coded, rows = _coded_quarter(data, period, model)
+    found = stocks_for(rows, chosen[rows.rows], coded.vocab.size)
+    if found is None:
+        return None
+    stages, codes = data.remember(("stage-codes", model.version), lambda: (
+        model.of_kind("stage"), coded.vocab.get_indexer(model.of_kind("stage")).tolist()))
+    start, end = (dict(zip(stages, totals[codes].tolist())) for totals in found)
+    return start, end
 
 
 def _coded_quarter(data: JourneyData, period: Period, model: StageModel) -> tuple[CodedSpells, QuarterRows]:

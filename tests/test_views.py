@@ -195,12 +195,16 @@ def test_stage_table_trends_and_year_on_year(cohort) -> None:
     assert stages.table.loc["Residential care", "Children at end"] == "17"
     assert stages.table.loc["Foster care: other carers", "Children at end"] == "32"
     # trends and the year before come from each quarter's suppressed flows margins: nothing new published
-    trends = trends_view(data, Selection(), Q, result.stage_model, quarters_back=4)
+    trends = trends_view(data, Selection(), Q, result.stage_model, first=Period(2018, 3))
     go.Figure(trends.figure)
     assert list(trends.table.columns) == ["2018-19 Q2", "2018-19 Q3", "2018-19 Q4", "2019-20 Q1"]
     assert trends.table.loc["Foster care: other carers"].tolist() == ["0", "0", "48", "32"]
     assert trends.table.loc["Residential care", "2019-20 Q1"] == "17"  # as that quarter's flows table shows it
     assert trends.figure["data"][1]["y"] == [0, 0, 0, 17]
+    every = trends_view(data, Selection(), Q, result.stage_model, first=Period(2016, 1))  # as the app asks
+    assert len(every.table.columns) == 14 and every.table.columns[0] == "2015-16 Q4"
+    assert every.table.loc["Residential care"].tolist()[-4:] == trends.table.loc["Residential care"].tolist()
+    assert len(trends_view(data, Selection(), Q, result.stage_model).table.columns) == 12  # without `first`
     yoy = year_on_year_view(data, Selection(), Q, result.stage_model)
     assert yoy.table.loc["Foster care: other carers"].values.tolist() == [
         ["Children at start", "48", "0", "+48"], ["Children at end", "32", "0", "+32"]]

@@ -79,8 +79,8 @@ def test_flows_panels_meet_wcag_aa(two_authorities: RunningApp, page: Any) -> No
     page, _ = page
     open_page(page, two_authorities, "/flows")
     for name, ready in (("The same quarter a year before", ["#flows-yoy-table table"]),
-                        ("Trends over the last three years", ["#flows-trends-graph .scatterlayer",
-                                                              "#flows-trends-table table"])):
+                        ("Trends over every quarter", ["#flows-trends-graph .scatterlayer",
+                                                       "#flows-trends-table table"])):
         page.get_by_role("radio", name=name, exact=True).check()
         for selector in ready:
             page.wait_for_selector(selector, state="attached", timeout=60_000)
@@ -104,7 +104,7 @@ def test_dropdowns_are_named_by_their_labels_take_focus_and_open_cleanly(two_aut
     page, _ = page
     page.goto(two_authorities.url + "/flows")
     page.wait_for_selector("#flows-graph .sankey")
-    page.get_by_role("radio", name="Trends over the last three years", exact=True).check()  # shows 'Trend of'
+    page.get_by_role("radio", name="Trends over every quarter", exact=True).check()  # shows 'Trend of'
     page.wait_for_load_state("networkidle")
     for control, label in (("filter-authority", "Authority"), ("filter-sex", "Sex"), ("flows-period", "Quarter"),
                            ("flows-trend-measure", "Trend of")):

@@ -19,7 +19,7 @@ from journeys.views import flows_view
 PATH = "/flows"
 #: what can be shown below the flows, one at a time (each costs as much as the flows again, or more)
 PANELS = {"stages": "Children in each stage", "year": "The same quarter a year before",
-          "trends": "Trends over the last three years"}
+          "trends": "Trends over every quarter"}
 
 
 def layout(state: AppState) -> html.Div:
@@ -69,7 +69,7 @@ def layout(state: AppState) -> html.Div:
             html.Div(labelled("flows-trend-measure", "Trend of", dcc.Dropdown(
                 id="flows-trend-measure", clearable=False, value="stock_end",
                 options=[{"label": v, "value": k} for k, v in FLOW_MEASURES.items()])), className="controls"),
-            chart_block("flows-trends", "Trends over the last three years", "care-journeys-trends"),
+            chart_block("flows-trends", "Trends over every quarter", "care-journeys-trends"),
         ], id="flows-panel-trends", hidden=True),
         html.Div([html.Button("Download the quarterly report (HTML, opens offline)", id="flows-report-button", n_clicks=0,
                               className="button secondary"), dcc.Download(id="flows-report")], className="chart-actions"),
@@ -128,7 +128,7 @@ def register(app: Dash, state: AppState) -> None:
         if state.data is None or not period or panel != "trends":
             return dash.no_update, dash.no_update, dash.no_update
         view = trends_view(state.data, selection_from(authorities, *values), Period.parse(period), state.stage_model,
-                           measure, threshold=state.threshold, secret=state.viewer_secret)
+                           measure, first=state.quarters()[0], threshold=state.threshold, secret=state.viewer_secret)
         return (view.figure, table_view(view.table, view.caption, index_header="Stage"),
                 picture_config("care-journeys-trends", fmt))
 
@@ -146,7 +146,8 @@ def register(app: Dash, state: AppState) -> None:
     on_download(app, state, "flows-trends-csv", [*period_choice, State("flows-trend-measure", "value")],
                 lambda data, selection, period, measure: (
                     trends_view(data, selection, Period.parse(period), state.stage_model, measure,
-                                threshold=state.threshold, secret=state.viewer_secret).csv,
+                                first=state.quarters()[0], threshold=state.threshold,
+                                secret=state.viewer_secret).csv,
                     f"care-journeys-trends-{period}.csv"))
 
     @app.callback(Output("flows-timer", "disabled"), Output("flows-play", "children"), Output("flows-play", "aria-pressed"),
