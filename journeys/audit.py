@@ -71,6 +71,7 @@ def show_determined(values: np.ndarray, hidden: np.ndarray, lines: list[Line], t
 def audit_hidden(
     values: np.ndarray, hidden: np.ndarray, lines: list[Line], threshold: int, passed: set[int],
     around: set[int] | None = None, first_only: bool = False, ignore: set[int] | frozenset[int] = frozenset(),
+    binding: list[int] | None = None,
 ) -> list[int]:
     """Hidden entries whose attacker interval is at most threshold wide, by LP per linked group.
 
@@ -80,7 +81,9 @@ def audit_hidden(
     only the lowest-numbered failing entry not in `ignore` is returned (or none), and entries above
     it get no exact LPs: the searches hide partners for that one and audit again, so the exact
     LPs that the others' failures cost would be spent again next round. The entry is the same
-    either way (probes only ever prove entries wide; narrowness is decided by exact LPs).
+    either way (probes only ever prove entries wide; narrowness is decided by exact LPs). With
+    `first_only`, `binding` (a list) receives the lines that bound that entry's least and greatest
+    values (non-zero duals): a published member of one is a partner that can widen it.
     """
     if not ((values > 0) & ~hidden).any():
         return []  # only zeros published: scaling the truth up or down shows every interval is open
@@ -139,6 +142,9 @@ def audit_hidden(
         if not audit.narrow()[k]:
             passed.add(number)  # an earlier entry's LPs showed this one wide
         elif audit.decide([k])[k]:
+            if binding is not None:
+                lines_of_group = np.flatnonzero(active)[np.flatnonzero(con_label == var_label[var[k]])]
+                binding += lines_of_group[audit.binding.get(k, np.zeros(0, dtype=np.int64))].tolist()
             return [number]
         else:
             passed.add(number)
@@ -203,6 +209,7 @@ class _Group:
         self.high[~todo] = np.inf
         self.lp = EqualityLP(a_eq, b_eq)
         self.probed = False
+        self.binding: dict[int, np.ndarray] = {}  # per entry decided by its own LPs: rows with a non-zero dual
 
     def _solve(self, c: np.ndarray, upper: float | None) -> bool:
         status, x = self.lp.solve(c, upper)
@@ -238,4 +245,7 @@ class _Group:
                     c[k] = sense
                     if self._solve(c, None) and sense < 0:
                         self.high[k] = np.inf
+                    else:
+                        rows = np.flatnonzero(np.abs(self.lp.row_dual) > 1e-9)
+                        self.binding[k] = np.union1d(self.binding.get(k, rows), rows)
         return self.narrow()

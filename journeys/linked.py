@@ -17,7 +17,8 @@ The per-stage table comes in suppressed with its stocks as the flows margins sho
 (`margin_stocks`), so its own pass never leans on a stock the flows table shows anyway. A failing
 entry alone on a relation gets its partner from that relation, a 0 if nothing else is left
 (`lone_line_partners`): an entered of 0 beside hidden flows into the stage pins them at 0, and
-before, with zeros never partners, such a search hid the whole per-stage table.
+before, with zeros never partners, such a search hid the whole per-stage table. Otherwise the
+partner comes from a relation that binds the entry (the audit's duals), else from nearby.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import pandas as pd
 from journeys.audit import audit_hidden
 from journeys.flows import NOT_KNOWN
 from journeys.suppress import SuppressedTable
-from journeys.systems import LineIndex, TableSystem, nearby_partners
+from journeys.systems import LineIndex, TableSystem, bound_partners, nearby_partners
 
 _LINKED = ("stock_start", "entries", "exits", "stock_end", "moves_in")  # placement_moves: not tied to flows
 
@@ -181,13 +182,16 @@ def protect_stage_table(flows: SuppressedTable, flow_counts: pd.DataFrame, stage
     # it holds one while it hides anything (the stocks are hidden as the flows margins are, the slacks always), so
     # the other groups are the flows tables' alone, audited where they were made (their failures are not ours)
     ours = set(range(flows_only, all_values.size))
+    bound: list[int] = []
     while failing := audit_hidden(all_values, all_hidden, lines, stages.threshold, passed, ours, first_only=True,
-                                  ignore=not_ours):
+                                  ignore=not_ours, binding=bound):
         stuck = stuck + 1 if failing[0] == last else 0  # the same entry again: partners in doubling batches
         last = failing[0]
-        picks = (lone_line_partners(failing[0], index, all_values, all_hidden, stage_entries, helpers) if not stuck
-                 else []) or nearby_partners(failing[0], index, all_values, all_hidden, stage_entries,
-                                             2 ** max(stuck - 2, 0), anywhere=False)
+        batch = 2 ** max(stuck - 2, 0)  # partners: from a relation it is alone on, one that binds it, else nearby
+        picks = ((lone_line_partners(failing[0], index, all_values, all_hidden, stage_entries, helpers) if not stuck
+                  else []) or bound_partners(bound, lines, all_values, all_hidden, stage_entries, batch)
+                 or nearby_partners(failing[0], index, all_values, all_hidden, stage_entries, batch, anywhere=False))
+        bound.clear()
         if not picks and failing[0] < flows_only and not not_ours:
             base = [line for line in lines if line[1] < flows_only and bool((line[0] < flows_only).all())]
             not_ours = set(audit_hidden(all_values[:flows_only], all_hidden[:flows_only], base, stages.threshold, set()))

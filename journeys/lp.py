@@ -74,6 +74,7 @@ class EqualityLP:
         lp.a_matrix_.index_, lp.a_matrix_.value_ = row.astype(np.int32), dense[row, column]
         self._highs = _borrow()
         self._highs.passModel(lp)
+        self.row_dual = np.zeros(dense.shape[0])  # the last optimal solve's: which rows bound its optimum
 
     def __del__(self) -> None:
         try:  # back to this thread's idle solvers (at interpreter exit the module may be gone: then let it go)
@@ -100,5 +101,8 @@ class EqualityLP:
         self._highs.run()
         status = self._highs.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
-            return OPTIMAL, np.asarray(self._highs.getSolution().col_value)
+            solution = self._highs.getSolution()
+            self.row_dual = np.asarray(solution.row_dual)
+            return OPTIMAL, np.asarray(solution.col_value)
+        self.row_dual = np.zeros_like(self.row_dual)
         return (UNBOUNDED if status in _UNBOUNDED else OTHER), None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -95,3 +95,20 @@ def nearby_partners(entry: int, index: LineIndex, values: np.ndarray, hidden: np
         seen |= reach
         reach = near | reach
     return sorted(permitted, key=cost)[:count] if anywhere else []
+
+
+def bound_partners(bound: Collection[int], lines: list[Line], values: np.ndarray, hidden: np.ndarray,
+                   allowed: np.ndarray, count: int = 1, rank: Mapping[int, int] | None = None) -> list[int]:
+    """Up to `count` published non-zero allowed members of the lines `bound` (those binding a failing entry's
+    least or greatest value: `audit_hidden(binding=...)`), the least costly first as `nearby_partners` ranks them.
+
+    Hiding one loosens a relation that holds the entry in, where a partner merely nearby may not.
+    """
+    members: set[int] = set()
+    for number in bound:
+        line_members, total = lines[number]
+        members.update(line_members.tolist())
+        members.add(int(total))
+    permitted = set(allowed[~hidden[allowed] & (values[allowed] > 0)].tolist()) & members
+    ranks = rank or {}
+    return sorted(permitted, key=lambda m: (ranks.get(m, 0), float(values[m]), m))[:count]

@@ -363,6 +363,29 @@ def test_first_failing_entry_is_the_lowest_of_all_failing(case: tuple[np.ndarray
     assert not passed & set(every)
 
 
+@settings(max_examples=120, deadline=None)
+@given(tables(), st.integers(0, 2**32 - 1))
+def test_the_lines_said_to_bind_a_failing_entry_pin_it_on_their_own(case: tuple[np.ndarray, int], seed: int) -> None:
+    """`binding` names the lines whose duals bound the failing entry's least and greatest values (where the
+    searches look for partners): those lines alone, with the same entries hidden, still give the entry away."""
+    from journeys.audit import audit_hidden
+    from journeys.table_lines import TableLines
+
+    counts, threshold = case
+    n_rows, n_cols = counts.shape
+    values = np.array(list(truth_of(counts).values()), dtype=np.int64)
+    hidden = (np.random.default_rng(seed).random(values.size) < 0.4) & (values > 0)
+    lines = TableLines(values, n_rows, n_cols, threshold, np.zeros(values.size, dtype=bool)).lines
+    binding: list[int] = []
+    first = audit_hidden(values, hidden, lines, threshold, set(), first_only=True, binding=binding)
+    if not first:
+        assert binding == []
+        return
+    assert binding and len(set(binding)) == len(binding)
+    alone = [lines[n] for n in binding]
+    assert first[0] in audit_hidden(values, hidden, alone, threshold, set())
+
+
 def test_margins_that_stay_are_never_hidden_the_rest_is_covered_instead() -> None:
     """Stocks shown by their own rule (journeys.stocks) stay shown. Here B -> A (5) in a column of 24 leaves A -> A
     between 18 and 20 whatever else is hidden, so the table hides every other entry, zeros too: the 'not known'
