@@ -151,6 +151,14 @@ def audit_hidden(
     return []
 
 
+def beyond_partners(entry: int, values: np.ndarray, most: np.ndarray, lines: list[Line], threshold: int) -> bool:
+    """Whether `entry` is still given away with every entry a search may hide hidden (`most`): then no partner
+    can protect it, and a search would hide them one by one before its fallback (42 rounds in one table at
+    10^6, then the cover). Hiding more only widens, so this one audit gives the search's own answer."""
+    others = set(np.flatnonzero(most).tolist()) - {entry}
+    return audit_hidden(values, most, lines, threshold, others, {entry}, first_only=True) == [entry]
+
+
 def _components(rows: np.ndarray, cols: np.ndarray, n_vars: int, n_cons: int) -> tuple[np.ndarray, np.ndarray]:
     """The linked groups of hidden entries: each entry's and each line's group, numbered by the group's lowest entry.
 

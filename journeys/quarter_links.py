@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from journeys.audit import audit_hidden, show_determined
+from journeys.audit import audit_hidden, beyond_partners, show_determined
 from journeys.flows import Period
 from journeys.stages import StageModel
 from journeys.stocks import Counts, quarter_stocks_hidden
@@ -171,6 +171,10 @@ def _beside_neighbours(period: Period, counts_of: Counts, model: StageModel, thr
         picks = (bound_partners(bound, system.lines, values, shut, allowed, 2 ** max(stuck - 2, 0))
                  or nearby_partners(last, index, values, shut, allowed, 2 ** max(stuck - 2, 0)))
         bound.clear()
+        if picks and stuck == 1:  # failing again: if no partner at all could protect it, stop now, as the search would
+            most = shut.copy()
+            most[allowed[values[allowed] > 0]] = True
+            picks = [] if beyond_partners(last, values, most, system.lines, threshold) else picks
         if not picks:  # only its stocks are left to hide, and the neighbours show them: as the boundary audits left it
             return hidden
         shut[picks] = True
@@ -317,6 +321,10 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
         picks = (bound_partners(bound, system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank)
                  or nearby_partners(last, index, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank))
         bound.clear()
+        if picks and stuck == 1 and last not in chosen:  # failing again, and not a partner it may take back: if no
+            most = hidden.copy()  # partner at all could protect it, cover now, as the search would in the end
+            most[allowed[values[allowed] > 0]] = True
+            picks = [] if beyond_partners(last, values, most, system.lines, threshold) else picks
         if not picks:
             hidden[cover] = True  # every entry but the stocks, as suppress._cover hides them
             show_determined(values, hidden, system.lines, threshold, fixed=np.isin(np.arange(len(values)), list(fixed)))

@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import pandas as pd
 from journeys.audit import Line as _Line
-from journeys.audit import audit_hidden, determined, show_determined
+from journeys.audit import audit_hidden, beyond_partners, determined, show_determined
 from journeys.table_lines import TableLines
 
 DEFAULT_THRESHOLD: int = 5
@@ -192,11 +192,17 @@ def _search(values: np.ndarray, hidden: np.ndarray, kept: np.ndarray, n_rows: in
     if kept.any():
         kept |= determined(values, table.lines, kept) & ~hidden
     passed: set[int] = set()  # entries the audit has cleared; hiding more never undoes that
+    last = -1
     while True:
         table.close(hidden)
         failing = audit_hidden(values, hidden, table.lines, threshold, passed, first_only=True)
         if not failing:
             break
+        if stay is not None and stay.any() and failing[0] == last and beyond_partners(
+                failing[0], values, hidden | ((values > 0) & ~kept), table.lines, threshold):
+            _cover(values, hidden, stay, n_rows, n_cols, table.lines, threshold)  # where the search would end
+            break
+        last = failing[0]
         pick = table.partner_for(failing[0], hidden, stay is None or not stay.any())
         if pick is None:
             assert stay is not None

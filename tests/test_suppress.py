@@ -415,6 +415,53 @@ def test_margins_that_stay_are_never_hidden_the_rest_is_covered_instead() -> Non
     assert 0 in audit_hidden(values, covered.hidden_entries(), lines, 5, set())  # A -> A: 18 to 20
 
 
+def test_beyond_partners_says_whether_any_hiding_could_protect_an_entry() -> None:
+    """A 3 pinned by its column is protected once its row and column partners are hidden; A -> A (19 of a stock of
+    20 beside B -> A of 5 in a column of 24, both totals shown) stays between 18 and 20 whatever else is hidden."""
+    from journeys.audit import beyond_partners
+    from journeys.table_lines import TableLines
+
+    values = np.array([3, 9, 7, 8, 12, 15, 10, 17, 27])
+    lines = TableLines(values, 2, 2, 5, np.zeros(values.size, dtype=bool)).lines
+    hidden = np.zeros(values.size, dtype=bool)
+    hidden[0] = True
+    assert beyond_partners(0, values, hidden, lines, 5)  # nothing else hidden: the 3 is given away
+    assert not beyond_partners(0, values, hidden | (values > 0), lines, 5)  # with everything hidden it is not
+    counts = np.array([[19, 1], [5, 1]])
+    values = np.concatenate([counts.ravel(), counts.sum(axis=1), counts.sum(axis=0), [26]])
+    lines = TableLines(values, 2, 2, 5, np.zeros(values.size, dtype=bool)).lines
+    most = np.ones(values.size, dtype=bool)
+    most[[4, 5, 6]] = False  # the stocks stay shown: A and B at the start, A at the end
+    assert beyond_partners(0, values, most, lines, 5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables(), st.integers(0, 2**32 - 1))
+def test_a_search_that_sees_no_partner_can_help_covers_at_once_as_it_would_in_the_end(
+        case: tuple[np.ndarray, int], seed: int) -> None:
+    """Where margins stay (stocks), a failing entry that every hideable entry together cannot protect makes the search
+    cover at once (audit.beyond_partners) instead of hiding them one by one first: the table is the same."""
+    import journeys.suppress as suppress
+
+    counts, threshold = case
+    rng = np.random.default_rng(seed)
+    counts = np.where(rng.random(counts.shape) < 0.5, 0, counts)  # sparse, as filtered flows tables are
+    frame = pd.DataFrame(counts, index=[f"r{i}" for i in range(counts.shape[0])],
+                         columns=[f"c{j}" for j in range(counts.shape[1])])
+    # as flows tables: every margin but the first row's and column's ('not known') stays, hidden by the stock rule
+    stays = {*frame.index[1:], *frame.columns[1:]}
+    rows = {label: bool(1 <= total <= threshold) for label, total in frame.sum(axis=1).items() if label in stays}
+    columns = {label: bool(1 <= total <= threshold) for label, total in frame.sum(axis=0).items() if label in stays}
+    quick = suppress_table(frame, threshold, row_hidden=rows, column_hidden=columns, margins_stay=stays)
+    original = suppress.beyond_partners
+    try:
+        suppress.beyond_partners = lambda *args: False  # type: ignore[assignment]
+        slow = suppress_table(frame, threshold, row_hidden=rows, column_hidden=columns, margins_stay=stays)
+    finally:
+        suppress.beyond_partners = original
+    assert quick.hidden_entries().tolist() == slow.hidden_entries().tolist()
+
+
 def test_one_way_tables_need_no_lp_the_line_heuristic_is_the_audited_search() -> None:
     """one_way_hidden closes lines only; on 5,000 random one-way tables that is exactly what the audited search hides."""
     from journeys.suppress import _search, one_way_hidden
