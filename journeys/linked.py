@@ -78,21 +78,22 @@ def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: Suppresse
     offset = flow_values.size
     grid = _linked_columns(stage_counts).astype(float)
     n_s, n_m = grid.shape
-    own = np.column_stack([stages.cells[m].isna().to_numpy() for m in _LINKED])
+    measures = list(stages.cells.columns)
+    shut = stages.cells.isna().to_numpy()
+    own = shut[:, [measures.index(m) for m in _LINKED]]
     # children at start and end ARE the flows margins: hidden exactly where the flows table hides them
-    row_hidden = dict(zip(flow_counts.index, flows.row_totals.isna()))
-    col_hidden = dict(zip(flow_counts.columns, flows.column_totals.isna()))
-    own[:, 0] = [bool(row_hidden.get(stage, False)) for stage in stage_counts.index]
-    own[:, 3] = [bool(col_hidden.get(stage, False)) for stage in stage_counts.index]
-    totals_hidden = stages.column_totals[list(_LINKED)].isna().to_numpy()
+    own[:, [0, 3]] = margin_stocks(flows, stage_counts.index)
+    totals = list(stages.column_totals.index)
+    totals_hidden = stages.column_totals.isna().to_numpy()[[totals.index(m) for m in _LINKED]]
     stage_cell = offset + np.arange(n_s * n_m).reshape(n_s, n_m)
     stage_total = offset + n_s * n_m + np.arange(n_m)
     aux = offset + n_s * n_m + n_m + np.arange(2 * n_s)  # per stage: "through" and "from outside"
     values += [grid.ravel(), grid.sum(axis=0), grid[:, 0] + grid[:, 1], grid[:, 1] - grid[:, 4]]
     hidden += [own.ravel(), totals_hidden, np.ones(2 * n_s, dtype=bool)]
     lines += [(stage_cell[:, j], int(stage_total[j])) for j in range(n_m)]
-    rows = {s: i for i, s in enumerate(flow_counts.index)}
-    columns = {s: j for j, s in enumerate(flow_counts.columns)}
+    row_labels, column_labels = flow_counts.index.tolist(), flow_counts.columns.tolist()
+    rows = {s: i for i, s in enumerate(row_labels)}
+    columns = {s: j for j, s in enumerate(column_labels)}
     for k, stage in enumerate(stage_counts.index):
         ss, en, ex, se, mi = stage_cell[k]
         through, outside = int(aux[k]), int(aux[n_s + k])
@@ -107,12 +108,13 @@ def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: Suppresse
     first_slack = offset + n_s * n_m + n_m + 2 * n_s
     slack_values: list[float] = []
     cells = np.arange(flow_counts.size).reshape(flow_counts.shape)  # the flows table's cells come first
-    for k, stage in enumerate(stage_counts.index):
+    row_names, column_names = np.array(row_labels, dtype=object), np.array(column_labels, dtype=object)
+    for k, stage in enumerate(stage_counts.index.tolist()):
         for measure, along in ((1, "column"), (2, "row")):
             if stage not in (columns if along == "column" else rows):
                 continue
             members = (cells[:, columns[stage]] if along == "column" else cells[rows[stage], :])
-            others = members[np.asarray((flow_counts.index if along == "column" else flow_counts.columns) != stage)]
+            others = members[(row_names if along == "column" else column_names) != stage]
             slack = grid[k, measure] - flow_values[others].sum()
             if slack < 0:  # not an inequality here (a quarter past the extract date): leave it out
                 continue
