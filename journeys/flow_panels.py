@@ -7,7 +7,7 @@ nothing the flows page does not already show quarter by quarter, or is audited b
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from journeys.stages import StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SuppressedTable
 from journeys.suppress import SUPPRESSED as SUPPRESSED_TEXT
 from journeys.stocks import Margin, counted_margins, shown_stocks
-from journeys.views import TableView, View, _coded_quarter, _flow_context, exact_stocks, flow_table, scope
+from journeys.views import TableView, View, coded_quarter, flow_context, exact_stocks, flow_table, scope
 
 
 VIEWER_COLUMNS = ["person_id", "authority", "stage", "start", "end", "next_stage", "step", "moves"]  # what it keys
@@ -47,7 +47,7 @@ def stage_table(data: JourneyData, selection: Selection, period: Period, model: 
     def compute() -> tuple[pd.DataFrame, SuppressedTable]:
         flow_counts, flows = flow_table(data, selection, period, model, threshold, secret)
         if secret is None:
-            coded, rows = _coded_quarter(data, period, model)
+            coded, rows = coded_quarter(data, period, model)
             stage_counts = stage_counts_for(coded, rows, data.mask(selection)[rows.rows], model)
         else:
             spells = data.select(selection, columns=VIEWER_COLUMNS, overlapping=(
@@ -91,12 +91,13 @@ FLOW_MEASURES = {"stock_start": "Children at start", "stock_end": "Children at e
 def exact_margins(data: JourneyData, selection: Selection, model: StageModel) -> Margin:
     """Quarters' exact stocks by stage (views.exact_stocks) as a Margin: row (1) and column (0) totals, each quarter
     worked out once, from the quarters' coding and without their tables."""
-    chosen, found = data.mask(selection), dict[Period, Any]()
+    chosen, found = data.mask(selection), dict[Period, "tuple[dict[str, int], dict[str, int]] | None"]()
 
     def margin(p: Period, axis: int) -> dict[str, int] | None:
         if p not in found:
             found[p] = exact_stocks(data, chosen, p, model)
-        return None if found[p] is None else found[p][1 - axis]
+        stocks = found[p]
+        return None if stocks is None else stocks[1 - axis]
 
     return margin
 
@@ -111,7 +112,7 @@ def _flow_margins(data: JourneyData, selection: Selection, periods: list[Period]
     """
     def compute() -> pd.DataFrame:
         margin = exact_margins(data, selection, model) if secret is None else counted_margins(
-            _flow_context(data, selection, periods[-1], model, threshold, secret)[0])
+            flow_context(data, selection, periods[-1], model, threshold, secret)[0])
         frame = shown_stocks(periods, margin, model, threshold)
         frame.insert(1, "period_label", frame["period"].map({p.key: p.label for p in periods}))
         frame.insert(3, "stage_label", frame["stage"].map({s: stage_label(model, s) for s in model.of_kind("stage")}))

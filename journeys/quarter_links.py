@@ -171,10 +171,8 @@ def _beside_neighbours(period: Period, counts_of: Counts, model: StageModel, thr
         picks = (bound_partners(bound, system.lines, values, shut, allowed, 2 ** max(stuck - 2, 0))
                  or nearby_partners(last, index, values, shut, allowed, 2 ** max(stuck - 2, 0)))
         bound.clear()
-        if picks and stuck == 1:  # failing again: if no partner at all could protect it, stop now, as the search would
-            most = shut.copy()
-            most[allowed[values[allowed] > 0]] = True
-            picks = [] if beyond_partners(last, values, most, system.lines, threshold) else picks
+        if picks and stuck == 1 and _no_partner_helps(last, values, shut, allowed, system.lines, threshold):
+            picks = []  # failing again, and no partner at all could protect it: stop now, as the search would
         if not picks:  # only its stocks are left to hide, and the neighbours show them: as the boundary audits left it
             return hidden
         shut[picks] = True
@@ -321,10 +319,9 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
         picks = (bound_partners(bound, system.lines, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank)
                  or nearby_partners(last, index, values, hidden, allowed, 2 ** max(stuck - 2, 0), rank=rank))
         bound.clear()
-        if picks and stuck == 1 and last not in chosen:  # failing again, and not a partner it may take back: if no
-            most = hidden.copy()  # partner at all could protect it, cover now, as the search would in the end
-            most[allowed[values[allowed] > 0]] = True
-            picks = [] if beyond_partners(last, values, most, system.lines, threshold) else picks
+        if picks and stuck == 1 and last not in chosen and _no_partner_helps(last, values, hidden, allowed,
+                                                                             system.lines, threshold):
+            picks = []  # failing again, not a partner it may take back, and no partner could protect it: cover now
         if not picks:
             hidden[cover] = True  # every entry but the stocks, as suppress._cover hides them
             show_determined(values, hidden, system.lines, threshold, fixed=np.isin(np.arange(len(values)), list(fixed)))
@@ -336,6 +333,15 @@ def _fix_pair(left: Period, counts_of: Counts, tables: tuple[SuppressedTable, Su
             chosen[last] += picks
         chosen |= {p: [] for p in picks if p not in chosen}
     return Fix(hidden[:split], hidden[split:end], True, with_totals) if changed else Fix(None, None, True, with_totals)
+
+
+def _no_partner_helps(entry: int, values: np.ndarray, hidden: np.ndarray, allowed: np.ndarray, lines: list[Any],
+                      threshold: int) -> bool:
+    """Whether `entry` stays given away with every allowed non-zero entry hidden too (audit.beyond_partners): a search
+    would hide them all, one batch at a time, and then fall back."""
+    most = hidden.copy()
+    most[allowed[values[allowed] > 0]] = True
+    return beyond_partners(entry, values, most, lines, threshold)
 
 
 def _cover_entries(counts: pd.DataFrame, first: int, stocks: set[str]) -> list[int]:

@@ -104,9 +104,14 @@ def shown_stocks(periods: Sequence[Period], margin: Margin, model: StageModel, t
     stages = model.of_kind("stage")
     rows: list[tuple[str, str, str, int, bool]] = []
     boundaries: dict[Period, dict[str, bool]] = {}  # a quarter's end is the next one's start: once per boundary
+
+    def at(left: Period) -> dict[str, bool]:
+        if left not in boundaries:
+            boundaries[left] = _boundary(left, margin, model, threshold)
+        return boundaries[left]
+
     for p in periods:
-        starting, ending = (boundaries[b] if b in boundaries else boundaries.setdefault(
-            b, _boundary(b, margin, model, threshold)) for b in (p.previous(), p))
+        starting, ending = at(p.previous()), at(p)
         sides = (("stock_start", margin(p, 1) or {}, starting), ("stock_end", margin(p, 0) or {}, ending))
         rows += [(p.key, s, measure, int(values.get(s, 0)), shut.get(s, False))
                  for s in stages for measure, values, shut in sides]

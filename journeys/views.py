@@ -80,7 +80,7 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
 
     `secret` switches on viewer mode: cell-key perturbation before suppression (DESIGN 6).
     """
-    counts_of, memo = _flow_context(data, selection, period, model, threshold, secret)
+    counts_of, memo = flow_context(data, selection, period, model, threshold, secret)
 
     def compute() -> tuple[pd.DataFrame, SuppressedTable]:
         counts = counts_of(period)
@@ -90,7 +90,7 @@ def flow_table(data: JourneyData, selection: Selection, period: Period, model: S
     return data.remember(("flow-table", selection.key(), period.key, threshold, secret, model.version), compute)
 
 
-def _flow_context(data: JourneyData, selection: Selection, period: Period, model: StageModel, threshold: int,
+def flow_context(data: JourneyData, selection: Selection, period: Period, model: StageModel, threshold: int,
                   secret: str | None) -> tuple[Callable[[Period], pd.DataFrame], Memo]:
     """Quarter counts and a memo for the linked flows tables of one selection, remembered in the working set.
 
@@ -145,7 +145,7 @@ def warm_up(data: JourneyData, model: StageModel, periods: list[Period], wait: f
     for period in periods:
         if not current():
             return
-        _coded_quarter(data, period, model)
+        coded_quarter(data, period, model)
 
 
 def exact_counts(data: JourneyData, chosen: np.ndarray, period: Period, model: StageModel) -> pd.DataFrame:
@@ -154,7 +154,7 @@ def exact_counts(data: JourneyData, chosen: np.ndarray, period: Period, model: S
     Every spell is coded once and each quarter's spells found once (both remembered); a filter
     then costs one pass over the quarter's spells, with the rules and order of quarter_flows.
     """
-    coded, rows = _coded_quarter(data, period, model)
+    coded, rows = coded_quarter(data, period, model)
     return counts_for(coded, rows, chosen[rows.rows], model)
 
 
@@ -162,7 +162,7 @@ def exact_stocks(data: JourneyData, chosen: np.ndarray, period: Period,
                  model: StageModel) -> tuple[dict[str, int], dict[str, int]] | None:
     """The margins of exact_counts' table for its stages: children in each stage at the quarter's start and end
     (None where it is empty), at a fraction of its cost; for views that print only stocks (trends, year before)."""
-    coded, rows = _coded_quarter(data, period, model)
+    coded, rows = coded_quarter(data, period, model)
     found = stocks_for(rows, chosen[rows.rows], coded.vocab.size)
     if found is None:
         return None
@@ -172,7 +172,7 @@ def exact_stocks(data: JourneyData, chosen: np.ndarray, period: Period,
     return start, end
 
 
-def _coded_quarter(data: JourneyData, period: Period, model: StageModel) -> tuple[CodedSpells, QuarterRows]:
+def coded_quarter(data: JourneyData, period: Period, model: StageModel) -> tuple[CodedSpells, QuarterRows]:
     """Every spell of the working set coded once, and the quarter's spells found once (both remembered)."""
     columns = ("stage", "next_stage", "start", "end", "step", "moves")
     coded = data.remember(("coded-spells",), lambda: coded_spells(pd.DataFrame({
@@ -257,7 +257,7 @@ def _overview_view(data: JourneyData, selection: Selection, year: int, model: St
     authorities = None
     if population is not None:  # rates cover the authorities with spells up to 31 March, as before
         authorities = list(data.select(selection, columns=["authority"], until=last)["authority"].unique())
-    counts_of, memo = _flow_context(data, selection, Period(year, 1), model, threshold, None)
+    counts_of, memo = flow_context(data, selection, Period(year, 1), model, threshold, None)
     ending, starting, shown = year_end_pair(year, counts_of, model, threshold, memo)
     # the 31 March audit of the flows tables counted these totals as published, or they are checked here
     protect = None if shown else partial(protect_year_end, sums=year_end_stocks(model), threshold=threshold,

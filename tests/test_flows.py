@@ -130,7 +130,7 @@ def test_a_filter_counted_from_the_whole_coding_matches_counting_its_own_spells(
     from journeys.pipeline import run_pipeline
     from journeys.selection import JourneyData, Selection
     from journeys.quarter_stats import quarter_stage_counts, stage_counts_for
-    from journeys.views import SPELL_CORE, _coded_quarter, exact_counts
+    from journeys.views import SPELL_CORE, coded_quarter, exact_counts
     from tests.conftest import KEY
 
     files = sorted(p for p in (ROOT / "data_samples" / "riverside").iterdir() if p.suffix == ".csv")
@@ -155,7 +155,7 @@ def test_a_filter_counted_from_the_whole_coding_matches_counting_its_own_spells(
             # the per-stage table's counts come the same way
             own = data.select(selection, columns=SPELL_CORE, children_as_ids=True,
                               overlapping=(pd.Timestamp(period.start), pd.Timestamp(period.end)))
-            coded, rows = _coded_quarter(data, period, r.stage_model)
+            coded, rows = coded_quarter(data, period, r.stage_model)
             expected = quarter_stage_counts(own, period, r.stage_model)
             got = stage_counts_for(coded, rows, mask[rows.rows], r.stage_model)
             if expected.empty:  # no stages: an empty table either way (pandas types its empty index otherwise)
