@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -76,8 +77,36 @@ def test_warm_up_finds_the_latest_quarters_and_stops_when_the_data_are_replaced(
     model = load_stage_model()
     quarters = [Period(2020, 1), Period(2020, 2)]
     data = working_set()
-    warm_up(data, model, quarters, wait=0)
-    assert all(data.remembers(("quarter-rows", q.key, model.version)) for q in quarters)
-    replaced = working_set()
-    warm_up(replaced, model, quarters, wait=0, current=lambda: False)
-    assert not any(replaced.remembers(("quarter-rows", q.key, model.version)) for q in quarters)
+    gc.unfreeze()
+    try:
+        warm_up(data, model, quarters, wait=0)
+        assert all(data.remembers(("quarter-rows", q.key, model.version)) for q in quarters)
+        # then what is alive is out of the cyclic collector's reach (its full collections walked it in 65 ms)
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        replaced = working_set()
+        warm_up(replaced, model, quarters, wait=0, current=lambda: False)
+        assert not any(replaced.remembers(("quarter-rows", q.key, model.version)) for q in quarters)
+        assert gc.get_freeze_count() == 0  # replaced midway: nothing frozen for data no page will use
+    finally:
+        gc.unfreeze()
+
+
+def test_loading_more_data_gives_the_frozen_working_set_back_to_the_collector(tmp_path) -> None:
+    """views.warm_up freezes the working set it coded; AppState.add unfreezes before it replaces it, so the old
+    working set can be collected (a frozen reference cycle would never be)."""
+    from journeys.cache import build_inputs
+    from journeys.ui.state import AppState
+    from tests.conftest import ROOT
+
+    folder = ROOT / "data_samples" / "riverside"
+    build = build_inputs(ROOT / "pathway_configs" / "riverside.yaml",
+                         sorted(p for p in folder.iterdir() if p.is_file() and p.name != "README.md"), tmp_path)
+    gc.freeze()
+    try:
+        assert gc.get_freeze_count() > 0
+        state = AppState([], cache_root=tmp_path)
+        state.add(build)
+        assert gc.get_freeze_count() == 0  # the new warm-up waits a second before it codes and freezes again
+    finally:
+        gc.unfreeze()

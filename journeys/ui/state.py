@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import secrets
 import shutil
 import threading
@@ -55,6 +56,7 @@ class AppState:
 
     def add(self, build: Build) -> None:
         """Load (or replace) an authority's build and rebuild the combined working set."""
+        gc.unfreeze()  # the working set being replaced may be collected again (views.warm_up froze it)
         with self._lock:
             self.builds[build.authority] = build
             builds = list(self.builds.values())
