@@ -79,8 +79,9 @@ def stage_table_view(data: JourneyData, selection: Selection, period: Period, mo
     (with a viewer's `secret`, perturbed as stage_table says)."""
     def compute() -> TableView:
         display = quarter_table_display(stage_table(data, selection, period, model, threshold, secret)[1], model)
-        csv = display.reset_index().assign(period=period.key, period_label=period.label).to_csv(index=False)
-        return TableView(display, csv, f"Children in each stage, {period.label}: {scope(data, selection)}")
+        csv = display.reset_index().assign(period=period.key, period_label=period.label)
+        return TableView(display, partial(csv.to_csv, index=False),
+                         f"Children in each stage, {period.label}: {scope(data, selection)}")
 
     return data.remember(("stages", selection.key(), period.key, threshold, secret, model.version), compute)
 
@@ -137,7 +138,7 @@ def year_on_year_view(data: JourneyData, selection: Selection, period: Period, m
                           period.label: now["display"], before.label: then["display"], "Change": change})[keep]
     csv = pd.DataFrame({"stage": now["stage"], "measure": now["measure"], "period": period.key,
                         "this_quarter": now["display"], "year_before": then["display"], "change": change})[keep]
-    return TableView(shown.set_index("Stage"), csv.to_csv(index=False),
+    return TableView(shown.set_index("Stage"), partial(csv.to_csv, index=False),
                      f"{period.label} beside {before.label}: {scope(data, selection)}")
 
 
@@ -161,4 +162,4 @@ def trends_view(data: JourneyData, selection: Selection, period: Period, model: 
     table = pd.DataFrame(chosen["display"].to_numpy(dtype=object).reshape(len(periods), len(stages)).T,
                          index=pd.Index(stages, name="stage_label"),
                          columns=pd.Index([p.label for p in periods], name="period_label"))
-    return View(trend_multiples(chosen, title), table, frame.to_csv(index=False), title)
+    return View(trend_multiples(chosen, title), table, partial(frame.to_csv, index=False), title)
