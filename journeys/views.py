@@ -31,21 +31,25 @@ SPELL_CORE = ["authority", "person_id", "journey_no", "step", "stage", "start", 
 NOTHING_MATCHES = "No children match these filters. Clear a filter to see more."
 
 
-@dataclass(frozen=True)
-class View:
-    """One chart's worth of output: the figure, its table view (text) and its CSV download (text).
+class _CsvWhenAsked:
+    """A view's CSV download, written when first asked for (`csv_of`): a filter change draws the chart and its
+    table, and only a download needs the text (the flows' CSV cost 5 ms of an 8 ms view)."""
 
-    The CSV is written when first asked for (`csv_of`): a filter change draws the chart and its table, and only a
-    download needs the text (the flows' CSV cost 5 ms of an 8 ms view)."""
+    csv_of: Callable[[], str]
+
+    @cached_property
+    def csv(self) -> str:
+        return self.csv_of()
+
+
+@dataclass(frozen=True)
+class View(_CsvWhenAsked):
+    """One chart's worth of output: the figure, its table view (text) and its CSV download (text)."""
 
     figure: Figure  # plotly JSON
     table: pd.DataFrame
     csv_of: Callable[[], str]
     caption: str
-
-    @cached_property
-    def csv(self) -> str:
-        return self.csv_of()
 
 
 def quarters(extract_dates: list[dt.date], first: dt.date | None = None, years: int = 10) -> list[Period]:
@@ -236,16 +240,12 @@ def report_tables(report: dict[str, object]) -> dict[str, pd.DataFrame]:
 
 
 @dataclass(frozen=True)
-class TableView:
-    """A table-only view: the published table (text) and its CSV download, written when first asked for."""
+class TableView(_CsvWhenAsked):
+    """A table-only view: the published table (text) and its CSV download."""
 
     table: pd.DataFrame
     csv_of: Callable[[], str]
     caption: str
-
-    @cached_property
-    def csv(self) -> str:
-        return self.csv_of()
 
 
 def overview_view(data: JourneyData, selection: Selection, year: int, model: StageModel,
