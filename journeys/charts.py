@@ -209,6 +209,10 @@ def trend_multiples(frame: pd.DataFrame, title: str, columns: int = 4) -> Figure
         raise TypeError("trend_multiples draws only a suppressed trend frame (journeys.quarter_stats.trend_frame)")
     stages = list(dict.fromkeys(frame["stage"]))
     rows = max(1, -(-len(stages) // columns))
+    quarters = list(dict.fromkeys(frame["period_label"]))
+    # over many quarters, one tick a financial year (its first quarter, April to June), labelled with the year
+    years = [q for q in quarters if q.endswith("Q1")] if len(quarters) > 12 else []
+    ticks = {"tickvals": years, "ticktext": [q.split(" ")[0] for q in years]} if years else {}
     data: list[dict[str, Any]] = []
     layout: dict[str, Any] = {"showlegend": False, "height": max(260, 170 * rows)}
     gap_x, gap_y = 0.04, 0.10 / max(rows, 1)
@@ -220,14 +224,16 @@ def trend_multiples(frame: pd.DataFrame, title: str, columns: int = 4) -> Figure
         axis = "" if i == 0 else str(i + 1)
         x0, y1 = c * (width + gap_x), 1 - r * (height + gap_y)
         counts = [None if pd.isna(v) else int(v) for v in part["count"]]
+        small = max((c for c in counts if c is not None), default=0) <= 4  # whole children: no 0.5 tick
         data.append({"type": "scatter", "mode": "lines+markers", "x": part["period_label"].tolist(), "y": counts,
                      "xaxis": f"x{axis}", "yaxis": f"y{axis}", "name": part["stage_label"].iloc[0],
                      "line": {"color": "#1d70b8"}, "customdata": part["display"].tolist(),
                      "hovertemplate": "%{x}: %{customdata}<extra>" + str(part["stage_label"].iloc[0]) + "</extra>"})
-        layout[f"xaxis{axis}"] = {"domain": [x0, x0 + width], "anchor": f"y{axis}", "showticklabels": r == rows - 1,
-                                  "tickangle": -45, "tickfont": {"size": 9}}
+        lowest = i + columns >= len(stages)  # nothing below it in its column: it carries the quarters
+        layout[f"xaxis{axis}"] = {"domain": [x0, x0 + width], "anchor": f"y{axis}", "showticklabels": lowest,
+                                  "tickangle": -45, "tickfont": {"size": 9}, **ticks}
         layout[f"yaxis{axis}"] = {"domain": [y1 - height, y1], "anchor": f"x{axis}", "rangemode": "tozero",
-                                  "tickfont": {"size": 9}}
+                                  "tickfont": {"size": 9}, **({"dtick": 1} if small else {})}
         layout.setdefault("annotations", []).append(
             {"text": str(part["stage_label"].iloc[0]), "x": x0, "y": y1, "xref": "paper", "yref": "paper",
              "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 11}})

@@ -239,3 +239,29 @@ def test_stocks_shared_by_neighbouring_quarters_are_shown_alike_and_protected_ar
         system.same(ends[stage], starts[stage])
     values, hidden = system.arrays()
     assert hidden.sum() >= 6 and audit_hidden(values, hidden, system.lines, 5, set()) == []
+
+
+def test_trend_multiples_over_many_quarters_tick_by_financial_year() -> None:
+    """Over more than twelve quarters, one tick a financial year (at its first quarter, labelled with the year), on
+    the lowest chart of each column; a chart of at most 4 children ticks in whole children."""
+    from journeys.charts import trend_multiples
+
+    periods = [Period(2019, 1)]
+    while len(periods) < 16:
+        periods.append(periods[-1].next())
+    stages = [("foster_other", "Foster care: other carers", 40), ("residential", "Residential care", 3),
+              ("secure_or_custody", "Secure home or custody", 0), ("supported_living", "Supported living", 9),
+              ("other_placement", "Other placement", 7)]
+    frame = pd.DataFrame([{"period_label": p.label, "stage": s, "stage_label": label,
+                           "count": pd.NA if (k + i) % 5 == 0 else size, "display": "x"}
+                          for i, p in enumerate(periods) for k, (s, label, size) in enumerate(stages)])
+    frame["count"] = frame["count"].astype("Int64")
+    layout = trend_multiples(frame, "title", columns=4)["layout"]
+    years = [p.label for p in periods if p.label.endswith("Q1")]
+    assert layout["xaxis"]["tickvals"] == years and layout["xaxis"]["ticktext"] == [y.split(" ")[0] for y in years]
+    assert layout["xaxis"]["ticktext"][0] == "2019-20"
+    # five charts in columns of four: the first chart has one below it, the other three columns end in row one
+    assert [layout[f"xaxis{a}"]["showticklabels"] for a in ("", "2", "3", "4", "5")] == [False, True, True, True, True]
+    assert "dtick" not in layout["yaxis"] and layout["yaxis2"]["dtick"] == 1 and layout["yaxis3"]["dtick"] == 1
+    few = trend_multiples(frame[frame["period_label"].isin([p.label for p in periods[:4]])], "title")["layout"]
+    assert "tickvals" not in few["xaxis"]
