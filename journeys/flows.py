@@ -246,15 +246,7 @@ def counts_for(c: CodedSpells, q: QuarterRows, chosen: np.ndarray | None, model:
     take = np.ones(q.rows.size, dtype=bool) if chosen is None else np.asarray(chosen, dtype=bool)
     picked = np.flatnonzero(take)  # the chosen rows only, in row order: a narrow filter touches few
     child = q.child[picked]
-
-    def scatter(codes: np.ndarray) -> np.ndarray:
-        at = np.full(q.children, -1, dtype=codes.dtype)  # the codes' own small type: a third of the memory traffic
-        mine = codes[picked]
-        shown = np.flatnonzero(mine >= 0)
-        at[child[shown]] = mine[shown]  # in row order, as the spells come
-        return at
-
-    at_start, at_end = scatter(q.at_start), scatter(q.at_end)
+    at_start, at_end = _stage_of_child(q, q.at_start, picked), _stage_of_child(q, q.at_end, picked)
     order = q.ended[take[q.ended]]
     outcome = np.full(q.children, -1, dtype=np.int64)
     outcome[q.child[order]] = c.after[q.rows[order]]  # the latest ending wins, as in quarter_places
@@ -289,15 +281,18 @@ def stocks_for(q: QuarterRows, chosen: np.ndarray, size: int) -> tuple[np.ndarra
     picked = np.flatnonzero(chosen)
     if not picked.size:
         return None
-    child = q.child[picked]
-    totals = []
-    for codes in (q.at_start, q.at_end):
-        at = np.full(q.children, -1, dtype=np.int64)
-        mine = codes[picked]
-        shown = mine >= 0
-        at[child[shown]] = mine[shown]
-        totals.append(np.bincount(at[at >= 0], minlength=size))
-    return totals[0], totals[1]
+    start, end = (_stage_of_child(q, codes, picked) for codes in (q.at_start, q.at_end))
+    return np.bincount(start[start >= 0], minlength=size), np.bincount(end[end >= 0], minlength=size)
+
+
+def _stage_of_child(q: QuarterRows, codes: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """Per child of the quarter, the stage code of the last `picked` row showing one (`codes`: at start or at
+    end), else -1: a child counts once, as the spells come."""
+    at = np.full(q.children, -1, dtype=codes.dtype)  # the codes' own small type: a third of the memory traffic
+    mine = codes[picked]
+    shown = np.flatnonzero(mine >= 0)
+    at[q.child[picked][shown]] = mine[shown]  # in row order, as the spells come
+    return at
 
 
 def _rank(labels: list[str], model: StageModel) -> np.ndarray:

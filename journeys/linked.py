@@ -32,7 +32,7 @@ import pandas as pd
 from journeys.audit import audit_hidden
 from journeys.flows import NOT_KNOWN
 from journeys.suppress import SuppressedTable
-from journeys.systems import LineIndex, TableSystem, bound_partners, nearby_partners
+from journeys.systems import LineIndex, TableSystem, bound_partners, lone_line_partners, nearby_partners
 
 _LINKED = ("stock_start", "entries", "exits", "stock_end", "moves_in")  # placement_moves: not tied to flows
 
@@ -134,32 +134,6 @@ def _system(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: Suppresse
         lines = [line for line in lines if line[1] not in broken]
     helpers = np.concatenate([aux, np.arange(first_slack, first_slack + len(slack_values))])
     return all_values, all_hidden, lines, passed, stage_cell, stage_total, own, helpers
-
-
-def lone_line_partners(entry: int, index: LineIndex, values: np.ndarray, hidden: np.ndarray, allowed: np.ndarray,
-                       helpers: np.ndarray) -> list[int]:
-    """A partner for each line on which the failing `entry` is the only hidden entry but for unpublished helpers.
-
-    Such a line (the two halves of at start + entered = at end + left joined through their helper)
-    pins the entry or bounds it (entered is at least the flows into the stage from elsewhere), and
-    only one of its own members can open it: the smallest published non-zero allowed one, else a 0
-    (an entered of 0 bounds the flows into the stage to 0; nothing else can protect them).
-    """
-    helper = set(helpers.tolist())
-    allowed_set = set(allowed[~hidden[allowed]].tolist())
-    picks: list[int] = []
-    for number in index.lines_of[entry]:
-        members = set(index.entries[number])
-        for joint in [m for m in members if m in helper]:  # a helper in two lines joins them (through)
-            for other in index.lines_of[joint]:
-                members.update(index.entries[other])
-        members -= helper
-        if any(hidden[m] for m in members if m != entry):
-            continue
-        options = sorted(allowed_set & members, key=lambda m: (values[m] == 0, float(values[m]), m))
-        if options and options[0] not in picks:
-            picks.append(options[0])
-    return picks
 
 
 def linked_failures(flows: SuppressedTable, flow_counts: pd.DataFrame, stages: SuppressedTable,

@@ -112,3 +112,29 @@ def bound_partners(bound: Collection[int], lines: list[Line], values: np.ndarray
     permitted = set(allowed[~hidden[allowed] & (values[allowed] > 0)].tolist()) & members
     ranks = rank or {}
     return sorted(permitted, key=lambda m: (ranks.get(m, 0), float(values[m]), m))[:count]
+
+
+def lone_line_partners(entry: int, index: LineIndex, values: np.ndarray, hidden: np.ndarray, allowed: np.ndarray,
+                       helpers: np.ndarray) -> list[int]:
+    """A partner for each line on which the failing `entry` is the only hidden entry but for unpublished helpers.
+
+    Such a line (the two halves of at start + entered = at end + left joined through their helper)
+    pins the entry or bounds it (entered is at least the flows into the stage from elsewhere), and
+    only one of its own members can open it: the smallest published non-zero allowed one, else a 0
+    (an entered of 0 bounds the flows into the stage to 0; nothing else can protect them).
+    """
+    helper = set(helpers.tolist())
+    allowed_set = set(allowed[~hidden[allowed]].tolist())
+    picks: list[int] = []
+    for number in index.lines_of[entry]:
+        members = set(index.entries[number])
+        for joint in [m for m in members if m in helper]:  # a helper in two lines joins them (through)
+            for other in index.lines_of[joint]:
+                members.update(index.entries[other])
+        members -= helper
+        if any(hidden[m] for m in members if m != entry):
+            continue
+        options = sorted(allowed_set & members, key=lambda m: (values[m] == 0, float(values[m]), m))
+        if options and options[0] not in picks:
+            picks.append(options[0])
+    return picks
