@@ -82,7 +82,7 @@ def _same_as_previous(values: pd.Series) -> np.ndarray:
     return pd.array(arr[1:] == arr[:-1], dtype="boolean").to_numpy(dtype=bool, na_value=False)
 
 
-def _journey_order(spells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def journey_order(spells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Positions that put each journey's spells together in step order, and where each journey begins.
 
     The pipeline writes spells that way already (checked on neighbouring rows: no sort, no
@@ -105,7 +105,7 @@ def _journey_order(spells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _select(spells: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, include_truncated: bool) -> _Chosen:
     """The spells of the journeys whose first spell starts in [start, end] (whole days), journey by journey."""
-    order, begins = _journey_order(spells)
+    order, begins = journey_order(spells)
     journey = np.cumsum(begins) - 1
     lo = np.datetime64(pd.Timestamp(start).normalize())
     hi = np.datetime64(pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
