@@ -166,5 +166,5 @@ def log_rank(days: np.ndarray, ended: np.ndarray, group: np.ndarray) -> ChanceTe
     if variance.sum() <= 0:
         return None
     statistic = float((events[1].sum() - expected_1.sum()) ** 2 / variance.sum())
-    return ChanceTest(method="log-rank test of time in the stage", statistic=statistic, df=1,
+    return ChanceTest(method="log-rank test of how long children stay", statistic=statistic, df=1,
                       p_value=float(stats.chi2.sf(statistic, 1)))

@@ -1,4 +1,4 @@
-"""The `journeys` command: validate, build, flows, synth. Exit 0 ok, 1 invalid data or config, 2 usage."""
+"""The `journeys` command: validate, build, flows, compare, serve, synth. Exit 0 ok, 1 invalid data or config, 2 usage."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from journeys.cache import write_build
 from journeys.config import PathwayConfig, load_config
 from journeys.errors import InputError, JourneysError
 from journeys.flows import Period, flows_long, suppressed_flows
-from journeys.stages import StageModel, load_stage_model
+from journeys.stages import PSEUDO_STAGES, StageModel, load_stage_model
 
 if TYPE_CHECKING:  # the pipeline loads when a command builds: `journeys serve` from a cache starts without it
     from journeys.pipeline import BuildResult
@@ -40,6 +40,12 @@ def _period(text: str) -> Period:
         return Period.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of months of at least 1")
+    return int(text)
 
 
 def _progress(message: str) -> None:
@@ -86,6 +92,15 @@ def make_parser() -> argparse.ArgumentParser:
     _inputs_parser(flows)
     flows.add_argument("--period", required=True, type=_period, help="the calendar quarter, e.g. 2023Q2")
     flows.add_argument("--format", choices=["csv", "json"], default="csv")
+    compare = sub.add_parser("compare", help="compare the children who started before and after a date")
+    _inputs_parser(compare)
+    compare.add_argument("--date", required=True, type=_date,
+                         help="the intervention date: cohort 'Before' starts in the --months before it, 'After' from it")
+    compare.add_argument("--months", type=_positive, default=12, help="length of each cohort's window (default 12)")
+    compare.add_argument("--horizon", type=_positive, default=12,
+                         help="compare where children are this many months after their start (default 12)")
+    compare.add_argument("--stage", help="time in this stage (default: the whole journey, start to end)")
+    compare.add_argument("--format", choices=["text", "json"], default="text")
     serve = sub.add_parser("serve", help="run the app on this computer (http://127.0.0.1:8050/ by default)")
     serve.add_argument("--config", type=Path, help="the authority's pathway config, with its INPUT files")
     serve.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="extract files to build and show")
@@ -229,6 +244,33 @@ def cmd_flows(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from journeys.cohort_report import comparison_json, comparison_text
+    from journeys.cohorts import around, compare_cohorts
+
+    stage_model, _ = _model_and_config(args)
+    not_stages = {*stage_model.of_kind("outcome"), *PSEUDO_STAGES}
+    if args.stage is not None and (args.stage not in stage_model.ids or args.stage in not_stages):
+        raise UsageError(f"--stage {args.stage!r} is not a stage of the stage model: choose one of "
+                         f"{', '.join(s for s in stage_model.ids if s not in not_stages)}")
+    result = _run(args)
+    given = result.report.get("extract_dates")
+    dates = list(given.values()) if isinstance(given, dict) and given else [result.report["extract_date"]]
+    followed_until = min(dt.date.fromisoformat(str(d)) for d in dates)  # every source covers it
+    cohorts = around(args.date, args.months)
+    if (pd.Timestamp(cohorts[1].first) + pd.DateOffset(months=args.horizon)).date() > followed_until:
+        raise JourneysError(f"No journey starting on or after {args.date} can be followed {args.horizon} months: "
+                            f"the data runs to {followed_until}",
+                            fix="choose an earlier --date or a shorter --horizon.")
+    comparison = compare_cohorts(result.spells, result.stage_model, cohorts, followed_until=followed_until,
+                                 horizon_months=args.horizon, stage=args.stage)
+    if args.format == "json":
+        print(json.dumps(comparison_json(comparison), indent=2))
+    else:
+        print(comparison_text(comparison, {s.id: s.label for s in stage_model.stages}), end="")
+    return 0
+
+
 def read_population(path: Path) -> pd.DataFrame:
     """The population file for rates: columns authority, year (the 31 March year), population_0_17."""
     try:
@@ -290,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `journeys` console script."""
     parser = make_parser()
     args = parser.parse_args(argv)
-    handler = {"validate": cmd_validate, "build": cmd_build, "flows": cmd_flows, "synth": cmd_synth, "serve": cmd_serve}[args.command]
+    handler = {"validate": cmd_validate, "build": cmd_build, "flows": cmd_flows, "compare": cmd_compare, "synth": cmd_synth, "serve": cmd_serve}[args.command]
     try:
         return handler(args)
     except UsageError as exc:

@@ -8,8 +8,9 @@ samples of children and the tests' independence holds within a cohort.
 Where they are `horizon_months` after the start is counted only for journeys followed that long:
 the start plus the horizon must fall on or before `followed_until` (the earliest extract date), or
 the journey is "not followed up yet" and counted apart. That depends only on when a journey
-started, never on how it went, so the shares of the others are not biased towards quick endings. Time in a stage uses every
-member, with stays still open at the extract date censored (Kaplan-Meier).
+started, never on how it went, so the shares of the others are not biased towards quick endings.
+Time in a stage (or in the whole journey) uses every member, with stays still open at the extract
+date censored (Kaplan-Meier).
 
 Disclosure control (DESIGN 6): the cohort x state table of the followed-up journeys is a fixed table
 (`suppress.suppress_table`); the journeys not followed up yet are a one-way table of their own (the
@@ -162,7 +163,7 @@ class CohortComparison:
     shares: pd.DataFrame  # one row per state: each cohort's share with its 95% interval, the difference b - a
     test: ChanceTest | None  # None where the table leaves nothing to test
     pooled: tuple[str, ...]  # states the test pooled because the table hides them
-    stage: str | None  # the stage timed (None: each journey's first stage)
+    stage: str | None  # the stage timed (None: the whole journey)
     survival: pd.DataFrame  # cohort, month, share still in the stage (NaN where withheld)
     medians: pd.DataFrame  # cohort, median_weeks (NaN where not published or not reached)
     survival_test: ChanceTest | None  # log-rank, where both groups have at least 10 children
@@ -227,16 +228,21 @@ def chance_table(table: SuppressedTable) -> tuple[np.ndarray | None, tuple[str, 
 
 
 def stage_times(spells: pd.DataFrame, m: Members, stage: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Days in the timed stage of each member journey (its first spell there), whether it ended, and its cohort."""
+    """Days in the timed stage of each member journey, whether that stay ended, and the journey's cohort.
+
+    With a stage: the journey's first spell in it (journeys never in it are left out). Without: the
+    whole journey, from its start to the end of its last spell.
+    """
     if stage is None:
-        rows, group = m.rows[m.begins], m.cohort
+        first, last, group = m.rows[m.begins], m.rows[np.append(m.begins[1:], m.rows.size) - 1], m.cohort
     else:
         inside = np.flatnonzero(spells["stage"].to_numpy(dtype=object)[m.rows] == stage)
         journey = m.journey_of_row()[inside]
-        first = inside[np.unique(journey, return_index=True)[1]]
-        rows, group = m.rows[first], m.cohort[m.journey_of_row()[first]]
-    days = (spells["end"].to_numpy()[rows] - spells["start"].to_numpy()[rows]) / np.timedelta64(1, "D")
-    return days, spells["next_stage"].to_numpy(dtype=object)[rows] != OPEN, group
+        at = inside[np.unique(journey, return_index=True)[1]]
+        first = last = m.rows[at]
+        group = m.cohort[m.journey_of_row()[at]]
+    days = (spells["end"].to_numpy()[last] - spells["start"].to_numpy()[first]) / np.timedelta64(1, "D")
+    return days, spells["next_stage"].to_numpy(dtype=object)[last] != OPEN, group
 
 
 def survival_tables(days: np.ndarray, ended: np.ndarray, group: np.ndarray, cohorts: tuple[Cohort, Cohort],

@@ -67,3 +67,43 @@ def test_flows_stdout_is_only_the_csv(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == "period,period_label,from_stage,to_stage,count"
     assert all(line.startswith("2021Q2,2021-22 Q1,") for line in lines[1:]) and len(lines) > 20
+
+
+def test_compare_prints_the_two_cohorts_as_json_and_text(capsys) -> None:
+    files = sorted(str(p) for p in (ROOT / "data_samples" / "northgate").iterdir())
+    args = ["compare", "--quiet", "--config", str(ROOT / "pathway_configs" / "northgate.yaml"), *files,
+            "--date", "2022-04-01", "--stage", "foster_other"]
+    assert main([*args, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(c["label"], c["first"], c["last"]) for c in data["cohorts"]] == [
+        ("Before", "2021-04-01", "2022-03-31"), ("After", "2022-04-01", "2023-03-31")]
+    assert data["followed_until"] == "2025-03-31" and data["not_followed_up"] == {"Before": "0", "After": "0"}
+    closed = next(s for s in data["states"] if s["state"] == "case_closed")
+    followed = {label: int(data["followed_up"][label]) for label in ("Before", "After")}
+    for label in ("Before", "After"):  # a share is its count over the cohort's followed-up children
+        assert closed[label]["share"] == round(int(closed[label]["count"]) / followed[label], 3)
+        assert closed[label]["lower"] < closed[label]["share"] < closed[label]["upper"]
+    hidden = [s for s in data["states"] if "c" in (s["Before"]["count"], s["After"]["count"])]
+    assert hidden and all(s["difference"]["value"] is None for s in hidden)
+    assert {s["state"] for s in hidden} <= set(data["pooled_in_test"])
+    assert data["test"]["df"] == len(data["states"]) - len(data["pooled_in_test"])  # kept states + the pool - 1
+    assert data["time_in_stage"]["stage"] == "foster_other" and data["time_in_stage"]["test"]["df"] == 1
+    assert main([*args, "--format", "text"]) == 0
+    text = capsys.readouterr().out
+    assert "Before: children whose journey started 2021-04-01 to 2022-03-31" in text
+    assert "Case closed" in text and "Time in Foster care: other carers: median" in text
+
+
+def test_compare_explains_what_cannot_be_compared(capsys) -> None:
+    files = sorted(str(p) for p in (ROOT / "data_samples" / "northgate").glob("*.csv"))
+    args = ["compare", "--quiet", "--config", str(ROOT / "pathway_configs" / "northgate.yaml"), *files]
+    assert main([*args, "--date", "2024-06-01"]) == 1
+    err = capsys.readouterr().err
+    assert "No journey starting on or after 2024-06-01 can be followed 12 months: the data runs to 2025-03-31" in err
+    assert "choose an earlier --date or a shorter --horizon" in err
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--date", "2022-04-01", "--stage", "adopted"])
+    assert exit_.value.code == 2 and "'adopted' is not a stage" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--date", "2022-04-01", "--horizon", "0"])
+    assert exit_.value.code == 2 and "at least 1" in capsys.readouterr().err
