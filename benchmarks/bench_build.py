@@ -875,6 +875,7 @@ def worker_parquet(job: dict[str, Any]) -> dict[str, Any]:
 
     import journeys.pipeline as pipeline
     from journeys.config import load_config
+    from journeys.cohorts import around, compare_cohorts
     from journeys.flows import Period, quarter_flows, suppressed_flows
     from journeys.stages import load_stage_model
 
@@ -891,11 +892,33 @@ def worker_parquet(job: dict[str, Any]) -> dict[str, Any]:
     t3 = time.perf_counter()
     suppressed_flows(result.spells, period, stage_model)
     t4 = time.perf_counter()
+    cohorts = around(dt.date(extract.year - 2, 4, 1))  # the After year is followed 12 months before the extract
+    comparison = compare_cohorts(result.spells, stage_model, cohorts, followed_until=extract.date())
+    t5 = time.perf_counter()
     return {"build_seconds": round(t1 - t0, 3), "graph_seconds": round(t2 - t1, 3),
             "full_build_seconds": round(t2 - t0, 3), "quarter": period.key,
             "quarter_flows_seconds": round(t3 - t2, 3), "suppressed_flows_seconds": round(t4 - t3, 3),
             "graph_edges": graph.number_of_edges(), "quarter_children": int(counts.to_numpy().sum()),
-            "transitions": int(len(result.transitions))}
+            "transitions": int(len(result.transitions)),
+            "cohort_seconds": round(t5 - t4, 3), **cohort_check(result.spells, cohorts, comparison)}
+
+
+def cohort_check(spells: Any, cohorts: Any, comparison: Any) -> dict[str, Any]:
+    """The comparison's cohorts, counted again the plain pandas way: children with a journey whose first
+    spell (not left-truncated) starts in the window."""
+    import numpy as np
+    import pandas as pd
+
+    from journeys.cohorts import members
+
+    firsts = spells[(spells["step"] == 1) & ~spells["left_truncated"]]
+    plain = [int(firsts[(firsts["start"] >= pd.Timestamp(c.first)) & (firsts["start"] <= pd.Timestamp(c.last))]
+                 .drop_duplicates(["authority", "person_id"]).shape[0]) for c in cohorts]
+    sizes = np.bincount(members(spells, cohorts).cohort, minlength=2).tolist()
+    test = comparison.test
+    return {"cohort_children": sizes, "cohort_children_plain": plain,
+            "cohort_p": None if test is None else test.p_text(),
+            "cohort_dates": [f"{c.first}..{c.last}" for c in cohorts]}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1008,8 +1031,11 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     entry["from_parquet"] = {**full, "peak_rss_mb": mb(full_rss)}
     entry["checks"]["the build from parquet gives the same transitions"] = \
         full["transitions"] == last["outputs"]["transitions"]
+    entry["checks"]["the cohorts compared are the children a plain pandas count finds"] = \
+        full["cohort_children"] == full["cohort_children_plain"]
     log(f"  build {full['build_seconds']} s + graph {full['graph_seconds']} s; {full['quarter']} flows "
         f"{full['quarter_flows_seconds']} s counted, {full['suppressed_flows_seconds']} s suppressed; "
+        f"cohorts {full['cohort_seconds']} s; "
         f"peak RSS {mb(full_rss)} MB")
     loop = size <= args.loop_max
     if not args.no_reference:
@@ -1239,17 +1265,26 @@ def render_plain(results: dict[str, Any]) -> list[str]:
     full = [s for s in results["sizes"] if "from_parquet" in s]
     if full:
         lines += ["", "The full build from parquet (the same episodes and header as text columns in parquet; "
-                  "`run_pipeline` then the networkx stage graph), and one quarter's flows on its spells: counted "
-                  "(`quarter_flows`), and suppressed as `journeys flows` prints them (seconds, one run):", "",
-                  "| episodes | build | graph | full build | quarter | flows counted | flows suppressed | peak RSS MB |",
-                  "|---:|---:|---:|---:|:--|---:|---:|---:|"]
+                  "`run_pipeline` then the networkx stage graph), then on its spells one quarter's flows, counted "
+                  "(`quarter_flows`) and suppressed as `journeys flows` prints them, and a cohort comparison "
+                  "(below; seconds, one run):", "",
+                  "| episodes | build | graph | full build | quarter | flows counted | flows suppressed | "
+                  "cohort comparison | cohorts (children) | p | peak RSS MB |",
+                  "|---:|---:|---:|---:|:--|---:|---:|---:|:--|:--|---:|"]
         for s in full:
             f = s["from_parquet"]
             lines.append(f"| {s['episodes']:,} | {f['build_seconds']:.2f} | {f['graph_seconds']:.3f} | "
                          f"{f['full_build_seconds']:.2f} | {f['quarter']} | {f['quarter_flows_seconds']:.3f} | "
-                         f"{f['suppressed_flows_seconds']:.3f} | {f['peak_rss_mb']:,.0f} |")
-        lines += ["", "No cohort comparison yet: the tool has none to time (evaluators' before/after cohorts are "
-                  "still to be built)."]
+                         f"{f['suppressed_flows_seconds']:.3f} | {f.get('cohort_seconds', float('nan')):.3f} | "
+                         f"{' / '.join(f'{n:,}' for n in f.get('cohort_children', []))} | {f.get('cohort_p')} | "
+                         f"{f['peak_rss_mb']:,.0f} |")
+        dates = next((s["from_parquet"]["cohort_dates"] for s in full if "cohort_dates" in s["from_parquet"]), None)
+        if dates:
+            lines += ["", f"Cohort comparison = `journeys compare`'s work on the built spells "
+                      f"(`cohorts.compare_cohorts`): children whose journey started {dates[0]} against "
+                      f"{dates[1]}, where they were 12 months on (suppressed table, shares, permutation test) and "
+                      "time in the whole journey (Kaplan-Meier, log-rank). Its cohorts are checked against a plain "
+                      "pandas count of the same children."]
     refs = [s for s in results["sizes"] if "reference" in s]
     if refs:
         lines += ["", "Side by side, same episodes (seconds; the reference and the loop start from the CSV "
