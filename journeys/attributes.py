@@ -115,27 +115,37 @@ def _per_child(values: pd.Series, child: np.ndarray, journey_child: np.ndarray) 
     return pd.Series(picked.where(found).to_numpy())
 
 
-def _placements(start: pd.Series, child: np.ndarray, journeys: pd.DataFrame, journey_child: np.ndarray) -> pd.DataFrame:
-    """Each episode (`row`, a position) in the latest journey of its child that started on or before it
-    (`journey`, a position), in order of start (stable); episodes before any journey are left out."""
-    placed = pd.merge_asof(
-        pd.DataFrame({"child": child, "start": pd.to_datetime(start).to_numpy(),
-                      "row": np.arange(len(start))}).sort_values("start", kind="stable"),
-        pd.DataFrame({"child": journey_child, "start": pd.to_datetime(journeys["start"]).to_numpy(),
-                      "journey": np.arange(len(journeys))}).sort_values("start", kind="stable"),
-        on="start", by="child", direction="backward")
-    return placed.dropna(subset=["journey"]).astype({"journey": np.int64})
+def _placements(start: pd.Series, child: np.ndarray, journeys: pd.DataFrame,
+                journey_child: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each episode (`rows`, positions) in the latest journey of its child that started on or before it
+    (`journey`, positions), in order of start then position; episodes before any journey are left out.
+
+    One sorted search over (child, start) keys: a merge_asof by child took 0.35 s at 10^6 episodes.
+    """
+    def keys(children: np.ndarray, starts: pd.Series) -> np.ndarray:
+        day = pd.to_datetime(starts).to_numpy().astype("datetime64[D]").astype(np.int64)
+        return (children.astype(np.int64) << 32) + (day + (1 << 31))  # any date pandas holds is within 2^31 days
+
+    by_journey = np.argsort(keys(journey_child, journeys["start"]), kind="stable")
+    journey_keys = keys(journey_child, journeys["start"])[by_journey]
+    episode_keys = keys(child, start)
+    at = np.searchsorted(journey_keys, episode_keys, side="right") - 1
+    journey = by_journey[np.maximum(at, 0)]
+    found = (at >= 0) & (journey_child[journey] == child)
+    rows = np.flatnonzero(found)
+    in_order = np.argsort(episode_keys[rows] & 0xFFFFFFFF, kind="stable")  # by start, ties by position
+    return rows[in_order], journey[rows[in_order]]
 
 
-def _first_per_journey(values: pd.Series, placed: pd.DataFrame, journeys: pd.DataFrame) -> pd.Series:
+def _first_per_journey(values: pd.Series, placed: tuple[np.ndarray, np.ndarray], journeys: pd.DataFrame) -> pd.Series:
     """The first non-missing value among each journey's episodes (as `placed`), as text; missing where none."""
-    out = pd.Series(pd.NA, index=journeys.index, dtype="str")
-    known = placed[values.notna().to_numpy()[placed["row"].to_numpy()]]
-    if known.empty:
-        return out  # nobody has a value: all fall back
-    first = known.drop_duplicates("journey")  # the earliest episode of each
-    out.iloc[first["journey"].to_numpy()] = values.iloc[first["row"].to_numpy()].astype("str").to_numpy()
-    return out
+    rows, journey = placed
+    known = values.notna().to_numpy()[rows]
+    out = np.full(len(journeys), None, dtype=object)
+    if known.any():  # else nobody has a value: all fall back
+        which, first = np.unique(journey[known], return_index=True)  # the earliest episode of each
+        out[which] = values.iloc[rows[known][first]].astype("str").to_numpy(dtype=object)
+    return pd.Series(out, index=journeys.index, dtype="str")
 
 
 def journey_attributes(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataFrame:
