@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from journeys.pseudonymise import pseudonym_order
+
 NOT_KNOWN = "Not known"
 FILTER_COLUMNS: dict[str, str] = {  # column -> label shown beside its filter
     "age_band": "Age at start",
@@ -171,6 +173,18 @@ def journey_attributes(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataF
         named = _labelled(first, labels, missing)
         out[column] = pd.Categorical(named, categories=_sorted_with_last(named, missing))
     return out
+
+
+def joined_attributes(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Attributes worked out for separate sets of children as one table, as a build of them all makes it: in
+    child order (each child's journeys as its part has them); the filters whose values depend on the data
+    (legal status, need) take the values present."""
+    joined = pd.concat(parts, ignore_index=True)
+    joined = joined.take(np.argsort(pseudonym_order(joined["person_id"]), kind="stable")).reset_index(drop=True)
+    for column, missing in (("legal_status", NOT_IN_CARE), ("need_code", NOT_RECORDED)):
+        values = joined[column].astype("object")
+        joined[column] = pd.Categorical(values, categories=_sorted_with_last(values, missing))
+    return joined
 
 
 def _sorted_with_last(values: pd.Series, last: str) -> list[str]:

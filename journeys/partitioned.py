@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from journeys.accounting import RowLedger
+from journeys.attributes import joined_attributes, journey_attributes
 from journeys.cin_source import split_inputs
 from journeys.config import PathwayConfig
 from journeys.errors import BuildError
@@ -133,7 +134,8 @@ def build_partition(folder: Path, rows: np.ndarray, starts: np.ndarray, layout: 
     with built.open("wb") as handle:
         pickle.dump({"report": result.report, "issues": result.issues, "episodes": result.episodes,
                      "spells": result.spells, "transitions": result.transitions, "bucket": ledger.bucket,
-                     "reason": ledger.reason}, handle, protocol=5)
+                     "reason": ledger.reason, "attributes": journey_attributes(result.episodes, result.spells)},
+                    handle, protocol=5)
     return built
 
 
@@ -262,7 +264,9 @@ def _joined(parts: list[dict[str, Any]], partitioned: np.ndarray, ledger: RowLed
     files = {file: i for i, (file, *_) in reversed(list(enumerate(ledger.tables)))}  # first table of that name
     frames = {name: _in_child_order([part.pop(name) for part in parts], files if name == "episodes" else None)
               for name in ("episodes", "spells", "transitions")}
-    return BuildResult(frames["episodes"], frames["spells"], frames["transitions"], issues, report, stage_model)
+    attributes = joined_attributes([part.pop("attributes") for part in parts])  # worked out in the partitions
+    return BuildResult(frames["episodes"], frames["spells"], frames["transitions"], issues, report, stage_model,
+                       attributes=attributes)
 
 
 def _in_child_order(frames: list[pd.DataFrame], files: dict[str, int] | None) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from journeys.attributes import NOT_IN_CARE, NOT_RECORDED, _sorted_with_last, journey_attributes
+from journeys.attributes import joined_attributes, journey_attributes
 from journeys.partitioned import _in_child_order, child_order
 from journeys.pipeline import BuildResult
 from journeys.pseudonymise import pseudonym_order
@@ -48,12 +48,7 @@ def spliced_attributes(earlier: pd.DataFrame, touched: np.ndarray, rebuilt: Buil
     parts = [earlier[~member(pseudonym_order(earlier["person_id"]), touched)]]
     if len(rebuilt.spells):
         parts.append(journey_attributes(rebuilt.episodes, rebuilt.spells))
-    joined = pd.concat(parts, ignore_index=True)
-    joined = joined.take(np.argsort(pseudonym_order(joined["person_id"]), kind="stable")).reset_index(drop=True)
-    for column, missing in (("legal_status", NOT_IN_CARE), ("need_code", NOT_RECORDED)):
-        values = joined[column].astype("object")
-        joined[column] = pd.Categorical(values, categories=_sorted_with_last(values, missing))
-    return joined
+    return joined_attributes(parts)
 
 
 def member(values: np.ndarray, chosen: np.ndarray) -> np.ndarray:

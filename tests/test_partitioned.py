@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from journeys.attributes import journey_attributes
 from journeys.config import load_config
 from journeys.errors import BuildError
 from journeys.partitioned import local_client, partition_of, run_partitioned
@@ -32,6 +33,9 @@ def assert_same(embedded: BuildResult, partitioned: BuildResult) -> None:
     for name in ("episodes", "spells", "transitions", "issues"):
         pd.testing.assert_frame_equal(getattr(embedded, name), getattr(partitioned, name), check_exact=True)
     assert json.dumps(embedded.report, default=str) == json.dumps(partitioned.report, default=str)
+    assert partitioned.attributes is not None  # worked out in the partitions, as the embedded build works them out
+    pd.testing.assert_frame_equal(journey_attributes(embedded.episodes, embedded.spells), partitioned.attributes,
+                                  check_exact=True)
 
 
 def messy_inputs(folder: Path) -> list[Path]:
