@@ -43,10 +43,10 @@ PHASES = (("Reading", "start cluster + read"), ("Writing", "write partitions"), 
           ("Joining", "join + write outputs"))
 
 
-def timed(extra: list[str], paths: dict[str, Path], out: Path) -> dict[str, Any]:
+def timed(extra: list[str], inputs: list[Path], out: Path) -> dict[str, Any]:
     """One `journeys build` in a fresh process: wall seconds, phases from its progress lines, peak RSS."""
-    command = [sys.executable, "-m", "journeys.cli", "build", "--config", str(B.CONFIG), str(paths["episodes"]),
-               str(paths["header"]), "--out", str(out), *extra]
+    command = [sys.executable, "-m", "journeys.cli", "build", "--config", str(B.CONFIG), *map(str, inputs),
+               "--out", str(out), *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, JOURNEYS_KEY_FILE=str(KEY_FILE)))
@@ -69,11 +69,20 @@ def same_files(a: Path, b: Path) -> dict[str, bool]:
     return {name: (a / name).read_bytes() == (b / name).read_bytes() for name in OUTPUTS}
 
 
-def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
-    meta = B.ensure_data(size, args.seed, args)
-    paths = B.data_paths(size, args.seed)
-    entry: dict[str, Any] = {"target": size, "label": B.label(size), "episodes": meta["episodes"],
-                             "children": meta["children"], "runs": {}}
+def bench_size(size: int, args: argparse.Namespace, mixed: bool = False) -> dict[str, Any]:
+    """The embedded build, then Dask with each number of workers, on the SSDA903 CSVs (or, `mixed`, the CSVs
+    and the CIN census XML of bench_build's mixed data)."""
+    if mixed:
+        meta = B.ensure_mixed_data(size, args.seed, args)
+        inputs = B.mixed_inputs(meta, B.mixed_paths(size, args.seed))
+        entry: dict[str, Any] = {"target": size, "label": B.label(size), "episodes": meta["episode_rows"],
+                                 "children": meta["children"], "data": "SSDA903 + CIN census", "runs": {}}
+    else:
+        meta = B.ensure_data(size, args.seed, args)
+        paths = B.data_paths(size, args.seed)
+        inputs = [paths["episodes"], paths["header"]]
+        entry = {"target": size, "label": B.label(size), "episodes": meta["episodes"], "children": meta["children"],
+                 "data": "SSDA903", "runs": {}}
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         cases = [("embedded", [])] + [(f"dask, {w} worker{'s' if w > 1 else ''}", ["--engine", "dask", "--workers",
                                                                                    str(w)]) for w in args.workers]
@@ -81,7 +90,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
             runs = []
             for i in range(args.repeats):
                 out = Path(tmp) / f"{len(entry['runs'])}-{i}"
-                runs.append(timed(extra + ["--quiet"] if not extra else extra, paths, out))
+                runs.append(timed(extra + ["--quiet"] if not extra else extra, inputs, out))
                 if extra:
                     runs[-1]["same_as_embedded"] = same_files(Path(tmp) / "0-0", out)
             best = min(runs, key=lambda r: r["seconds"])
@@ -90,7 +99,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
             if extra:
                 result["identical"] = all(all(r["same_as_embedded"].values()) for r in runs)
             entry["runs"][name] = result
-            B.log(f"{B.label(size)} {name}: {result['seconds']} s, peak {result['peak_rss_mb']} MB"
+            B.log(f"{B.label(size)} {entry['data']} {name}: {result['seconds']} s, peak {result['peak_rss_mb']} MB"
                   + (f", phases {result['phases']}, identical files: {result['identical']}" if extra else ""))
     return entry
 
@@ -104,16 +113,17 @@ def write_results(entries: list[dict[str, Any]]) -> None:
     (B.RESULTS / "dask.json").write_text(json.dumps(out, indent=2))
     lines = [f"# `journeys build --engine dask` ({out['date']})", "",
              f"{out['machine']}, {out['cpus']} CPUs, Python {out['python']}, Dask {out['dask']}. Synthetic SSDA903 "
-             "episodes (bench_build.py's); `journeys build` from the CSV in a fresh process, wall seconds (median "
+             "episodes (bench_build.py's), and its mixed data (SSDA903 CSVs and CIN census XML; episode rows = care "
+             "episodes + CIN stage episodes); `journeys build` from the files in a fresh process, wall seconds (median "
              "of runs), peak RSS of the largest process. A local cluster on 127.0.0.1, four partitions per worker. "
              "Every Dask build's six output files are compared byte for byte with the embedded build's.", "",
-             "| episodes | engine | seconds | start + read | write partitions | build partitions | join + write | "
-             "peak RSS MB | identical files |", "|---:|:--|---:|---:|---:|---:|---:|---:|:--|"]
+             "| data | episodes | engine | seconds | start + read | write partitions | build partitions | "
+             "join + write | peak RSS MB | identical files |", "|:--|---:|:--|---:|---:|---:|---:|---:|---:|:--|"]
     for e in entries:
         for name, r in e["runs"].items():
             p = r["phases"]
             cells = [str(p.get(n, "")) for _, n in PHASES] if "identical" in r else ["", "", "", ""]
-            lines.append(f"| {e['episodes']:,} | {name} | {r['seconds']} | {' | '.join(cells)} | {r['peak_rss_mb']:,} | "
+            lines.append(f"| {e.get('data', 'SSDA903')} | {e['episodes']:,} | {name} | {r['seconds']} | {' | '.join(cells)} | {r['peak_rss_mb']:,} | "
                          f"{'-' if 'identical' not in r else 'yes' if r['identical'] else 'NO'} |")
     (B.RESULTS / "dask.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -124,9 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     B.size_options(parser)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each engine (default 1)")
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="local cluster sizes (default: 1 2)")
+    parser.add_argument("--mixed-sizes", nargs="*", type=B.parse_size, metavar="N",
+                        help="episode rows of the mixed SSDA903 + CIN census data (default: 1e5, and 1e6 with --full)")
     args = parser.parse_args(argv)
     sizes = B.chosen_sizes(args)
-    entries = [bench_size(size, args) for size in sizes]
+    mixed = args.mixed_sizes if args.mixed_sizes is not None else [10**5] + ([10**6] if args.full else [])
+    entries = [bench_size(size, args) for size in sizes] + [bench_size(size, args, mixed=True) for size in mixed]
     write_results(entries)
     return 0 if all(r.get("identical", True) for e in entries for r in e["runs"].values()) else 1
 

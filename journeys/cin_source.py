@@ -15,7 +15,7 @@ from journeys.cin import CinStack, account_cin, is_cin_census, read_cin_census
 from journeys.config import PathwayConfig
 from journeys.joined import COVER, INTERVAL_COLUMNS, censor
 from journeys.mapping import map_episodes
-from journeys.pseudonymise import pseudonymise_keys
+from journeys.pseudonymise import child_keys, pseudonymise_keys
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class CinInputs:
     stack: CinStack
     reference_date: dt.date | None
     first_year: int | None
+    keyed: bool = False  # the children's ids are keyed already (a partition of a build on Dask): never the ids
 
 
 def split_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
@@ -41,7 +42,7 @@ def load_cin(paths: list[Path], ledger: RowLedger) -> CinInputs:
     return CinInputs(account_cin(ledger, censuses), max(dates) if dates else None, min(years) if years else None)
 
 
-def cin_intervals(cin: CinInputs, config: PathwayConfig, key: str, ledger: RowLedger,
+def cin_intervals(cin: CinInputs, config: PathwayConfig, key: str | None, ledger: RowLedger,
                   issues: list[pd.DataFrame], extract_date: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Map census episodes to stages (rules with `source: cin`) and return (intervals, episodes).
 
@@ -49,7 +50,7 @@ def cin_intervals(cin: CinInputs, config: PathwayConfig, key: str, ledger: RowLe
     the block's ledger row, so none of them may be used.
     """
     rows = _with_characteristics(cin.stack.episodes, cin.stack.children)
-    rows["person_id"] = pseudonymise_keys(rows["person_id"], key)
+    rows["person_id"] = child_keys(rows["person_id"], None if cin.keyed else key)
     rows["row"] = rows["line"]
     rows = rows[rows["start"] <= pd.Timestamp(extract_date)].reset_index(drop=True)
     late = rows["end"] > pd.Timestamp(extract_date)
@@ -69,7 +70,27 @@ def cin_intervals(cin: CinInputs, config: PathwayConfig, key: str, ledger: RowLe
         "outcome": used["outcome"], "exit_detail": used["outcome_detail"],
         "left_truncated": (used["start"] < data_start) if data_start is not None else False, "moves": 0,
     })[INTERVAL_COLUMNS]
-    return censor(pd.concat([intervals, _case_cover(used, intervals)], ignore_index=True), extract_date), used
+    return censor(pd.concat([intervals, _case_cover(used, intervals)], ignore_index=True), extract_date), \
+        in_input_order(used, ledger)
+
+
+def keyed_cin(cin: CinInputs, key: str) -> CinInputs:
+    """The census with every child's id replaced by its keyed pseudonym, as `CanonicalTables.key_children` does
+    the tables', so that a child's census and care rows meet, and no process sent them sees an id."""
+    stack = cin.stack
+    children = stack.children.assign(la_child_id=pseudonymise_keys(stack.children["la_child_id"], key))
+    episodes = stack.episodes.assign(person_id=pseudonymise_keys(stack.episodes["person_id"], key))
+    return CinInputs(CinStack(children, stack.details.iloc[:0], episodes, stack.superseded[:0], stack.repeats.iloc[:0],
+                              stack.issues), cin.reference_date, cin.first_year, keyed=True)
+
+
+def in_input_order(rows: pd.DataFrame, ledger: RowLedger) -> pd.DataFrame:
+    """Census episodes in the order of the inputs (file as the ledger first registered it, then line): the
+    episodes table's order, which a build in partitions of children can give back (`partitioned.child_order`)
+    and which says nothing of how the children's ids sort."""
+    files = {file: i for i, (file, *_) in reversed(list(enumerate(ledger.tables)))}
+    place = rows["file"].astype("str").map(files).fillna(-1).to_numpy(dtype=np.int64)
+    return rows.iloc[np.lexsort((rows["line"].to_numpy(dtype=np.int64), place))].reset_index(drop=True)
 
 
 def _with_characteristics(episodes: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:

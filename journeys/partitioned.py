@@ -1,10 +1,12 @@
 """The build split by child into partitions, each run by the embedded build: the Dask engine.
 
-Every row of one child (episodes, header, front door) falls in one partition: a hash of the
-authority and the child's id picks it. So each partition is a whole build of its own children,
+Every row of one child (episodes, header, front door, CIN census blocks) falls in one partition: a
+hash of the authority and the child's id picks it. So each partition is a whole build of its own children,
 and `pipeline.build_from_tables` (the function the embedded engine runs) runs on it unchanged,
 as a Dask task, on a local cluster or a scheduler's. What needs every child is decided first:
-the extract date. What comes back is counts to add up (the row accounting) and issues; the
+the extract date, and the stacking of the CIN census returns (a child's blocks are merged over
+every return before the partitions get them; the rows a later return superseded, repeats and
+<Child> rows are counted as they were read). What comes back is counts to add up (the row accounting) and issues; the
 tables each partition wrote are joined in child order, which is the embedded build's order, so
 the outputs are the same files (tests/test_partitioned.py checks it).
 
@@ -33,9 +35,9 @@ import pandas as pd
 
 from journeys.accounting import RowLedger
 from journeys.attributes import joined_attributes, journey_attributes
-from journeys.cin_source import split_inputs
+from journeys.cin import CinStack
+from journeys.cin_source import CinInputs, keyed_cin
 from journeys.config import PathwayConfig
-from journeys.errors import BuildError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
 from journeys.pipeline import (BuildResult, CareDate, Progress, _concat, _quiet, build_from_tables,
                                decide_extract_date, read_inputs)
@@ -61,6 +63,7 @@ class Layout:
     inputs: tuple[dict[str, object], ...]  # each table's report entry (encoding, return year...)
     kinds: tuple[str, ...]  # which canonical tables exist at all
     care_date: CareDate
+    cin: tuple[dt.date | None, int | None] | None = None  # the census's reference date and first year, if any
 
 
 def partition_of(person_id: pd.Series, authority: str, partitions: int) -> np.ndarray:
@@ -76,30 +79,48 @@ def partition_of(person_id: pd.Series, authority: str, partitions: int) -> np.nd
 
 
 def write_partitions(tables: CanonicalTables, ledger: RowLedger, authority: str, partitions: int,
-                     folder: Path) -> tuple[list[Path], np.ndarray]:
-    """Each partition's canonical rows as parquet under `folder`: the partitions' folders, and how many rows
-    of each input table (the ledger's) each holds.
+                     folder: Path, cin: CinInputs | None = None) -> tuple[list[Path], np.ndarray, np.ndarray]:
+    """Each partition's canonical rows as parquet under `folder` (and its children's stacked census, keyed,
+    as `cin.pickle`): the partitions' folders, how many rows of each input table (the ledger's) each
+    holds, and which of the ledger's rows went to a partition at all.
 
     A partition's ledger registers every input table in the same order with only its own rows, so
-    its ids are its rows' places in that ledger and its counts line up with every other's.
+    its ids are its rows' places in that ledger and its counts line up with every other's. Of the
+    census, a partition gets the CINdetails blocks its children's episodes come from: the rest (the
+    <Child> rows, blocks a later return superseded, repeats) are settled as they were read.
     """
     starts = np.array([first for _, _, first, _ in ledger.tables], dtype=np.int64)
     out = [folder / f"authority={authority}" / f"bucket={k}" for k in range(partitions)]
     for path in out:
         path.mkdir(parents=True, exist_ok=True)
     rows = np.zeros((partitions, len(starts)), dtype=np.int64)
+    sent = np.zeros(len(ledger.bucket), dtype=bool)
     for kind in KINDS:
         frames = getattr(tables, kind)
         if not frames:
             continue
         frame = pd.concat(frames, ignore_index=True)
         part = partition_of(frame["person_id"], authority, partitions)
-        table = np.searchsorted(starts, frame["row_id"].to_numpy(dtype=np.int64), side="right") - 1
+        ids = frame["row_id"].to_numpy(dtype=np.int64)
+        sent[ids] = True
+        table = np.searchsorted(starts, ids, side="right") - 1
         for k in range(partitions):
             mine = part == k
             np.add.at(rows[k], table[mine], 1)
             frame.loc[mine].reset_index(drop=True).to_parquet(out[k] / f"{kind}.parquet", index=False)
-    return out, rows
+    if cin is not None:
+        stack = cin.stack
+        part = partition_of(stack.episodes["person_id"], authority, partitions)
+        part_child = partition_of(stack.children["la_child_id"], authority, partitions)
+        for k in range(partitions):
+            episodes = stack.episodes.loc[part == k].reset_index(drop=True)
+            blocks = np.unique(episodes["row_id"].to_numpy(dtype=np.int64))
+            sent[blocks] = True
+            np.add.at(rows[k], np.searchsorted(starts, blocks, side="right") - 1, 1)
+            mine = CinStack(stack.children.loc[part_child == k].reset_index(drop=True), stack.details, episodes,
+                            stack.superseded, stack.repeats, stack.issues.iloc[:0])
+            (out[k] / "cin.pickle").write_bytes(pickle.dumps(mine, protocol=5))
+    return out, rows, sent
 
 
 def _local_ids(row_id: np.ndarray, starts: np.ndarray, local_starts: np.ndarray) -> np.ndarray:
@@ -126,7 +147,13 @@ def build_partition(folder: Path, rows: np.ndarray, starts: np.ndarray, layout: 
         frame = pd.read_parquet(folder / f"{kind}.parquet")
         frame["row_id"] = _local_ids(frame["row_id"].to_numpy(dtype=np.int64), starts, local_starts)
         getattr(tables, kind).append(frame)
-    result = build_from_tables(tables, ledger, None, config, stage_model, None, extract_date,
+    cin = None
+    if layout.cin is not None:
+        stack: CinStack = pickle.loads((folder / "cin.pickle").read_bytes())
+        blocks, at = np.unique(stack.episodes["row_id"].to_numpy(dtype=np.int64), return_inverse=True)
+        stack.episodes["row_id"] = _local_ids(blocks, starts, local_starts)[at]  # a block's episodes share its id
+        cin = CinInputs(stack, *layout.cin, keyed=True)
+    result = build_from_tables(tables, ledger, cin, config, stage_model, None, extract_date,
                                care_date=layout.care_date, required=False)
     # written beside the partition, pickled (types kept exactly): through Dask's connection, 10^6 episodes'
     # tables took ~2 s to reach the build, as bytes or frames; from the file, a fraction of that
@@ -185,20 +212,18 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
     what a later build adds to, as the embedded build does (journeys.incremental)."""
     # each worker loads the code (unpickling a task of this module imports the pipeline) while the inputs are read
     loading = [client.submit(_ready, workers=[worker], pure=False) for worker in client.scheduler_info()["workers"]]
-    if split_inputs(inputs)[0]:
-        raise BuildError("the Dask engine builds SSDA903 and local extracts; CIN census XML is not partitioned yet",
-                         fix="build CIN census returns with the embedded engine (leave out --engine dask).")
     stage_model = stage_model or load_stage_model()
     key = key or load_key()
-    ledger, tables, _ = read_inputs(inputs, config, return_year, progress)
+    ledger, tables, cin = read_inputs(inputs, config, return_year, progress)
     # only what the extract date is decided from (the frames' every column would be a copy of the whole input)
     dated = ["start", "end", "return_year"]
     episodes = _concat([frame[[c for c in dated if c in frame]] for frame in tables.episodes], dated)
     if episodes.empty:  # nothing to partition: the embedded build says what is wrong, or builds the front door
-        return build_from_tables(tables, ledger, None, config, stage_model, key, extract_date, progress)
+        return build_from_tables(tables, ledger, cin, config, stage_model, key, extract_date, progress)
     when, inferred = decide_extract_date(config, episodes, extract_date)
     tables.key_children(key)  # keyed here: the workers are sent neither the children's ids nor the key
-    own_issues = list(tables.issues)
+    cin = keyed_cin(cin, key) if cin is not None else None
+    own_issues = list(tables.issues) + ([cin.stack.issues] if cin is not None else [])
     if inferred:
         own_issues.append(issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}"))
     with ExitStack() as stack:
@@ -206,8 +231,9 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
         n = partitions or 4 * max(len(client.nthreads()), 1)
         progress(f"Writing {n} partitions of {len(episodes):,} episodes")
         layout = Layout(tuple((file, table) for file, table, _, _ in ledger.tables), tuple(tables.inputs),
-                        tuple(kind for kind in KINDS if getattr(tables, kind)), CareDate(when, inferred))
-        folders, rows = write_partitions(tables, ledger, config.authority, n, folder)
+                        tuple(kind for kind in KINDS if getattr(tables, kind)), CareDate(when, inferred),
+                        None if cin is None else (cin.reference_date, cin.first_year))
+        folders, rows, sent = write_partitions(tables, ledger, config.authority, n, folder, cin)
         table_info = tables.inputs
         del episodes, tables  # the partitions hold the rows now: the joined tables will need the memory
         starts = np.array([first for _, _, first, _ in ledger.tables], dtype=np.int64)
@@ -218,8 +244,8 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
         parts = [pickle.loads(Path(built).read_bytes()) for built in client.gather(futures)]
         del loading
         progress("Joining the partitions")
-        result = _joined(parts, rows.sum(axis=0) > 0, ledger, own_issues, config, stage_model)
-        if fingerprint is not None:
+        result = _joined(parts, sent, ledger, own_issues, config, stage_model)
+        if fingerprint is not None and cin is None:  # as the embedded build: census returns are not added to yet
             from journeys.kept import kept_for
 
             kept_rows = _rows_kept(folders, layout.kinds, parts, ledger)
@@ -243,20 +269,22 @@ def _rows_kept(folders: list[Path], kinds: tuple[str, ...], parts: list[dict[str
             for kind, frames in rows.items()}
 
 
-def _joined(parts: list[dict[str, Any]], partitioned: np.ndarray, ledger: RowLedger, own_issues: list[pd.DataFrame],
+def _joined(parts: list[dict[str, Any]], sent: np.ndarray, ledger: RowLedger, own_issues: list[pd.DataFrame],
             config: PathwayConfig, stage_model: StageModel) -> BuildResult:
     """One BuildResult from the partitions': tables in child order, counts added up, issues in their order.
-    `partitioned`: which of the ledger's tables had rows in the partitions."""
+    `sent`: which of the ledger's rows went to a partition (the others are counted as they were read)."""
     names = {canon: src for src, canon in config.column_names().items()}
     own = combine_issues(own_issues)
     own["column"] = own["column"].map(lambda c: names.get(c, c) if isinstance(c, str) else c)
     issues = combine_issues([own, *(part["issues"] for part in parts)])
     issues["column"] = issues["column"].map(lambda c: c)  # the type pandas gives these names, as one map of all
-    # tables no partition saw (quarantined whole as they were read) keep the reading's counts
+    # rows no partition saw (tables quarantined whole as they were read, census rows settled by the stacking)
+    # keep the reading's counts
     whole = RowLedger()
-    for i, (file, table, first, n) in enumerate(ledger.tables):
-        ids = whole.add_table(file, table, 0 if partitioned[i] else n)
-        whole.bucket[ids], whole.reason[ids] = ledger.bucket[first:first + ids.size], ledger.reason[first:first + ids.size]
+    for file, table, first, n in ledger.tables:
+        unsent = first + np.flatnonzero(~sent[first:first + n])
+        ids = whole.add_table(file, table, unsent.size)
+        whole.bucket[ids], whole.reason[ids] = ledger.bucket[unsent], ledger.reason[unsent]
     reports = [part["report"] for part in parts]
     report = merge_reports(reports + [{**reports[0], **whole.counts(), "extract_dates": {}}])
     report["issues"] = summarise_issues(issues)

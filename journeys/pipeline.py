@@ -151,7 +151,7 @@ def build_from_tables(tables: CanonicalTables, ledger: RowLedger, cin: CinInputs
     extract_dates: dict[str, str] = {config.source.format: when.isoformat()} if when else {}
     joined: list[pd.DataFrame] = []
     if cin is not None:
-        if key is None:
+        if key is None and not cin.keyed:
             raise ValueError("CIN census rows are keyed as they are read: give the key")
         progress("Joining the CIN census")
         cin_when = extract_date or config.cin.extract_date or cin.reference_date or when

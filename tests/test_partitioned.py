@@ -13,7 +13,6 @@ import pytest
 
 from journeys.attributes import journey_attributes
 from journeys.config import load_config
-from journeys.errors import BuildError
 from journeys.partitioned import local_client, partition_of, run_partitioned
 from journeys.pipeline import BuildResult, run_pipeline
 from tests.conftest import KEY, ROOT, write_episodes
@@ -114,12 +113,37 @@ def test_the_local_cluster_listens_on_this_computer_only(client: object) -> None
     assert client.scheduler.address.startswith("tcp://127.0.0.1:")  # type: ignore[attr-defined]
 
 
-def test_cin_census_is_refused_with_a_way_forward(client: object) -> None:
+def test_cin_census_with_care_returns_builds_the_same_in_partitions(client: object) -> None:
+    """Northgate's nine years of SSDA903 returns and CIN census XML: children referred, in need, on plans and in
+    care, joined into one journey each, built the same in partitions of children (the census stacked and keyed
+    by the driver, each partition given its children's blocks)."""
     config = load_config(ROOT / "pathway_configs" / "northgate.yaml")
-    inputs = sorted((SAMPLES / "northgate").glob("*2024-25*"))
-    with pytest.raises(BuildError, match="CIN census XML is not partitioned yet") as caught:
-        run_partitioned(inputs, config, client=client, key=KEY)
-    assert "leave out --engine dask" in str(caught.value)
+    inputs = sorted((SAMPLES / "northgate").iterdir())
+    embedded = run_pipeline(inputs, config, key=KEY)
+    report = embedded.report
+    census = [entry for entry in report["inputs"] if entry["table"] in ("cin_children", "cin_details")]  # type: ignore[union-attr, index]
+    assert len(census) == 18 and sum(entry["rows_superseded"] for entry in census) > 0  # type: ignore[misc]
+    assert (embedded.episodes["source"] == "cin").any() and "cin" in report["extract_dates"]  # type: ignore[operator]
+    for partitions in (1, 7):
+        assert_same(embedded, run_partitioned(inputs, config, client=client, key=KEY, partitions=partitions))
+
+
+def test_cin_census_problems_build_the_same_in_partitions(client: object, tmp_path: Path) -> None:
+    """A census return with a repeated child, a block with a service code no rule maps, and a child with no id."""
+    source = SAMPLES / "northgate" / "cin_census_2024-25.xml"
+    text = source.read_text(encoding="utf-8")
+    first = text.index("<Child>")
+    child = text[first:text.index("</Child>", first) + len("</Child>")]
+    broken = child.replace("<LAchildID>", "<LAchildID>X", 1).replace("RC9<", "RC99<", 1)  # a reason no rule maps
+    blank = child.replace(child[child.index("<LAchildID>"):child.index("</LAchildID>")], "<LAchildID>", 1)
+    odd = text.replace(child, child + child + broken + blank, 1)
+    (tmp_path / "cin_census_2024-25.xml").write_text(odd, encoding="utf-8")
+    config = load_config(ROOT / "pathway_configs" / "northgate.yaml")
+    inputs = [*sorted((SAMPLES / "northgate").glob("ssda903_*2024-25.csv")), tmp_path / "cin_census_2024-25.xml"]
+    embedded = run_pipeline(inputs, config, key=KEY)
+    reasons = embedded.report["quarantined_by_reason"]  # settled by the driver's stacking, and by a partition:
+    assert {"duplicate-child", "duplicate-cin-details", "missing-child-id", "unknown-exit-code"} <= set(reasons)  # type: ignore[arg-type]
+    assert_same(embedded, run_partitioned(inputs, config, client=client, key=KEY, partitions=4))
 
 
 def journeys(*args: str) -> subprocess.CompletedProcess[str]:
