@@ -230,6 +230,8 @@ def build_inputs(config: Path, inputs: Sequence[Path], cache_root: Path, stage_m
         replaced.extend([] if base is None else [(base, "which this one replaces")])
         replaced.extend((stale, "made under another version of this config or of the tool")
                         for stale, other in _builds_of(cache_root, source) if other != fingerprinted)
+        replaced.extend((old, "made by a version of the tool that did not record its config")
+                        for old in unrecorded_builds(cache_root))
         return build_adding(list(inputs), load_config(config, model), model, load_key(), base=base,
                             fingerprint=fingerprinted, digest=digest, progress=progress or (lambda _: None))[0]
 
@@ -255,6 +257,28 @@ def _builds_of(cache_root: Path, source: str) -> list[tuple[Path, str]]:
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not ours, or being written: left alone
     return found
+
+
+_KEY_NAME = re.compile(r"[0-9a-f]{24}")  # a cached build's folder: cache_key's 24 hex digits
+UNRECORDED_AFTER_SECONDS = 3600.0  # a build this old with no SOURCE is not one still being written
+
+
+def unrecorded_builds(cache_root: Path, now: float | None = None) -> list[Path]:
+    """Cached builds that say nothing of the config that made them: written before builds recorded it (tool
+    versions before December 2026), whose keys no build asks for again since the code has changed. Only
+    folders named as cache_key names them, complete, and settled for an hour (a build being finished by
+    another process writes its SOURCE moments after its report)."""
+    now = time.time() if now is None else now
+    found = []
+    for report in Path(cache_root).glob("*/report.json"):
+        folder = report.parent
+        try:
+            settled = now - report.stat().st_mtime > UNRECORDED_AFTER_SECONDS
+        except OSError:
+            continue
+        if _KEY_NAME.fullmatch(folder.name) and settled and not (folder / SOURCE).exists():
+            found.append(folder)
+    return sorted(found)
 
 
 def _remove_replaced(earlier: Path, folder: Path, why: str, progress: Callable[[str], None]) -> None:

@@ -327,3 +327,29 @@ def test_each_new_annual_return_added_gives_the_build_of_every_return(tmp_path: 
     assert report["extract_date"] == "2024-03-31" and report["rows_superseded"] > 0
     rebuilt = int(next(m for m in messages if m.startswith("Adding to")).split(": ")[1].split()[0].replace(",", ""))
     assert 0 < rebuilt < pd.read_parquet(folder / "spells.parquet")["person_id"].nunique()
+
+
+def test_the_app_cache_removes_builds_that_recorded_no_config(tmp_path: Path) -> None:
+    """Builds made before builds recorded their config (no source.json) are removed when the cache next builds;
+    a folder not named as the cache names builds, or one just written, stays."""
+    import os
+    import time
+
+    from journeys.cache import UNRECORDED_AFTER_SECONDS, unrecorded_builds
+
+    cache = tmp_path / "cache"
+    old, fresh, other = cache / ("a1" * 12), cache / ("b2" * 12), cache / "my-build"
+    for folder in (old, fresh, other):
+        folder.mkdir(parents=True)
+        (folder / "report.json").write_text("{}", encoding="utf-8")
+    long_ago = time.time() - UNRECORDED_AFTER_SECONDS - 60
+    for folder in (old, other):
+        os.utime(folder / "report.json", (long_ago, long_ago))
+    assert unrecorded_builds(cache) == [old]
+    messages: list[str] = []
+    built = build_inputs(NORTHGATE, sorted((SAMPLES / "northgate").glob("ssda903_*2024-25.csv")), cache,
+                         progress=messages.append)
+    assert not old.exists() and fresh.is_dir() and other.is_dir() and built.folder.is_dir()
+    assert f"Removed the earlier build {old.name}, made by a version of the tool that did not record its config" \
+        in messages
+    assert unrecorded_builds(cache, now=time.time() + 2 * UNRECORDED_AFTER_SECONDS) == [fresh]  # ours has its SOURCE
