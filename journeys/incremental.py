@@ -8,7 +8,7 @@ of it (`journeys build --from BUILD_DIR`; the app's cache when this month's extr
 folder):
 1. checks that the earlier build's inputs are the first inputs given, byte for byte, under the same
    config, stage model, code and key (else everything is built again, and it says why);
-2. reads only the files after them;
+2. reads only the files after them (SSDA903 or local extracts: a new census return builds every input);
 3. decides the extract date over every row (the earlier rows by their latest dates, kept);
 4. builds again the children the new rows touch and, where the extract date moved, the children
    whose outputs depend on it (an open episode, or a date after the earlier of the two dates);
@@ -19,6 +19,7 @@ The files are the same as a build of every input from scratch (tests/test_increm
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -32,10 +33,13 @@ import pyarrow.parquet as pq
 
 from journeys.accounting import RowLedger
 from journeys.cache import ATTRIBUTES_FILE
-from journeys.cin_source import split_inputs
+from journeys.cin import CinStack, stack_cin
+from journeys.cin_reader import CHILDREN as CIN_CHILDREN
+from journeys.cin_reader import DETAILS as CIN_DETAILS
+from journeys.cin_source import CinInputs, keyed_cin, split_inputs
 from journeys.config import PathwayConfig
 from journeys.issues import combine_issues, issue_frame
-from journeys.kept import (DECIDED_AGAIN, FORMAT, MANIFEST, STATE_DIR, Kept, attributed, input_entries,
+from journeys.kept import (CIN_KINDS, DECIDED_AGAIN, census_kept, FORMAT, MANIFEST, STATE_DIR, Kept, attributed, input_entries,
                            iso_day, kept_for, latest_dates, latest_frame, minimised, segment_name)
 from journeys.partitioned import KINDS, _local_ids
 from journeys.pipeline import (BuildResult, CareDate, Progress, _quiet, _report, build_from_tables,
@@ -44,6 +48,7 @@ from journeys.sources import CanonicalTables
 from journeys.splice import OUTPUTS, member, read_as_built, spliced_attributes, spliced_table
 from journeys.stages import StageModel
 
+CIN_TABLES = (CIN_CHILDREN, CIN_DETAILS)
 __all__ = ["STATE_DIR", "NotExtendable", "build_adding", "build_keeping", "earlier_build", "extend"]
 
 
@@ -54,16 +59,18 @@ class NotExtendable(Exception):
 def build_keeping(inputs: Sequence[Path], config: PathwayConfig, stage_model: StageModel, key: str, *,
                   fingerprint: str, digest: Any, extract_date: dt.date | None = None,
                   return_year: int | None = None, progress: Progress = _quiet) -> BuildResult:
-    """`run_pipeline`'s result, with what a later build adds to (`kept`; None for CIN census XML, which is
-    not kept yet, or where an issue cannot be tied to a child)."""
+    """`run_pipeline`'s result, with what a later build adds to (`kept`; None without care episodes, or where
+    an issue cannot be tied to a child). Census returns are kept stacked and keyed, by child."""
     ledger, tables, cin = read_inputs(inputs, config, return_year, progress)
-    if cin is not None or not sum(len(frame) for frame in tables.episodes):
+    if not sum(len(frame) for frame in tables.episodes):
         return build_from_tables(tables, ledger, cin, config, stage_model, key, extract_date, progress)
     tables.key_children(key)  # keyed once, here: the build and what it keeps share the keys
-    result = build_from_tables(tables, ledger, None, config, stage_model, None, extract_date, progress)
+    cin = keyed_cin(cin, key) if cin is not None else None
+    result = build_from_tables(tables, ledger, cin, config, stage_model, None, extract_date, progress)
     rows = {kind: _stacked(getattr(tables, kind)) for kind in KINDS if getattr(tables, kind)}
+    census = None if cin is None else census_kept(cin, rows, result.report)
     result.kept = kept_for(result, rows, ledger, tables.inputs, inputs, fingerprint=fingerprint, digest=digest,
-                           extract_date=extract_date, return_year=return_year)
+                           extract_date=extract_date, return_year=return_year, cin=census)
     return result
 
 
@@ -77,7 +84,7 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
         manifest = json.loads((state / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise NotExtendable(f"{base} keeps nothing to add to: it is not a build folder, or it was built by an "
-                            "older version, from CIN census XML or without care episodes") from None
+                            "older version or without care episodes") from None
     needed = [state / "ledger.parquet", state / "issues.parquet", *(Path(base) / f"{name}.parquet" for name in OUTPUTS),
               Path(base) / ATTRIBUTES_FILE, *(state / n for names in manifest.get("segments", {}).values() for n in names)]
     missing = [str(path.relative_to(base)) for path in needed if not path.is_file()]
@@ -101,13 +108,15 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
                        *([new_rows["episodes"][["start", "end", "return_year"]]] if "episodes" in new_rows else [])])
     when, inferred = decide_extract_date(config, dated, extract_date)
     before = dt.date.fromisoformat(manifest["care_date"])
-    kinds = sorted(set(manifest["kinds"]) | set(new_rows))
+    kinds = sorted((set(manifest["kinds"]) | set(new_rows)) - set(CIN_KINDS))
     segments = {kind: [state / name for name in names] for kind, names in manifest["segments"].items()}
     moved = None if when == before else min(when, before)
-    dated_columns = {kind: [c for c in ("person_id", "start", "end") if c in pq.read_schema(paths[0]).names]
-                     for kind, paths in segments.items()}
-    old_keys = {kind: pd.concat([pd.read_parquet(path, columns=dated_columns[kind]) for path in paths],
-                                ignore_index=True) for kind, paths in segments.items()} if moved else {}
+    census = manifest.get("cin")
+    cin_when = _census_date(census, config, extract_date, when)
+    dated_columns = {kind: [c for c in ("person_id", "start", "end") if c in pq.read_schema(segments[kind][0]).names]
+                     for kind in kinds if kind in segments}
+    old_keys = {kind: pd.concat([pd.read_parquet(path, columns=dated_columns[kind]) for path in segments[kind]],
+                                ignore_index=True) for kind in dated_columns} if moved else {}
     touched, blank = _touched(old_keys, new_rows, moved)
     progress(f"Adding to the earlier build: {touched.size + blank:,} children to build again")
     tables = CanonicalTables()
@@ -115,21 +124,25 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
         parts = [_touched_rows(path, touched, blank) for path in segments.get(kind, [])] + \
             ([new_rows[kind]] if kind in new_rows else [])
         getattr(tables, kind).append(pd.concat(parts, ignore_index=True))
-    local, ids = _local_ledger(tables, ledger)
-    result = build_from_tables(tables, local, None, config, stage_model, None, extract_date, progress,
+    cin = _touched_census(census, segments, touched, blank)
+    local, ids = _local_ledger(tables, ledger, cin)
+    result = build_from_tables(tables, local, cin, config, stage_model, None, extract_date, progress,
                                care_date=CareDate(when, inferred), required=False)
     ledger.bucket[ids], ledger.reason[ids] = local.bucket, local.reason
 
     progress("Joining them to the earlier build")
     read_here = list(new.issues) + ([issue_frame("inferred-extract-date", None, None, value=f"{when:%d/%m/%Y}")]
                                     if inferred else [])
+    rebuilt_rows = {kind: getattr(tables, kind)[0] for kind in kinds} | (
+        {"cin_episodes": cin.stack.episodes} if cin is not None else {})
     kept_issues = _joined_issues(pd.read_parquet(state / "issues.parquet"), read_here, result.issues,
-                                 {kind: getattr(tables, kind)[0] for kind in kinds}, touched, blank, config)
+                                 rebuilt_rows, touched, blank, config)
     issues = kept_issues.drop(columns=["_child", "_about_child"])
     issues["column"] = issues["column"].map(lambda c: c)  # the type pandas gives these names, as one map of all
     info = CanonicalTables(inputs=[*manifest["table_info"], *new.inputs])
-    report = _report(ledger, issues, info, config, when, inferred)
+    report = _report(_as_read(ledger), issues, info, config, when, inferred)
     report["extract_dates"] = {config.source.format: when.isoformat(), **(
+        {"cin": cin_when} if cin_when is not None else {}), **(
         {"front_door": (extract_date or (config.front_door.extract_date if config.front_door else None) or when)
          .isoformat()} if "front_door" in kinds else {})}
     files = {file: i for i, (file, *_) in reversed(list(enumerate(ledger.tables)))}
@@ -138,10 +151,12 @@ def extend(base: Path, inputs: Sequence[Path], config: PathwayConfig, stage_mode
     attributes = spliced_attributes(read_as_built(Path(base) / ATTRIBUTES_FILE), touched, result)
     added = len(manifest["inputs"])  # names this build's files of rows apart from the earlier ones
     manifest = {**manifest, "inputs": manifest["inputs"] + input_entries(new_paths, digest),
-                "tables": [list(t) for t in ledger.tables], "table_info": info.inputs, "kinds": kinds,
+                "tables": [list(t) for t in ledger.tables], "table_info": info.inputs,
                 "care_date": when.isoformat(), "latest": latest_dates(dated),
+                "kinds": sorted(manifest["kinds"] + [k for k in new_rows if k not in manifest["kinds"]]),
                 "segments": {kind: [*(p.name for p in segments.get(kind, [])),
-                                    *([segment_name(kind, added)] if kind in new_rows else [])] for kind in kinds}}
+                                    *([segment_name(kind, added)] if kind in new_rows else [])]
+                             for kind in [*kinds, *(CIN_KINDS if census else ())]}}
     kept = Kept({k: minimised(k, f) for k, f in new_rows.items()}, ledger.bucket, ledger.reason, kept_issues,
                 manifest, segments)
     return BuildResult(frames["episodes"], frames["spells"], frames["transitions"], issues, report, stage_model,
@@ -170,10 +185,45 @@ def _joined_issues(earlier: pd.DataFrame, read_here: list[pd.DataFrame], rebuilt
 # --- helpers -----------------------------------------------------------------------------------------------
 
 
-def _touched_rows(path: Path, touched: np.ndarray, blank: bool) -> pd.DataFrame:
+def _as_read(ledger: RowLedger) -> RowLedger:
+    """The ledger with its tables listed as a build of every input reads them: the extracts' tables, then the
+    census's (the ids stay: an added build's extracts come after the census it keeps)."""
+    census = [t for t in ledger.tables if t[1] in CIN_TABLES]
+    return dataclasses.replace(ledger, tables=[t for t in ledger.tables if t[1] not in CIN_TABLES] + census)
+
+
+def _census_date(census: dict[str, Any] | None, config: PathwayConfig, extract_date: dt.date | None,
+                 when: dt.date) -> str | None:
+    """The census's extract date in the build of every input, as build_from_tables decides it (None without a
+    census); NotExtendable where it would move, since every census child would then be built again."""
+    if census is None:
+        return None
+    given = extract_date or (config.cin.extract_date if config.cin else None)
+    decided = given or (dt.date.fromisoformat(census["reference_date"]) if census["reference_date"] else when)
+    if decided.isoformat() != census["when"]:
+        raise NotExtendable("the census returns' extract date would move (they carry no reference date and the "
+                            "care extract's moved)")
+    return decided.isoformat()
+
+
+def _touched_census(census: dict[str, Any] | None, segments: dict[str, list[Path]], touched: np.ndarray,
+                    blank: bool) -> CinInputs | None:
+    """The kept census of the children built again (keyed), as the build reads it; None without a census."""
+    if census is None:
+        return None
+    episodes = pd.concat([_touched_rows(p, touched, blank) for p in segments["cin_episodes"]], ignore_index=True)
+    children = pd.concat([_touched_rows(p, touched, blank, "la_child_id") for p in segments["cin_children"]],
+                         ignore_index=True)
+    empty = stack_cin([])
+    stack = CinStack(children, empty.details, episodes, empty.superseded, empty.repeats, empty.issues)
+    return CinInputs(stack, dt.date.fromisoformat(census["reference_date"]) if census["reference_date"] else None,
+                     census["first_year"], keyed=True)
+
+
+def _touched_rows(path: Path, touched: np.ndarray, blank: bool, column: str = "person_id") -> pd.DataFrame:
     """A file of kept rows, only the touched children's (filtered in Arrow: the rest never become pandas)."""
     table = pq.read_table(path)
-    keys = table.column("person_id").to_pandas().astype("UInt64")
+    keys = table.column(column).to_pandas().astype("UInt64")
     chosen = table.filter(pa.array(_is_touched(keys, touched, blank)))
     return chosen.to_pandas()
 
@@ -229,12 +279,15 @@ def _touched(old_rows: dict[str, pd.DataFrame], new_rows: dict[str, pd.DataFrame
     return np.unique(every.dropna().to_numpy(dtype=np.uint64)), blank
 
 
-def _local_ledger(tables: CanonicalTables, ledger: RowLedger) -> tuple[RowLedger, np.ndarray]:
-    """A ledger of every table holding only the rows in `tables` (ids renumbered in place, as a partition's),
-    and those rows' ids in `ledger`, in the local ledger's order."""
+def _local_ledger(tables: CanonicalTables, ledger: RowLedger,
+                  cin: CinInputs | None = None) -> tuple[RowLedger, np.ndarray]:
+    """A ledger of every table holding only the rows in `tables` and the census blocks of `cin` (ids
+    renumbered in place, as a partition's), and those rows' ids in `ledger`, in the local ledger's order."""
     starts = np.array([first for _, _, first, _ in ledger.tables], dtype=np.int64)
+    blocks, at = np.unique(cin.stack.episodes["row_id"].to_numpy(dtype=np.int64), return_inverse=True) \
+        if cin is not None else (np.zeros(0, dtype=np.int64), None)
     ids = np.sort(np.concatenate([frame["row_id"].to_numpy(dtype=np.int64) for kind in KINDS
-                                  for frame in getattr(tables, kind)] or [np.zeros(0, dtype=np.int64)]))
+                                  for frame in getattr(tables, kind)] + [blocks]))
     counts = np.bincount(np.searchsorted(starts, ids, side="right") - 1, minlength=len(starts))
     local = RowLedger()
     local_starts = np.zeros(len(starts), dtype=np.int64)
@@ -244,6 +297,8 @@ def _local_ledger(tables: CanonicalTables, ledger: RowLedger) -> tuple[RowLedger
     for kind in KINDS:
         for frame in getattr(tables, kind):
             frame["row_id"] = _local_ids(frame["row_id"].to_numpy(dtype=np.int64), starts, local_starts)
+    if cin is not None:  # a block's episodes share its id
+        cin.stack.episodes["row_id"] = _local_ids(blocks, starts, local_starts)[at]
     return local, ids
 
 

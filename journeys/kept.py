@@ -1,7 +1,8 @@
 """What a build keeps so that a later one can add to it (`incremental/` beside the outputs).
 
 Its input rows with the children keyed (never their ids; dates of birth only as their month), one
-file per build; where every input row ended up in the row accounting; its issues, each tied to the
+file per build, and the census returns it read as stacked (each block's episodes; of each <Child>,
+its key, sex, month of birth and ethnicity); where every input row ended up in the row accounting; its issues, each tied to the
 child it is about by the file and row it names; and a manifest of the inputs (name, SHA-256), the
 fingerprint (config, stage model, code, key) and the dates the extract date is decided from.
 journeys.incremental reads it.
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from journeys.accounting import RowLedger
+from journeys.cin_source import CinInputs
 from journeys.pipeline import BuildResult
 
 STATE_DIR = "incremental"
@@ -30,7 +32,14 @@ FORMAT = 1
 #: issues about no child: found when a file is read (kept with it), or decided by the whole build (decided again)
 _READ_ISSUES = frozenset({"missing-column", "inferred-return-year"})
 DECIDED_AGAIN = frozenset({"inferred-extract-date"})
-_TABLE_LABEL = {"episodes": "episodes", "header": "header", "front_door": "episodes"}  # as issues name them
+_TABLE_LABEL = {"episodes": "episodes", "header": "header", "front_door": "episodes",  # as issues name them
+                "cin_episodes": "episodes"}
+_ROW = {"cin_episodes": "line"}  # the column that holds the row an issue names, where it is not `row`
+#: the stacked census, keyed (journeys.cin_source.keyed_cin): each block's episodes, and each child's traits
+CIN_KINDS = ("cin_episodes", "cin_children")
+CIN_CHILD_COLUMNS = ["la_child_id", "sex", "birth_date", "ethnicity"]  # all a build reads of a <Child>
+#: tables whose issues were found reading and stacking the census: kept as they are, about no child rebuilt
+_CIN_READ_TABLES = frozenset({"cin_children", "cin_details"})
 
 
 @dataclass
@@ -52,7 +61,7 @@ def input_entries(inputs: Sequence[Path], digest: Any) -> list[dict[str, str]]:
 
 def kept_for(result: BuildResult, rows: dict[str, pd.DataFrame], ledger: RowLedger, table_info: list[dict[str, Any]],
              inputs: Sequence[Path], *, fingerprint: str, digest: Any, extract_date: dt.date | None,
-             return_year: int | None) -> Kept | None:
+             return_year: int | None, cin: dict[str, Any] | None = None) -> Kept | None:
     """What a build of every input keeps for the next (its rows keyed, in ledger order; the ledger with every
     row's outcome), or None where an issue cannot be tied to a child."""
     issues = attributed(result.issues, rows)
@@ -64,8 +73,18 @@ def kept_for(result: BuildResult, rows: dict[str, pd.DataFrame], ledger: RowLedg
         "extract_date_given": iso_day(extract_date), "return_year_given": return_year,
         "care_date": iso_day(_care_date(result.report)), "latest": latest_dates(rows["episodes"]),
         "segments": {kind: [segment_name(kind, 0)] for kind in rows},
+        **({"cin": cin} if cin is not None else {}),  # the census's reference date, first year and extract date
     }
     return Kept({k: minimised(k, f) for k, f in rows.items()}, ledger.bucket, ledger.reason, issues, manifest)
+
+
+def census_kept(cin: CinInputs, rows: dict[str, pd.DataFrame], report: dict[str, object]) -> dict[str, Any]:
+    """Add a build's stacked, keyed census to the rows it keeps; returns what the manifest says of it (the
+    reference date, first year and extract date a later build must build with)."""
+    rows |= {"cin_episodes": cin.stack.episodes, "cin_children": cin.stack.children}
+    dates = report["extract_dates"]
+    assert isinstance(dates, dict)
+    return {"reference_date": iso_day(cin.reference_date), "first_year": cin.first_year, "when": dates["cin"]}
 
 
 def write_kept(kept: Kept, out: Path) -> None:
@@ -127,7 +146,12 @@ def latest_frame(latest: dict[str, object]) -> pd.DataFrame:
 
 def minimised(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Rows as kept: a header's date of birth only as its month (all a build reads of it), and as written
-    only where it could not be read (the warning quotes it)."""
+    only where it could not be read (the warning quotes it); of a census <Child>, its key, sex, month of
+    birth and ethnicity only (no UPN)."""
+    if kind == "cin_children":
+        born = pd.to_datetime(frame["birth_date"], errors="coerce")
+        return frame[CIN_CHILD_COLUMNS].assign(
+            birth_date=born.dt.to_period("M").dt.start_time.astype(frame["birth_date"].dtype))
     if kind != "header" or "birth_date" not in frame:
         return frame
     out = frame.copy()
@@ -142,7 +166,9 @@ def attributed(issues: pd.DataFrame, rows: dict[str, pd.DataFrame]) -> pd.DataFr
     """The issues with the child each is about (`_child`, `_about_child`), by the file and row it names;
     None where an issue names a row no kept row is, or is about no child and is not one of the kinds kept
     as they are (read from a file) or decided again."""
-    frames = {kind: frame for kind, frame in rows.items() if len(frame)}
+    frames = {kind: frame for kind, frame in rows.items() if len(frame) and kind in _TABLE_LABEL}
+    if "cin_episodes" in frames:  # an assessment is two stages on one line: one child's, named once
+        frames["cin_episodes"] = frames["cin_episodes"].drop_duplicates(["file", "line", "person_id"])
     files = pd.Index(sorted({str(f) for frame in frames.values() for f in frame["file"].unique()} |
                             {str(f) for f in issues["file"].dropna().unique()}))
     labels = sorted(set(_TABLE_LABEL.values()))
@@ -152,17 +178,18 @@ def attributed(issues: pd.DataFrame, rows: dict[str, pd.DataFrame]) -> pd.DataFr
         return (label.astype(np.int64) << 60) | (files.get_indexer(file.astype("str")).astype(np.int64) << 40) | row
 
     keys = [where(frame["file"], np.full(len(frame), labels.index(_TABLE_LABEL[kind])),
-                  frame["row"].to_numpy(dtype=np.int64)) for kind, frame in frames.items()]
+                  frame[_ROW.get(kind, "row")].to_numpy(dtype=np.int64)) for kind, frame in frames.items()]
     lookup = pd.Index(np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64))
     if not lookup.is_unique:
         return None
     children = pd.concat([frame["person_id"] for frame in frames.values()], ignore_index=True).astype("UInt64") \
         if frames else pd.Series([], dtype="UInt64")
-    named = issues["row"].notna().to_numpy()
+    read = issues["table"].isin(_CIN_READ_TABLES).to_numpy()  # census reading and stacking: about no rebuild
+    named = issues["row"].notna().to_numpy() & ~read
     label = issues["table"].map({name: i for i, name in enumerate(labels)}).fillna(len(labels)).to_numpy(np.int64)
     at = lookup.get_indexer(where(issues["file"].fillna(""), label, issues["row"].fillna(-1).to_numpy(np.int64)))
     at[~named] = -1
-    if (named & (at < 0)).any() or not issues.loc[~named, "code"].isin(_READ_ISSUES | DECIDED_AGAIN).all():
+    if (named & (at < 0)).any() or not (issues.loc[~named & ~read, "code"].isin(_READ_ISSUES | DECIDED_AGAIN)).all():
         return None
     out = issues.copy()
     found = np.maximum(at, 0)

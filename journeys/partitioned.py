@@ -245,11 +245,12 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
         del loading
         progress("Joining the partitions")
         result = _joined(parts, sent, ledger, own_issues, config, stage_model)
-        if fingerprint is not None and cin is None:  # as the embedded build: census returns are not added to yet
-            from journeys.kept import kept_for
+        if fingerprint is not None:
+            from journeys.kept import census_kept, kept_for
 
             kept_rows = _rows_kept(folders, layout.kinds, parts, ledger)
-            result.kept = kept_for(result, kept_rows, ledger, table_info, inputs, fingerprint=fingerprint,
+            census = None if cin is None else census_kept(cin, kept_rows, result.report)
+            result.kept = kept_for(result, kept_rows, ledger, table_info, inputs, fingerprint=fingerprint, cin=census,
                                    digest=digest, extract_date=extract_date, return_year=return_year)
     return result
 
@@ -261,7 +262,9 @@ def _rows_kept(folders: list[Path], kinds: tuple[str, ...], parts: list[dict[str
     rows: dict[str, list[pd.DataFrame]] = {kind: [] for kind in kinds}
     for folder, part in zip(folders, parts):  # each partition's files read once
         frames = {kind: pd.read_parquet(folder / f"{kind}.parquet") for kind in kinds}
-        ids = np.sort(np.concatenate([frame["row_id"].to_numpy(dtype=np.int64) for frame in frames.values()]))
+        blocks = [np.unique(pickle.loads((folder / "cin.pickle").read_bytes()).episodes["row_id"].to_numpy(
+            dtype=np.int64))] if (folder / "cin.pickle").is_file() else []  # the census blocks it was given
+        ids = np.sort(np.concatenate([frame["row_id"].to_numpy(dtype=np.int64) for frame in frames.values()] + blocks))
         ledger.bucket[ids], ledger.reason[ids] = part["bucket"], part["reason"]
         for kind, frame in frames.items():
             rows[kind].append(frame)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import filecmp
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -174,7 +175,7 @@ def test_a_build_that_cannot_be_added_to_says_why_and_builds_every_input(tmp_pat
                 "config": "the config, the stage model, the tool or the pseudonymisation key changed since",
                 "cin": "the new inputs include CIN census XML, which is not added to a build yet",
                 "not-a-build": f"{tmp_path} keeps nothing to add to: it is not a build folder, or it was built by an "
-                               "older version, from CIN census XML or without care episodes",
+                               "older version or without care episodes",
                 "incomplete": f"the earlier build in {base} is incomplete ({STATE_DIR}/rows-header-0.parquet missing)"}[case]
     assert why == expected
     assert_same(full(given, config, **options), result, tmp_path)  # type: ignore[arg-type]
@@ -194,16 +195,22 @@ def test_what_a_build_keeps_holds_no_child_id_and_no_full_date_of_birth(tmp_path
         assert not [i for i in ids if i.encode() in data], path.name
 
 
-def test_extend_refuses_cin_census_bases_it_has_nothing_for(tmp_path: Path) -> None:
+def test_what_a_build_keeps_of_the_census_holds_no_child_id_upn_or_date_of_birth(tmp_path: Path) -> None:
     inputs = sorted((SAMPLES / "northgate").glob("*2016-17*"))
-    model = load_stage_model()
-    result = build_keeping(inputs, load_config(NORTHGATE, model), model, KEY, fingerprint=fingerprint(NORTHGATE),
-                           digest=input_digest())
-    assert result.kept is None  # CIN census XML is not kept yet
+    result, why = build(inputs)
+    assert why is None and result.kept is not None
     write_build(result, tmp_path / "b")
-    with pytest.raises(NotExtendable):
-        extend(tmp_path / "b", inputs, load_config(NORTHGATE, model), model, KEY, fingerprint=fingerprint(NORTHGATE),
-               digest=input_digest())
+    text = (SAMPLES / "northgate" / "cin_census_2016-17.xml").read_text(encoding="utf-8")
+    ids = set(re.findall(r"<LAchildID>([^<]+)<", text)) | set(re.findall(r"<UPN>([^<]+)<", text))
+    births = set(re.findall(r"<PersonBirthDate>([^<]+)<", text))
+    kept = tmp_path / "b" / STATE_DIR
+    children = pd.concat([pd.read_parquet(p) for p in kept.glob("rows-cin_children-*.parquet")])
+    assert list(children.columns) == ["la_child_id", "sex", "birth_date", "ethnicity"]
+    assert str(children["la_child_id"].dtype) == "UInt64" and (children["birth_date"].dropna().dt.day == 1).all()
+    for path in kept.iterdir():
+        data = path.read_bytes()
+        assert not [i for i in ids if len(i) > 5 and i.encode() in data], path.name
+        assert not [b for b in births if not b.endswith("-01") and b.encode() in data], path.name
 
 
 def test_cli_build_from_writes_the_same_files(tmp_path: Path) -> None:
@@ -353,3 +360,31 @@ def test_the_app_cache_removes_builds_that_recorded_no_config(tmp_path: Path) ->
     assert f"Removed the earlier build {old.name}, made by a version of the tool that did not record its config" \
         in messages
     assert unrecorded_builds(cache, now=time.time() + 2 * UNRECORDED_AFTER_SECONDS) == [fresh]  # ours has its SOURCE
+
+
+def test_care_returns_added_to_a_build_with_the_census_give_the_build_of_them_all(tmp_path: Path) -> None:
+    """Northgate's census returns and its care returns up to 2022-23, then the care returns of the next two years
+    added one at a time (the care extract date moves; the census's stays at its reference date): each step equals
+    the build of its inputs, reads only the new file, and builds again only the children it touches."""
+    census = sorted((SAMPLES / "northgate").glob("cin_census_*.xml"))
+    care = by_year(sorted((SAMPLES / "northgate").glob("ssda903_*.csv")))
+    first = [*census, *care[:-4]]
+    result, why = build(first)
+    assert why is None and result.kept is not None
+    assert (result.episodes["source"] == "cin").any()
+    folder = tmp_path / "first"
+    write_build(result, folder)
+    kept = json.loads((folder / STATE_DIR / "manifest.json").read_text())
+    assert {"cin_episodes", "cin_children"} <= set(kept["segments"]) and kept["cin"]["when"] == "2025-03-31"
+    assert "upn" not in pd.read_parquet(folder / STATE_DIR / kept["segments"]["cin_children"][0]).columns
+    for n in (len(first) + 2, len(first) + 4):
+        inputs = [*census, *care[:n - len(census)]]
+        messages: list[str] = []
+        result, why = build(inputs, base=folder, messages=messages)
+        assert why is None, why
+        assert [m for m in messages if m.startswith("Reading ")] == [f"Reading {p.name}" for p in inputs[-2:]]
+        rebuilt = next(m for m in messages if m.startswith("Adding to the earlier build"))
+        assert int(rebuilt.split(": ")[1].split()[0].replace(",", "")) < result.spells["person_id"].nunique() / 2
+        assert_same(full(inputs), result, tmp_path)
+        folder = tmp_path / f"step-{n}"
+        write_build(result, folder)

@@ -192,3 +192,28 @@ def test_cli_says_when_the_scheduler_cannot_be_reached(tmp_path: Path, monkeypat
     assert f"the Dask scheduler at tcp://127.0.0.1:{port} could not be reached" in said
     assert "Traceback" not in said and "leave out --scheduler" in said
     assert not (tmp_path / "out").exists()
+
+
+def test_a_partitioned_build_with_the_census_keeps_what_the_next_adds_to(client: object, tmp_path: Path) -> None:
+    """With census returns too, the Dask engine keeps what the embedded build keeps: next year's care returns
+    added to it give the build of every input."""
+    from journeys.cache import fingerprint, input_digest, write_build
+    from journeys.incremental import build_adding
+    from journeys.stages import load_stage_model
+
+    path = ROOT / "pathway_configs" / "northgate.yaml"
+    model = load_stage_model()
+    config = load_config(path, model)
+    census = sorted((SAMPLES / "northgate").glob("cin_census_*.xml"))
+    care = sorted((SAMPLES / "northgate").glob("ssda903_*.csv"), key=lambda p: (p.name.rsplit("_", 1)[-1], p.name))
+    first, inputs = [*census, *care[:-2]], [*census, *care]
+    options = {"fingerprint": fingerprint(path), "digest": input_digest()}
+    partitioned = run_partitioned(first, config, client=client, key=KEY, partitions=5, **options)
+    assert partitioned.kept is not None
+    embedded = build_adding(first, config, model, KEY, base=None, **options)[0]
+    for name in ("episodes", "header", "cin_episodes", "cin_children"):
+        pd.testing.assert_frame_equal(partitioned.kept.rows[name], embedded.kept.rows[name])  # type: ignore[attr-defined]
+    write_build(partitioned, tmp_path / "dask")
+    added, why = build_adding(inputs, config, model, KEY, base=tmp_path / "dask", **options)
+    assert why is None
+    assert_same(run_pipeline(inputs, config, key=KEY), added)
