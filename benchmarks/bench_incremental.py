@@ -117,15 +117,27 @@ def timed(inputs: list[Path], out: Path, extra: list[str] = ()) -> dict[str, Any
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     B.size_options(parser)
+    parser.add_argument("--mixed-sizes", nargs="*", type=B.parse_size, metavar="N",
+                        help="episode rows of the mixed SSDA903 + CIN census data, a month's care extract added to "
+                             "the census and the care history (default: 1e5, and 1e6 with --full)")
     args = parser.parse_args()
     rows = []
-    for size, months in [(size, months) for size in B.chosen_sizes(args)
-                         for months in (MONTHS if size < B.FULL_SIZE else MONTHS[:1])]:  # 10^7: a month (4 minutes)
-        paths = B.data_paths(size, args.seed)
-        B.ensure_data(size, args.seed, args)
+    mixed = args.mixed_sizes if args.mixed_sizes is not None else [10**5] + ([10**6] if args.full else [])
+    cases = [(size, months, False) for size in B.chosen_sizes(args)
+             for months in (MONTHS if size < B.FULL_SIZE else MONTHS[:1])]  # 10^7: a month (4 minutes)
+    for size, months, with_census in cases + [(size, 1, True) for size in mixed]:
+        census: list[Path] = []
+        if with_census:
+            meta = B.ensure_mixed_data(size, args.seed, args)
+            paths = B.mixed_paths(size, args.seed)
+            census = B.mixed_inputs(meta, paths)[2:]
+        else:
+            paths = B.data_paths(size, args.seed)
+            B.ensure_data(size, args.seed, args)
         with tempfile.TemporaryDirectory(prefix="bench-incremental-") as tmp:
             folder = Path(tmp)
             history, month, counts = split_month(paths, folder, months) if months else split_return(paths, folder)
+            history = [*census, *history]  # the census returns stay with the history: a month brings care rows
             B.log(f"{B.label(size)}: history {counts['history_episodes']:,} episodes, this month "
                   f"{counts['month_episodes']:,} ({counts['month_children']:,} children from {counts['month_begins']})")
             first = timed(history, folder / "history")
@@ -133,7 +145,7 @@ def main() -> None:
             added = timed([*history, *month], folder / "added", ["--from", str(folder / "history")])
             same = all(filecmp.cmp(folder / "scratch" / n, folder / "added" / n, shallow=False) for n in OUTPUTS)
             rebuilt = next((line for line in added["progress"] if "children to build again" in line), "")
-            row = {"episodes": size, "months": months, **counts, "history_build_s": first["seconds"], "scratch_s": scratch["seconds"],
+            row = {"episodes": size, "data": "SSDA903 + CIN census" if census else "SSDA903", "months": months, **counts, "history_build_s": first["seconds"], "scratch_s": scratch["seconds"],
                    "scratch_peak_mb": scratch["peak_mb"], "added_s": added["seconds"], "added_peak_mb": added["peak_mb"],
                    "speedup": round(scratch["seconds"] / added["seconds"], 2),
                    "rebuilt": rebuilt.split(": ", 1)[-1], "same_files": same}
@@ -145,15 +157,17 @@ def main() -> None:
             f"{platform.python_version()}"}
     B.RESULTS.mkdir(parents=True, exist_ok=True)
     (B.RESULTS / "incremental.json").write_text(json.dumps({**meta, "rows": rows}, indent=2), encoding="utf-8")
-    lines = [f"# Incremental build benchmark ({meta['date']})", "", f"{meta['machine']}. SSDA903 synthetic history; "
+    lines = [f"# Incremental build benchmark ({meta['date']})", "", f"{meta['machine']}. SSDA903 synthetic history "
+             "(and bench_build's mixed data: the census returns stay with the history, a month's care extract is "
+             "added; episodes = care + CIN stage episode rows); "
              "the new extract is the children whose first episode starts in the last month (or 12 months: a year "
              "of new children), given as files after the history's, same collection year, so the extract date "
              "stays. Fresh process each, wall seconds (Python start and imports "
              "included).", "",
-             "| episodes | new: months | new episodes (children) | from scratch s | added (--from) s | speedup | "
-             "peak MB scratch / added | rebuilt | same files |", "|--:|--:|--:|--:|--:|--:|--:|:--|:--|"]
+             "| data | episodes | new: months | new episodes (children) | from scratch s | added (--from) s | speedup | "
+             "peak MB scratch / added | rebuilt | same files |", "|:--|--:|--:|--:|--:|--:|--:|--:|:--|:--|"]
     for r in rows:
-        lines.append(f"| {r['episodes']:,} | {r['months'] or 'next return'} | {r['month_episodes']:,} "
+        lines.append(f"| {r.get('data', 'SSDA903')} | {r['episodes']:,} | {r['months'] or 'next return'} | {r['month_episodes']:,} "
                      f"({r['month_children']:,}) | "
                      f"{r['scratch_s']} | "
                      f"{r['added_s']} | {r['speedup']}x | {r['scratch_peak_mb']:,} / {r['added_peak_mb']:,} | "
