@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +11,14 @@ import numpy as np
 import pandas as pd
 
 from journeys.accounting import RowLedger
-from journeys.cin import CinStack, account_cin, is_cin_census, read_cin_census
+from journeys.cin import CinCensus, CinStack, account_cin, is_cin_census, read_cin_census
 from journeys.config import PathwayConfig
 from journeys.joined import COVER, INTERVAL_COLUMNS, censor
 from journeys.mapping import map_episodes
 from journeys.pseudonymise import child_keys, pseudonymise_keys
+
+
+Parse = Callable[[Sequence[Path]], list[CinCensus]]  # census files -> their censuses, in order
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,10 @@ def split_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     return cin, [Path(p) for p in paths if Path(p) not in cin]
 
 
-def load_cin(paths: list[Path], ledger: RowLedger) -> CinInputs:
-    """Read every census file and register its children and CINdetails blocks in the ledger."""
-    censuses = [read_cin_census(p) for p in paths]
+def load_cin(paths: list[Path], ledger: RowLedger, parse: Parse | None = None) -> CinInputs:
+    """Read every census file and register its children and CINdetails blocks in the ledger (`parse`: how the
+    files become censuses, in their order; by default one after another, here)."""
+    censuses = parse(paths) if parse is not None else [read_cin_census(p) for p in paths]
     dates = [c.reference_date for c in censuses if c.reference_date is not None]
     years = [c.collection_year for c in censuses if c.collection_year]
     return CinInputs(account_cin(ledger, censuses), max(dates) if dates else None, min(years) if years else None)

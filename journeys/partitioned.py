@@ -35,9 +35,10 @@ import pandas as pd
 
 from journeys.accounting import RowLedger
 from journeys.attributes import joined_attributes, journey_attributes
-from journeys.cin import CinStack
-from journeys.cin_source import CinInputs, keyed_cin
+from journeys.cin import CinCensus, CinStack, read_cin_census
+from journeys.cin_source import CinInputs, keyed_cin, split_inputs
 from journeys.config import PathwayConfig
+from journeys.errors import JourneysError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
 from journeys.pipeline import (BuildResult, CareDate, Progress, _concat, _quiet, build_from_tables,
                                decide_extract_date, read_inputs)
@@ -166,6 +167,38 @@ def build_partition(folder: Path, rows: np.ndarray, starts: np.ndarray, layout: 
     return built
 
 
+@dataclass(frozen=True)
+class _Unreadable:
+    """A census file a worker could not read: the error, sent back as plain values (the exception itself
+    holds lxml's error log, which does not pickle, and Dask would report only that)."""
+
+    kind: type[JourneysError]
+    what: str
+    where: str | None
+    fix: str | None
+
+
+def _parse_census(path: Path) -> CinCensus | _Unreadable:
+    """read_cin_census on a worker, its JourneysError returned rather than raised."""
+    try:
+        return read_cin_census(path)
+    except JourneysError as error:
+        return _Unreadable(type(error), error.what, error.where, error.fix)
+
+
+def _raised(parsed: CinCensus | _Unreadable) -> CinCensus:
+    """The census, or the worker's error raised here as the embedded build raises it."""
+    if isinstance(parsed, _Unreadable):
+        raise parsed.kind(parsed.what, where=parsed.where, fix=parsed.fix)
+    return parsed
+
+
+def _on_this_machine(address: str) -> bool:
+    """Whether a worker's address is this machine's loopback (a local cluster's workers)."""
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
 def _ready() -> None:
     """Nothing: a task whose unpickling makes a worker import this module and the pipeline."""
 
@@ -211,10 +244,18 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
     episodes, by the embedded build: there is nothing to split). With `fingerprint` and `digest`, it keeps
     what a later build adds to, as the embedded build does (journeys.incremental)."""
     # each worker loads the code (unpickling a task of this module imports the pipeline) while the inputs are read
-    loading = [client.submit(_ready, workers=[worker], pure=False) for worker in client.scheduler_info()["workers"]]
+    workers = list(client.scheduler_info()["workers"])
+    loading = [client.submit(_ready, workers=[worker], pure=False) for worker in workers]
     stage_model = stage_model or load_stage_model()
     key = key or load_key()
-    ledger, tables, cin = read_inputs(inputs, config, return_year, progress)
+    census_files = split_inputs(inputs)[0]
+    parse = None
+    if census_files and all(_on_this_machine(worker) for worker in workers):
+        # the census files are parsed by the workers while this process reads the rest (a remote cluster's
+        # workers would see the children's ids, and may not see these files: there, this process parses them)
+        parsing = client.map(_parse_census, census_files, pure=False)
+        parse = lambda _paths: [_raised(r) for r in client.gather(parsing)]  # noqa: E731 - the futures' order
+    ledger, tables, cin = read_inputs(inputs, config, return_year, progress, parse=parse)
     # only what the extract date is decided from (the frames' every column would be a copy of the whole input)
     dated = ["start", "end", "return_year"]
     episodes = _concat([frame[[c for c in dated if c in frame]] for frame in tables.episodes], dated)

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from journeys.accounting import RowLedger
 from journeys.codes import SEX
-from journeys.cin_source import CinInputs, cin_intervals, load_cin, split_inputs
+from journeys.cin_source import CinInputs, Parse, cin_intervals, load_cin, split_inputs
 from journeys.config import PathwayConfig
 from journeys.front_door import front_door_intervals
 from journeys.contracts import check_outputs
@@ -108,10 +108,11 @@ def run_pipeline(inputs: Sequence[Path], config: PathwayConfig, *, stage_model: 
 
 
 def read_inputs(inputs: Sequence[Path], config: PathwayConfig, return_year: int | None = None,
-                progress: Progress = _quiet, ledger: RowLedger | None = None) -> tuple[
+                progress: Progress = _quiet, ledger: RowLedger | None = None, parse: Parse | None = None) -> tuple[
                     RowLedger, CanonicalTables, CinInputs | None]:
     """Every input read: tables into canonical tables, CIN census XML stacked; each row registered in the ledger
-    (`ledger`: one holding an earlier build's tables, whose row ids these continue)."""
+    (`ledger`: one holding an earlier build's tables, whose row ids these continue; `parse`: how the census
+    files are parsed, e.g. on a cluster's workers)."""
     ledger, tables = ledger or RowLedger(), CanonicalTables()
     cin_paths, table_paths = split_inputs(inputs)
     for path in table_paths:
@@ -120,7 +121,7 @@ def read_inputs(inputs: Sequence[Path], config: PathwayConfig, return_year: int 
             canonicalise(raw, config, ledger, tables, return_year)
     for path in cin_paths:
         progress(f"Reading {path.name} (CIN census)")
-    return ledger, tables, (load_cin(cin_paths, ledger) if cin_paths else None)
+    return ledger, tables, (load_cin(cin_paths, ledger, parse) if cin_paths else None)
 
 
 @dataclass(frozen=True)

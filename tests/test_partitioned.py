@@ -217,3 +217,21 @@ def test_a_partitioned_build_with_the_census_keeps_what_the_next_adds_to(client:
     added, why = build_adding(inputs, config, model, KEY, base=tmp_path / "dask", **options)
     assert why is None
     assert_same(run_pipeline(inputs, config, key=KEY), added)
+
+
+def test_a_census_file_the_workers_cannot_read_is_reported_as_the_embedded_build_reports_it(
+        client: object, tmp_path: Path) -> None:
+    """The workers parse the census files on a local cluster: a broken one stops the build with the same
+    message, naming the file, as the embedded build's."""
+    from journeys.errors import JourneysError
+
+    broken = tmp_path / "cin_census_2024-25.xml"
+    text = (SAMPLES / "northgate" / "cin_census_2024-25.xml").read_text(encoding="utf-8")
+    broken.write_text(text[: text.index("<Child>") + 40], encoding="utf-8")  # cut inside the first child
+    config = load_config(ROOT / "pathway_configs" / "northgate.yaml")
+    inputs = [*sorted((SAMPLES / "northgate").glob("ssda903_*2024-25.csv")), broken]
+    with pytest.raises(JourneysError) as embedded:
+        run_pipeline(inputs, config, key=KEY)
+    with pytest.raises(JourneysError) as partitioned:
+        run_partitioned(inputs, config, client=client, key=KEY, partitions=3)
+    assert str(partitioned.value) == str(embedded.value) and "cin_census_2024-25.xml" in str(embedded.value)
