@@ -1,4 +1,7 @@
-"""The `journeys` command: validate, build, flows, compare, serve, synth. Exit 0 ok, 1 invalid data or config, 2 usage."""
+"""The `journeys` command: validate, build, flows, compare, serve, synth.
+
+Exit 0 ok, 1 invalid data or config, 2 usage.
+"""
 
 from __future__ import annotations
 
@@ -95,7 +98,8 @@ def make_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="compare the children who started before and after a date")
     _inputs_parser(compare)
     compare.add_argument("--date", required=True, type=_date,
-                         help="the intervention date: cohort 'Before' starts in the --months before it, 'After' from it")
+                         help="the intervention date: cohort 'Before' starts in the --months before it, "
+                              "'After' from it")
     compare.add_argument("--months", type=_positive, default=12, help="length of each cohort's window (default 12)")
     compare.add_argument("--horizon", type=_positive, default=12,
                          help="compare where children are this many months after their start (default 12)")

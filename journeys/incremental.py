@@ -39,9 +39,9 @@ from journeys.cin_reader import DETAILS as CIN_DETAILS
 from journeys.cin_source import CinInputs, keyed_cin, split_inputs
 from journeys.config import PathwayConfig
 from journeys.issues import combine_issues, issue_frame
-from journeys.kept import (CIN_KINDS, DECIDED_AGAIN, census_kept, FORMAT, MANIFEST, STATE_DIR, Kept, attributed, input_entries,
-                           iso_day, kept_for, latest_dates, latest_frame, minimised, segment_name)
-from journeys.partitioned import KINDS, _local_ids
+from journeys.kept import (CIN_KINDS, DECIDED_AGAIN, FORMAT, MANIFEST, STATE_DIR, Kept, attributed, census_kept,
+                           input_entries, iso_day, kept_for, latest_dates, latest_frame, minimised, segment_name)
+from journeys.partitioned import KINDS, _local_ids, local_block_ids
 from journeys.pipeline import (BuildResult, CareDate, Progress, _quiet, _report, build_from_tables,
                                decide_extract_date, read_inputs)
 from journeys.sources import CanonicalTables
@@ -284,8 +284,8 @@ def _local_ledger(tables: CanonicalTables, ledger: RowLedger,
     """A ledger of every table holding only the rows in `tables` and the census blocks of `cin` (ids
     renumbered in place, as a partition's), and those rows' ids in `ledger`, in the local ledger's order."""
     starts = np.array([first for _, _, first, _ in ledger.tables], dtype=np.int64)
-    blocks, at = np.unique(cin.stack.episodes["row_id"].to_numpy(dtype=np.int64), return_inverse=True) \
-        if cin is not None else (np.zeros(0, dtype=np.int64), None)
+    blocks = np.unique(cin.stack.episodes["row_id"].to_numpy(dtype=np.int64)) if cin is not None else \
+        np.zeros(0, dtype=np.int64)
     ids = np.sort(np.concatenate([frame["row_id"].to_numpy(dtype=np.int64) for kind in KINDS
                                   for frame in getattr(tables, kind)] + [blocks]))
     counts = np.bincount(np.searchsorted(starts, ids, side="right") - 1, minlength=len(starts))
@@ -297,8 +297,8 @@ def _local_ledger(tables: CanonicalTables, ledger: RowLedger,
     for kind in KINDS:
         for frame in getattr(tables, kind):
             frame["row_id"] = _local_ids(frame["row_id"].to_numpy(dtype=np.int64), starts, local_starts)
-    if cin is not None:  # a block's episodes share its id
-        cin.stack.episodes["row_id"] = _local_ids(blocks, starts, local_starts)[at]
+    if cin is not None:
+        cin.stack.episodes["row_id"] = local_block_ids(cin.stack.episodes["row_id"], starts, local_starts)
     return local, ids
 
 

@@ -1,20 +1,22 @@
 """The build split by child into partitions, each run by the embedded build: the Dask engine.
 
-Every row of one child (episodes, header, front door, CIN census blocks) falls in one partition: a
-hash of the authority and the child's id picks it. So each partition is a whole build of its own children,
-and `pipeline.build_from_tables` (the function the embedded engine runs) runs on it unchanged,
-as a Dask task, on a local cluster or a scheduler's. What needs every child is decided first:
-the extract date, and the stacking of the CIN census returns (a child's blocks are merged over
-every return before the partitions get them; the rows a later return superseded, repeats and
-<Child> rows are counted as they were read). What comes back is counts to add up (the row accounting) and issues; the
-tables each partition wrote are joined in child order, which is the embedded build's order, so
-the outputs are the same files (tests/test_partitioned.py checks it).
+Every row of one child (episodes, header, front door, CIN census blocks) falls in one partition:
+a hash of the authority and the child's id picks it. So each partition is a whole build of its
+own children, and `pipeline.build_from_tables` (the function the embedded engine runs) runs on it
+unchanged, as a Dask task, on a local cluster or a scheduler's. What needs every child is decided
+first: the extract date, and the stacking of the CIN census returns (a child's blocks are merged
+over every return before the partitions get them; the <Child> rows, the rows a later return
+superseded and repeats are counted as they were read). What comes back is counts to add up (the
+row accounting) and issues; the tables each partition wrote are joined in child order, which is
+the embedded build's order, so the outputs are the same files (tests/test_partitioned.py checks it).
 
 The partitions are parquet, one folder per partition: `authority=A/bucket=K/episodes.parquet`
-(and `header`, `front_door`), rows in input order, with their place in the row accounting, and
-the children already keyed: no worker sees a child's id or the key. On a real cluster that folder
-must be on storage every worker reads (`--work-dir`). The build keeps what a later one adds to
-(journeys.incremental), as the embedded build does.
+(and `header`, `front_door`, and the census blocks as `cin.pickle`), rows in input order, with
+their place in the row accounting, and the children already keyed: no partition holds a child's
+id, and its worker never sees the key. On a local cluster the workers also parse the census files
+(ids and all, on this machine); a remote cluster's are sent keyed rows only. On a real cluster
+the partitions' folder must be on storage every worker reads (`--work-dir`). The build keeps what
+a later one adds to (journeys.incremental), as the embedded build does.
 """
 
 from __future__ import annotations
@@ -135,6 +137,12 @@ def _local_ids(row_id: np.ndarray, starts: np.ndarray, local_starts: np.ndarray)
     return local_starts[table] + rank
 
 
+def local_block_ids(row_id: pd.Series, starts: np.ndarray, local_starts: np.ndarray) -> np.ndarray:
+    """Census episodes' block ids -> ids in a partition's ledger (a block's episodes share its id)."""
+    blocks, at = np.unique(row_id.to_numpy(dtype=np.int64), return_inverse=True)
+    return _local_ids(blocks, starts, local_starts)[at]
+
+
 def build_partition(folder: Path, rows: np.ndarray, starts: np.ndarray, layout: Layout, config: PathwayConfig,
                     stage_model: StageModel, extract_date: dt.date | None) -> Path:
     """One partition's build (a Dask task): its tables, report, issues and its rows' outcomes, in a file
@@ -151,8 +159,7 @@ def build_partition(folder: Path, rows: np.ndarray, starts: np.ndarray, layout: 
     cin = None
     if layout.cin is not None:
         stack: CinStack = pickle.loads((folder / "cin.pickle").read_bytes())
-        blocks, at = np.unique(stack.episodes["row_id"].to_numpy(dtype=np.int64), return_inverse=True)
-        stack.episodes["row_id"] = _local_ids(blocks, starts, local_starts)[at]  # a block's episodes share its id
+        stack.episodes["row_id"] = local_block_ids(stack.episodes["row_id"], starts, local_starts)
         cin = CinInputs(stack, *layout.cin, keyed=True)
     result = build_from_tables(tables, ledger, cin, config, stage_model, None, extract_date,
                                care_date=layout.care_date, required=False)
