@@ -125,7 +125,9 @@ def main() -> None:
     mixed = args.mixed_sizes if args.mixed_sizes is not None else [10**5]
     cases = [(size, months, False) for size in B.chosen_sizes(args)
              for months in (MONTHS if size < B.FULL_SIZE else MONTHS[:1])]  # 10^7: a month (4 minutes)
-    for size, months, with_census in cases + [(size, 1, True) for size in mixed]:
+    # the mixed data first: a build's peak RSS comes from os.wait4, and a child forked from this process
+    # counts this process's memory until it runs the build (after splitting 10^7 episodes, 4.7 GB)
+    for size, months, with_census in [(size, 1, True) for size in mixed] + cases:
         census: list[Path] = []
         if with_census:
             meta = B.ensure_mixed_data(size, args.seed, args)
