@@ -128,8 +128,9 @@ def _placements(start: pd.Series, child: np.ndarray, journeys: pd.DataFrame,
         day = pd.to_datetime(starts).to_numpy().astype("datetime64[D]").astype(np.int64)
         return (children.astype(np.int64) << 32) + (day + (1 << 31))  # any date pandas holds is within 2^31 days
 
-    by_journey = np.argsort(keys(journey_child, journeys["start"]), kind="stable")
-    journey_keys = keys(journey_child, journeys["start"])[by_journey]
+    journey_keys = keys(journey_child, journeys["start"])
+    by_journey = np.argsort(journey_keys, kind="stable")
+    journey_keys = journey_keys[by_journey]
     episode_keys = keys(child, start)
     at = np.searchsorted(journey_keys, episode_keys, side="right") - 1
     journey = by_journey[np.maximum(at, 0)]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -75,8 +76,9 @@ class Members:
     cohort: np.ndarray  # 0 or 1: the cohort of each member journey
     start: np.ndarray  # datetime64: each member journey's start
 
+    @cached_property
     def journey_of_row(self) -> np.ndarray:
-        """The member journey (0..) each of rows belongs to."""
+        """The member journey (0..) each of rows belongs to (worked out once: the horizon and the timing use it)."""
         return np.repeat(np.arange(self.begins.size), np.diff(np.append(self.begins, self.rows.size)))
 
 
@@ -128,7 +130,7 @@ def horizon_states(spells: pd.DataFrame, m: Members, horizon_months: int, follow
     if horizon_months < 1:
         raise ValueError(f"the horizon is at least 1 month, got {horizon_months}")
     moment = (pd.DatetimeIndex(m.start) + pd.DateOffset(months=horizon_months)).to_numpy()
-    journey = m.journey_of_row()
+    journey = m.journey_of_row
     started = spells["start"].to_numpy()[m.rows] <= moment[journey]
     last = m.rows[m.begins + np.add.reduceat(started.astype(np.int64), m.begins) - 1] if m.begins.size else m.begins
     stage = spells["stage"].to_numpy(dtype=object)[last]
@@ -237,10 +239,9 @@ def stage_times(spells: pd.DataFrame, m: Members, stage: str | None) -> tuple[np
         first, last, group = m.rows[m.begins], m.rows[np.append(m.begins[1:], m.rows.size) - 1], m.cohort
     else:
         inside = np.flatnonzero(spells["stage"].to_numpy(dtype=object)[m.rows] == stage)
-        journey = m.journey_of_row()[inside]
-        at = inside[np.unique(journey, return_index=True)[1]]
-        first = last = m.rows[at]
-        group = m.cohort[m.journey_of_row()[at]]
+        journeys, firsts = np.unique(m.journey_of_row[inside], return_index=True)
+        first = last = m.rows[inside[firsts]]
+        group = m.cohort[journeys]
     days = (spells["end"].to_numpy()[last] - spells["start"].to_numpy()[first]) / np.timedelta64(1, "D")
     return days, spells["next_stage"].to_numpy(dtype=object)[last] != OPEN, group
 
@@ -252,12 +253,13 @@ def survival_tables(days: np.ndarray, ended: np.ndarray, group: np.ndarray, coho
     curves, medians = [], []
     for i, cohort in enumerate(cohorts):
         km = kaplan_meier(days[group == i], ended[group == i])
-        months = np.arange(0, int(days[group == i].max() // _DAYS_PER_MONTH) + 2 if km.size else 1)
+        months = np.arange(0, int(km.durations[-1] // _DAYS_PER_MONTH) + 2 if km.size else 1)
         moments = months * _DAYS_PER_MONTH
-        shown = _months_shown(km.at_risk_at(moments), km.left_by(moments), threshold)
+        at_risk = km.at_risk_at(moments)
+        shown = _months_shown(at_risk, km.left_by(moments), threshold)
         curves.append(pd.DataFrame({"cohort": cohort.label, "month": months,
                                     "survival": np.where(shown, np.round(km.at(moments), 3), np.nan)})[
-                                        km.at_risk_at(moments) >= MIN_GROUP_FOR_DURATIONS])
+                                        at_risk >= MIN_GROUP_FOR_DURATIONS])
         median = np.floor(km.median() / 7) if km.size >= MIN_GROUP_FOR_DURATIONS else np.nan
         medians.append({"cohort": cohort.label, "median_weeks": median})
     big = min(int((group == 0).sum()), int((group == 1).sum())) >= MIN_GROUP_FOR_DURATIONS
