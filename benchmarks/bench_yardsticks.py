@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_build as B  # noqa: E402  (the synthetic inputs, the plain-pandas reference rules, timing helpers)
+import reference_builds as R  # noqa: E402  (the embedded build kept for bench_dask)
 
 RESULTS = B.RESULTS
 KEY_FILE = B.DATA / "bench.key"  # the pseudonymisation key (made on first use; never the user's own)
@@ -231,12 +232,17 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     job = {"episodes": str(paths["episodes"])}
     entry: dict[str, Any] = {"target": size, "label": B.label(size), "episodes": meta["episodes"],
                              "children": meta["children"], "episodes_csv_mb": meta["episodes_csv_mb"]}
-    with tempfile.TemporaryDirectory(prefix="yardstick-build-") as tmp:
+    R.FOLDER.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="yardstick-build-", dir=R.FOLDER) as tmp:
         repeats = args.repeats or (2 if size <= 10**6 else 1)
         runs = [timed_build(paths, Path(tmp) / f"run{i}") for i in range(repeats)]
         pipeline = pipeline_counts(Path(tmp) / "run0")
-    entry["journeys_build"] = {"seconds": B.median(s for s, _ in runs), "runs": [round(s, 2) for s, _ in runs],
-                               "peak_rss_mb": B.mb(max(r for _, r in runs))}
+        entry["journeys_build"] = {"seconds": B.median(s for s, _ in runs), "runs": [round(s, 2) for s, _ in runs],
+                                   "peak_rss_mb": B.mb(max(r for _, r in runs))}
+        # bench_dask compares its builds with this one's files (and reports its time) rather than build again
+        R.keep(f"ssda903_{B.label(size)}", R.reference_key([paths["episodes"], paths["header"]], B.CONFIG, KEY_FILE),
+               Path(tmp) / "run0", {**entry["journeys_build"], "timed_by": "bench_yardsticks.py",
+                                    "date": dt.datetime.now().isoformat(timespec="seconds")})
     B.log(f"{B.label(size)}: journeys build {entry['journeys_build']['seconds']} s, "
           f"peak {entry['journeys_build']['peak_rss_mb']} MB")
     kinds = ["duckdb", "dfg"] + (["loop"] if size <= args.loop_max else [])
