@@ -78,18 +78,28 @@ def ethnicity_group(ethnicity: pd.Series) -> pd.Series:
     first = text.str[:1].map({k: v for k, v in _ETHNICITY_PREFIX.items() if len(k) == 1})
     # a four-letter DfE code takes its group from the first letter; a word from the word itself
     is_code = text.str.fullmatch(r"[A-Z]{4}") & ~text.isin(["REFU", "NOBT"])
-    group = whole.where(~is_code, first).fillna(first.where(is_code)).fillna(NOT_KNOWN).to_numpy(dtype=object)
-    out = np.where(codes >= 0, group[np.maximum(codes, 0)] if len(group) else NOT_KNOWN, NOT_KNOWN)
-    return pd.Series(pd.Categorical(out, categories=list(ETHNICITY_GROUPS)), index=ethnicity.index)
+    group = whole.where(~is_code, first).fillna(first.where(is_code)).fillna(NOT_KNOWN)
+    return pd.Series(_from_codes(codes, group.tolist(), list(ETHNICITY_GROUPS), NOT_KNOWN), index=ethnicity.index)
 
 
-def _labelled(values: pd.Series, labels: dict[str, str], missing: str) -> pd.Series:
-    """Each value upper-cased and named by `labels` (else itself), `missing` where there is none; worked out per
-    distinct value."""
+def _from_codes(codes: np.ndarray, named: list[str], categories: list[str], missing: str) -> pd.Categorical:
+    """A categorical over `categories` from factorized codes and the name of each distinct value: a name not
+    among the categories, or a missing value (code -1), is `missing`. No text is hashed again."""
+    position = {category: i for i, category in enumerate(categories)}
+    lookup = np.array([position.get(name, position[missing]) for name in named] + [position[missing]], dtype=np.int64)
+    return pd.Categorical.from_codes(lookup[codes], categories=categories)  # code -1 takes the last entry
+
+
+def _labelled(values: pd.Series, labels: dict[str, str], missing: str,
+              categories: list[str] | None = None) -> pd.Categorical:
+    """Each value upper-cased and named by `labels` (else itself), `missing` where there is none, as a
+    categorical over `categories` (else the names present, sorted, then `missing`); worked out per distinct
+    value."""
     codes, distinct = pd.factorize(values)
-    named = np.array([labels.get(v.upper(), v.upper()) for v in map(str, distinct)], dtype=object)
-    return pd.Series(np.where(codes >= 0, named[np.maximum(codes, 0)] if len(named) else missing, missing),
-                     index=values.index, dtype="str")
+    named = [labels.get(v.upper(), v.upper()) for v in map(str, distinct)]
+    if categories is None:
+        categories = [*sorted(set(named) - {missing}), missing]
+    return _from_codes(codes, named, categories, missing)
 
 
 def _children(*frames: pd.DataFrame) -> list[np.ndarray]:
@@ -105,50 +115,73 @@ def _children(*frames: pd.DataFrame) -> list[np.ndarray]:
     return np.split(child, np.cumsum([len(f) for f in frames])[:-1])
 
 
-def _per_child(values: pd.Series, child: np.ndarray, journey_child: np.ndarray) -> pd.Series:
-    """A child's first recorded value (sex and birth month do not change between journeys), per journey."""
-    known = np.flatnonzero(values.notna().to_numpy())
-    children, first = np.unique(child[known], return_index=True)  # the first occurrence, in episode order
-    if not children.size:
-        return pd.Series(values.iloc[:0].reindex(range(len(journey_child))).to_numpy())
-    at = np.minimum(np.searchsorted(children, journey_child), children.size - 1)
-    found = children[at] == journey_child
-    picked = values.iloc[known[first[at]]].reset_index(drop=True)
-    return pd.Series(picked.where(found).to_numpy())
+def _first_known(known: np.ndarray, group_starts: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Per group of consecutive rows (each begins at `group_starts`), the least `position` among its rows where
+    `known`; -1 where none is. One pass (`np.minimum.reduceat`), however many groups."""
+    if not group_starts.size:
+        return np.zeros(0, dtype=np.int64)
+    beyond = np.int64(position.size)
+    first = np.minimum.reduceat(np.where(known, position, beyond), group_starts)
+    return np.where(first < beyond, first, -1)
 
 
-def _placements(start: pd.Series, child: np.ndarray, journeys: pd.DataFrame,
-                journey_child: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each episode (`rows`, positions) in the latest journey of its child that started on or before it
-    (`journey`, positions), in order of start then position; episodes before any journey are left out.
-
-    One sorted search over (child, start) keys: a merge_asof by child took 0.35 s at 10^6 episodes.
-    """
-    def keys(children: np.ndarray, starts: pd.Series) -> np.ndarray:
-        day = pd.to_datetime(starts).to_numpy().astype("datetime64[D]").astype(np.int64)
-        return (children.astype(np.int64) << 32) + (day + (1 << 31))  # any date pandas holds is within 2^31 days
-
-    journey_keys = keys(journey_child, journeys["start"])
-    by_journey = np.argsort(journey_keys, kind="stable")
-    journey_keys = journey_keys[by_journey]
-    episode_keys = keys(child, start)
-    at = np.searchsorted(journey_keys, episode_keys, side="right") - 1
-    journey = by_journey[np.maximum(at, 0)]
-    found = (at >= 0) & (journey_child[journey] == child)
-    rows = np.flatnonzero(found)
-    in_order = np.argsort(episode_keys[rows] & 0xFFFFFFFF, kind="stable")  # by start, ties by position
-    return rows[in_order], journey[rows[in_order]]
+def _picked(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    """`values` at positions `rows` (missing where a row is -1), indexed from 0."""
+    found = rows >= 0
+    picked = values.iloc[np.where(found, rows, 0)].reset_index(drop=True) if len(values) \
+        else pd.Series(values.iloc[:0].reindex(range(len(rows))).to_numpy())
+    return picked.where(pd.Series(found))
 
 
-def _first_per_journey(values: pd.Series, placed: tuple[np.ndarray, np.ndarray], journeys: pd.DataFrame) -> pd.Series:
-    """The first non-missing value among each journey's episodes (as `placed`), as text; missing where none."""
-    rows, journey = placed
-    known = values.notna().to_numpy()[rows]
-    out = np.full(len(journeys), None, dtype=object)
-    if known.any():  # else nobody has a value: all fall back
-        which, first = np.unique(journey[known], return_index=True)  # the earliest episode of each
-        out[which] = values.iloc[rows[known][first]].astype("str").to_numpy(dtype=object)
-    return pd.Series(out, index=journeys.index, dtype="str")
+class _Grouped:
+    """The episodes in order of (child, start, position), once: each child's rows, and each journey's (the
+    episodes from its start until the child's next journey), are then consecutive, so the first known value
+    of any column, per child or per journey, is one `np.minimum.reduceat` (no sort per column)."""
+
+    def __init__(self, start: pd.Series, child: np.ndarray, journeys: pd.DataFrame, journey_child: np.ndarray):
+        def keys(children: np.ndarray, starts: pd.Series) -> np.ndarray:
+            day = pd.to_datetime(starts).to_numpy().astype("datetime64[D]").astype(np.int64)
+            return (children.astype(np.int64) << 32) + (day + (1 << 31))  # any date pandas holds is within 2^31 days
+
+        journey_keys = keys(journey_child, journeys["start"])
+        by_journey = np.argsort(journey_keys, kind="stable")
+        episode_keys = keys(child, start)
+        self.order = np.argsort(episode_keys, kind="stable")  # timsort: the build's episodes are nearly in order
+        ordered_child = child[self.order]
+        # per child: the first known value in episode order, matched to each journey's child
+        child_starts = np.flatnonzero(np.r_[True, ordered_child[1:] != ordered_child[:-1]]) if child.size \
+            else np.zeros(0, dtype=np.int64)
+        children = ordered_child[child_starts]
+        at = np.minimum(np.searchsorted(children, journey_child), max(children.size - 1, 0))
+        self._child_starts = child_starts
+        self._journey_group = np.where(children[at] == journey_child, at, -1) if children.size \
+            else np.full(journey_child.size, -1)
+        # per journey: the latest journey of the child that started on or before each episode (a merge_asof by
+        # child took 0.35 s at 10^6 episodes); its position among sorted keys rises with the episodes' order
+        placed_at = np.searchsorted(journey_keys[by_journey], episode_keys[self.order], side="right") - 1
+        journey = by_journey[np.maximum(placed_at, 0)]
+        placed = (placed_at >= 0) & (journey_child[journey] == ordered_child)  # episodes before any journey: out
+        self._placed = np.flatnonzero(placed)
+        group = placed_at[self._placed]
+        self._journey_starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size \
+            else np.zeros(0, dtype=np.int64)
+        self._journeys = journey[self._placed][self._journey_starts]
+        self.size = len(journeys)
+
+    def per_child(self, values: pd.Series) -> pd.Series:
+        """A child's first recorded value (sex and birth month do not change between journeys), per journey."""
+        known = values.notna().to_numpy()[self.order]
+        first = _first_known(known, self._child_starts, self.order)
+        has = self._journey_group >= 0
+        return _picked(values, np.where(has, first[np.maximum(self._journey_group, 0)] if first.size else -1, -1))
+
+    def per_journey(self, values: pd.Series) -> pd.Series:
+        """The first non-missing value among each journey's episodes (by start, then position), as text."""
+        rows = self.order[self._placed]
+        first = _first_known(values.notna().to_numpy()[rows], self._journey_starts, rows)
+        out = np.full(self.size, -1, dtype=np.int64)
+        out[self._journeys] = first
+        return _picked(values, out).astype("str")
 
 
 def journey_attributes(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataFrame:
@@ -161,18 +194,14 @@ def journey_attributes(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataF
     journeys = spells[JOURNEY_KEY + ["start"]].iloc[firsts].reset_index(drop=True)
     journey_child = spell_child[firsts]
     out = journeys.copy()
-    birth = _per_child(episodes["birth_month"], child, journey_child)
+    grouped = _Grouped(episodes["start"], child, journeys, journey_child)
+    birth = grouped.per_child(episodes["birth_month"])
     out["age_band"] = age_band(pd.to_datetime(birth), journeys["start"])
-    sex = _labelled(_per_child(episodes["sex"], child, journey_child), SEXES, NOT_KNOWN)
-    out["sex"] = pd.Categorical(sex.where(sex.isin(list(SEXES.values())), NOT_KNOWN),
-                                categories=["Female", "Male", NOT_KNOWN])
-    out["ethnicity_group"] = ethnicity_group(_per_child(episodes["ethnicity"], child, journey_child))
-    placed = _placements(episodes["start"], child, journeys, journey_child)
+    out["sex"] = _labelled(grouped.per_child(episodes["sex"]), SEXES, NOT_KNOWN, ["Female", "Male", NOT_KNOWN])
+    out["ethnicity_group"] = ethnicity_group(grouped.per_child(episodes["ethnicity"]))
     for column, labels, missing in (("legal_status", LEGAL_STATUS_LABELS, NOT_IN_CARE),
                                     ("need_code", NEED_LABELS, NOT_RECORDED)):
-        first = _first_per_journey(episodes[column], placed, journeys)
-        named = _labelled(first, labels, missing)
-        out[column] = pd.Categorical(named, categories=_sorted_with_last(named, missing))
+        out[column] = _labelled(grouped.per_journey(episodes[column]), labels, missing)
     return out
 
 

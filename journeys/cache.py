@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ import pandas as pd
 
 from journeys.attributes import journey_attributes
 from journeys.errors import BuildError
+from journeys.parquet_out import write_parquet
 from journeys.pseudonymise import load_key
 from journeys.stages import DEFAULT_STAGE_MODEL
 
@@ -55,22 +57,25 @@ def write_build(result: BuildResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").unlink(missing_ok=True)  # a build half overwritten must not look complete
     # the tables are written on two other threads while the attributes are worked out (Arrow writes without the
-    # GIL; at 10^7 episodes, one thread left the build waiting 6.8 s for its writes)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="journeys-write") as writer:
-        written = [writer.submit(table.to_parquet, out / name, index=False) for name, table in (
-            ("episodes.parquet", result.episodes), ("spells.parquet", result.spells),
-            ("transitions.parquet", result.transitions))]
-        if result.kept is not None:  # what a later build adds to (journeys.incremental), on the same thread
-            from journeys.kept import Kept, write_kept
+    # GIL; at 10^7 episodes, one thread left the build waiting 6.8 s for its writes), the longest first, so that
+    # neither thread is left with a long one at the end
+    jobs: list[tuple[Callable[..., object], tuple[object, ...]]] = []
+    if result.kept is not None:  # what a later build adds to (journeys.incremental): about as long as the rest
+        from journeys.kept import Kept, write_kept
 
-            assert isinstance(result.kept, Kept)
-            written.append(writer.submit(write_kept, result.kept, out))
+        assert isinstance(result.kept, Kept)
+        jobs.append((write_kept, (result.kept, out)))
+    jobs += [(write_parquet, (result.episodes, out / "episodes.parquet")),
+             (write_parquet, (result.transitions, out / "transitions.parquet")),
+             (write_parquet, (result.spells, out / "spells.parquet")),
+             (partial(result.issues.to_csv, index=False), (out / "issues.csv",))]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="journeys-write") as writer:
+        written = [writer.submit(job, *arguments) for job, arguments in jobs]
         attributes = journey_attributes(result.episodes, result.spells) if result.attributes is None \
             else result.attributes
         for done in written:
             done.result()  # a failed write fails the build here
-    result.issues.to_csv(out / "issues.csv", index=False)
-    attributes.to_parquet(out / ATTRIBUTES_FILE, index=False)
+    write_parquet(attributes, out / ATTRIBUTES_FILE)
     # report last: its presence marks a complete build
     (out / "report.json").write_text(json.dumps(result.report, indent=2, default=str), encoding="utf-8")
 
@@ -89,7 +94,7 @@ def read_build(folder: Path) -> Build:
         attributes = pd.read_parquet(attributes_path)
     else:
         attributes = journey_attributes(pd.read_parquet(folder / "episodes.parquet"), spells)
-        attributes.to_parquet(attributes_path, index=False)
+        write_parquet(attributes, attributes_path)
     return Build(folder, spells, attributes, report)
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from journeys.accounting import RowLedger
 from journeys.cin_source import CinInputs
+from journeys.parquet_out import write_parquet
 from journeys.pipeline import BuildResult
 
 STATE_DIR = "incremental"
@@ -107,10 +108,10 @@ def write_kept(kept: Kept, out: Path) -> None:
             except OSError:
                 shutil.copyfile(path, target)
     for kind, frame in kept.rows.items():
-        frame.to_parquet(state / kept.manifest["segments"][kind][-1], index=False)
-    pd.DataFrame({"bucket": kept.bucket, "reason": pd.array(kept.reason, dtype="str")}).to_parquet(
-        state / "ledger.parquet", index=False)
-    kept.issues.to_parquet(state / "issues.parquet", index=False)
+        write_parquet(frame, state / kept.manifest["segments"][kind][-1])
+    write_parquet(pd.DataFrame({"bucket": kept.bucket, "reason": pd.array(kept.reason, dtype="str")}),
+                  state / "ledger.parquet")
+    write_parquet(kept.issues, state / "issues.parquet")
     (state / MANIFEST).write_text(json.dumps(kept.manifest, indent=1, default=str), encoding="utf-8")
 
 
@@ -175,7 +176,9 @@ def attributed(issues: pd.DataFrame, rows: dict[str, pd.DataFrame]) -> pd.DataFr
 
     def where(file: pd.Series, label: np.ndarray, row: np.ndarray) -> np.ndarray:
         """(table label, file, row) as one number: labels and files are few, rows below 2^40."""
-        return (label.astype(np.int64) << 60) | (files.get_indexer(file.astype("str")).astype(np.int64) << 40) | row
+        codes, distinct = pd.factorize(file.astype("str"))  # a few files: hashing each row's name once, not twice
+        position = np.where(codes >= 0, files.get_indexer(distinct)[np.maximum(codes, 0)] if len(distinct) else -1, -1)
+        return (label.astype(np.int64) << 60) | (position.astype(np.int64) << 40) | row
 
     keys = [where(frame["file"], np.full(len(frame), labels.index(_TABLE_LABEL[kind])),
                   frame[_ROW.get(kind, "row")].to_numpy(dtype=np.int64)) for kind, frame in frames.items()]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from journeys.accounting import RowLedger
+from journeys.columns import text_column
 from journeys.config import PathwayConfig, Rule
 from journeys.errors import ConfigError
 from journeys.issues import combine_issues, issue_frame
@@ -17,20 +17,6 @@ def _rule_mask(codes: tuple[np.ndarray, pd.Index], rule: Rule) -> np.ndarray:
     row_codes, distinct = codes
     hit = np.array([rule.matches(str(v)) for v in distinct] + [False], dtype=bool)  # last: blank cells
     return hit[row_codes]
-
-
-def _text(values: list[str | None], which: np.ndarray, missing: str | None = None,
-          extra: str | None = None) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """values[which] as a text column: `missing` where which is -1, `extra` where it is len(values).
-
-    Taken in Arrow from the few rule values, so no Python object is made per row. Where every value
-    is missing, an object column of None, as pandas makes from such an array.
-    """
-    table = [*values, extra, missing]
-    if all(v is None for v in table):
-        return np.full(which.size, None, dtype=object)
-    taken = pa.array(table, type=pa.large_string()).take(pa.array(np.where(which < 0, len(table) - 1, which)))
-    return pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
 def _column_for(frame: pd.DataFrame, config: PathwayConfig, rule: Rule, index: int) -> str:
@@ -75,13 +61,13 @@ def map_episodes(frame: pd.DataFrame, config: PathwayConfig, source: str | None 
             first_episode[(first_episode < 0) & _rule_mask(factorized[column], rule)] = len(episode_rules)
             episode_rules.append(rule)
     unmapped = first_episode < 0
-    action = _text([r.action for r in episode_rules], first_episode, "unmapped")
+    action = text_column([r.action for r in episode_rules], first_episode, "unmapped")
     bad_exit = has_exit & (first_exit < 0) & np.asarray(action != "ignore", dtype=bool)
-    out = frame.assign(action=action, stage=_text([r.stage for r in episode_rules], first_episode),
-                       rule=_text([r.label for r in episode_rules], first_episode),
-                       outcome=_text([r.outcome for r in exit_rules], np.where(bad_exit, len(exit_rules), first_exit),
+    out = frame.assign(action=action, stage=text_column([r.stage for r in episode_rules], first_episode),
+                       rule=text_column([r.label for r in episode_rules], first_episode),
+                       outcome=text_column([r.outcome for r in exit_rules], np.where(bad_exit, len(exit_rules), first_exit),
                                      None, "unmapped"),
-                       outcome_detail=_text([r.detail for r in exit_rules], first_exit), continues=continues)
+                       outcome_detail=text_column([r.detail for r in exit_rules], first_exit), continues=continues)
     if source is None and config.legal_status_codes and "legal_status" in out:
         out["legal_status"] = legal_statuses(out["legal_status"], config.legal_status_codes)
     names = config.column_names(source)

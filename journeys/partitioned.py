@@ -42,6 +42,7 @@ from journeys.cin_source import CinInputs, keyed_cin, split_inputs
 from journeys.config import PathwayConfig
 from journeys.errors import JourneysError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
+from journeys.parquet_out import write_parquet
 from journeys.pipeline import (BuildResult, CareDate, Progress, _concat, _quiet, build_from_tables,
                                decide_extract_date, read_inputs)
 from journeys.pseudonymise import load_key, pseudonym_order
@@ -110,7 +111,7 @@ def write_partitions(tables: CanonicalTables, ledger: RowLedger, authority: str,
         for k in range(partitions):
             mine = part == k
             np.add.at(rows[k], table[mine], 1)
-            frame.loc[mine].reset_index(drop=True).to_parquet(out[k] / f"{kind}.parquet", index=False)
+            write_parquet(frame.loc[mine].reset_index(drop=True), out[k] / f"{kind}.parquet")
     if cin is not None:
         stack = cin.stack
         part = partition_of(stack.episodes["person_id"], authority, partitions)

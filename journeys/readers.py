@@ -73,7 +73,7 @@ def _header(text: str) -> list[str]:
 
 def _read_csv(path: Path) -> tuple[pa.Table, str]:
     data = path.read_bytes()
-    if not data.strip():
+    if not data or data.isspace():  # (not strip(): that copies the whole file)
         raise InputError("the file is empty", where=path.name, fix="export the data again.")
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError("the file is not text (it looks like a binary file with a .csv name)",

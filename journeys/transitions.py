@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from journeys.columns import text_column
 from journeys.stages import BEFORE_DATA, ENTRY, StageModel
 
 if TYPE_CHECKING:  # networkx is imported when a graph is made: a build that writes none need not load it
@@ -19,34 +20,48 @@ TRANSITION_COLUMNS = ["person_id", "authority", "journey_no", "step", "from_stag
 def build_transitions(spells: pd.DataFrame) -> pd.DataFrame:
     """Every move into a stage (step k), plus each journey's last move to its outcome or `open`.
 
-    `days_in_from` is the time spent in `from_stage` before the move (none for entry/before_data).
+    `days_in_from` is the time spent in `from_stage` before the move (none for entry/before_data). Rows come by
+    child (in the pseudonyms' order), journey and step, each journey's last move after its last step. `spells`
+    hold each child's spells together, by journey and step, as `build_spells` makes them.
     """
-    first = spells["step"] == 1
-    prev_stage = spells["stage"].shift()
-    prev_start = spells["start"].shift()
-    into = pd.DataFrame({
-        "person_id": spells["person_id"], "authority": spells["authority"], "journey_no": spells["journey_no"],
-        "step": spells["step"],
-        "from_stage": np.where(first, np.where(spells["left_truncated"], BEFORE_DATA, ENTRY), prev_stage),
-        "to_stage": spells["stage"], "date": spells["start"],
-        "days_in_from": (spells["start"] - prev_start).dt.days.where(~first).astype("Int64"),
-        "_order": 0,
-    })
-    last = spells[spells["step"].shift(-1, fill_value=1).eq(1).to_numpy()]
-    out = pd.DataFrame({
-        "person_id": last["person_id"], "authority": last["authority"], "journey_no": last["journey_no"],
-        "step": last["step"] + 1, "from_stage": last["stage"], "to_stage": last["next_stage"],
-        "date": last["end"], "days_in_from": (last["end"] - last["start"]).dt.days.astype("Int64"), "_order": 1,
-    })
-    both = pd.concat([into, out])
-    # by child, journey, step and (a journey's last move after its last step): a stable sort on integers, the
-    # pseudonyms numbered in their text order (sorting a million texts cost more than the rest of this)
-    person, _ = pd.factorize(both["person_id"], sort=True)
-    both = both.iloc[np.lexsort((both["_order"].to_numpy(), both["step"].to_numpy(), both["journey_no"].to_numpy(),
-                                 person))]
-    for col in ("from_stage", "to_stage"):
-        both[col] = both[col].astype("str")
-    return both.drop(columns="_order").reset_index(drop=True)[TRANSITION_COLUMNS]
+    person = spells["person_id"]
+    if not person.is_monotonic_increasing:  # children in their pseudonyms' order; a child's spells keep theirs
+        spells = spells.iloc[np.argsort(pd.factorize(person, sort=True)[0], kind="stable")]
+    step = spells["step"].to_numpy()
+    n = len(spells)
+    first = step == 1
+    last = np.r_[first[1:], True] if n else first  # the next spell begins a journey, or there is none
+    # where each row goes, without a sort: a spell's move in comes after the moves out of the journeys before it
+    into_at = np.arange(n) + np.cumsum(last) - last
+    out_at = into_at[last] + 1
+    size = n + int(last.sum())
+    row = np.empty(size, dtype=np.int64)
+    row[into_at] = np.arange(n)
+    row[out_at] = np.flatnonzero(last)
+    leaving = np.zeros(size, dtype=bool)
+    leaving[out_at] = True
+    # the stages as codes (a few names for a million rows), named once at the end
+    codes, names = pd.factorize(pd.concat([spells["stage"], spells["next_stage"]], ignore_index=True))
+    stage, next_stage = codes[:n], codes[n:]
+    entry, before_data = len(names), len(names) + 1
+    came_from = np.where(first, np.where(spells["left_truncated"].to_numpy(dtype=bool), before_data, entry),
+                         np.r_[-1, stage[:-1]])
+    named = [*map(str, names), ENTRY, BEFORE_DATA]
+    start, end = spells["start"], spells["end"]
+    days_in = np.where(first, np.nan, (start - start.shift()).dt.days.to_numpy(dtype="float64", na_value=np.nan))
+    days_out = (end - start).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+    from_codes = np.where(leaving, stage[row], came_from[row])
+    to_codes = np.where(leaving, next_stage[row], stage[row])
+    return pd.DataFrame({
+        "person_id": spells["person_id"].take(row).array,
+        "authority": spells["authority"].take(row).array,
+        "journey_no": spells["journey_no"].to_numpy()[row],
+        "step": step[row] + leaving,
+        "from_stage": text_column(named, from_codes),
+        "to_stage": text_column(named, to_codes),
+        "date": np.where(leaving, end.to_numpy()[row], start.to_numpy()[row]),
+        "days_in_from": pd.Series(np.where(leaving, days_out[row], days_in[row])).astype("Int64"),
+    })[TRANSITION_COLUMNS]
 
 
 def transition_graph(transitions: pd.DataFrame, stage_model: StageModel) -> nx.DiGraph:
