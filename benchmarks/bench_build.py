@@ -1394,8 +1394,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-year", type=int, default=2016)
     parser.add_argument("--last-year", type=int, default=2025)
     parser.add_argument("--regenerate", action="store_true", help="regenerate the cached CSVs")
-    parser.add_argument("--loop-max", type=parse_size, default=10**5,
-                        help="run the per-child loop yardstick up to this size (default 1e5)")
+    parser.add_argument("--loop-max", type=parse_size, default=0,
+                        help="run the per-child loop here too, up to this size (default: never; bench_yardsticks.py "
+                             "runs it in the same `make bench`, and it took 25 s at 1e5)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference check and the loop")
     parser.add_argument("--profile", action="store_true",
                         help="also write a cProfile of one extra build per size to results/profile_n*.txt")

@@ -253,7 +253,9 @@ def _check_and_stack(episodes: pd.DataFrame, when: dt.date, ledger: RowLedger,
     if len(errors):
         ledger.quarantine(episodes.loc[errors.index, "row_id"], errors.to_numpy())
     # the dates as written only serve the checks' messages: every later step copies two text columns fewer
-    episodes = episodes.drop(index=errors.index, columns=["start_text", "end_text"], errors="ignore")
+    episodes = episodes.drop(columns=["start_text", "end_text"], errors="ignore")
+    if len(errors):  # (dropping no rows still copied every column)
+        episodes = episodes.drop(index=errors.index)
     open_now = episodes["end"].isna() | (episodes["end"] > pd.Timestamp(when))
     episodes.loc[open_now, ["end", "exit_code"]] = [pd.NaT, pd.NA]
     stacked = stack_episodes(episodes)
