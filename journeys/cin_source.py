@@ -12,6 +12,7 @@ import pandas as pd
 
 from journeys.accounting import RowLedger
 from journeys.cin import CinCensus, CinStack, account_cin, is_cin_census, read_cin_census
+from journeys.columns import positions
 from journeys.config import PathwayConfig
 from journeys.joined import COVER, INTERVAL_COLUMNS, censor
 from journeys.mapping import map_episodes
@@ -92,8 +93,8 @@ def in_input_order(rows: pd.DataFrame, ledger: RowLedger) -> pd.DataFrame:
     """Census episodes in the order of the inputs (file as the ledger first registered it, then line): the
     episodes table's order, which a build in partitions of children can give back (`partitioned.child_order`)
     and which says nothing of how the children's ids sort."""
-    files = {file: i for i, (file, *_) in reversed(list(enumerate(ledger.tables)))}
-    place = rows["file"].astype("str").map(files).fillna(-1).to_numpy(dtype=np.int64)
+    files = pd.Index(list(dict.fromkeys(file for file, *_ in ledger.tables)))  # in the order first registered
+    place = positions(rows["file"].astype("str"), files).astype(np.int64)
     return rows.iloc[np.lexsort((rows["line"].to_numpy(dtype=np.int64), place))].reset_index(drop=True)
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from journeys.accounting import RowLedger
 from journeys.cin_source import CinInputs
+from journeys.columns import positions
 from journeys.parquet_out import write_parquet
 from journeys.pipeline import BuildResult
 
@@ -176,9 +177,7 @@ def attributed(issues: pd.DataFrame, rows: dict[str, pd.DataFrame]) -> pd.DataFr
 
     def where(file: pd.Series, label: np.ndarray, row: np.ndarray) -> np.ndarray:
         """(table label, file, row) as one number: labels and files are few, rows below 2^40."""
-        codes, distinct = pd.factorize(file.astype("str"))  # a few files: hashing each row's name once, not twice
-        position = np.where(codes >= 0, files.get_indexer(distinct)[np.maximum(codes, 0)] if len(distinct) else -1, -1)
-        return (label.astype(np.int64) << 60) | (position.astype(np.int64) << 40) | row
+        return (label.astype(np.int64) << 60) | (positions(file.astype("str"), files).astype(np.int64) << 40) | row
 
     keys = [where(frame["file"], np.full(len(frame), labels.index(_TABLE_LABEL[kind])),
                   frame[_ROW.get(kind, "row")].to_numpy(dtype=np.int64)) for kind, frame in frames.items()]
