@@ -264,12 +264,15 @@ def cached_mixed_meta(size: int, seed: int) -> dict[str, Any] | None:
 
 
 def count_cin(paths: list[Path]) -> Any:
-    """The census returns read and stacked as a build reads them: (CinInputs, seconds)."""
+    """The census returns read and stacked as a build reads them (parsed in helper processes where a build
+    would parse them so): (CinInputs, seconds)."""
     from journeys.accounting import RowLedger
+    from journeys.census_apart import parsing_apart
     from journeys.cin_source import load_cin
 
     t0 = time.perf_counter()
-    cin = load_cin(paths, RowLedger())
+    with parsing_apart(paths) as collect:
+        cin = load_cin(paths, RowLedger(), collect)
     return cin, time.perf_counter() - t0
 
 
@@ -559,6 +562,8 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
         "flow": {k: v for summary in steps.seen.values() for k, v in summary.items()},
         "steps_inclusive": {k: round(v, 3) for k, v in steps.total_seconds.items()}, "step_calls": steps.calls,
         "rss_after_setup_mb": mb(rss_setup), "rss_after_build_mb": mb(rss_build),
+        # the processes that parsed the census files (journeys.census_apart), the largest; 0 if none ran
+        "helpers_peak_rss_mb": mb(maxrss_bytes(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)),
         "outputs": {
             "episodes_in": sum(int(i["rows_read"]) for i in report["inputs"] if i["table"] == "episodes"),
             "episodes_out": int(len(result.episodes)),
@@ -1119,6 +1124,7 @@ def bench_mixed(size: int, args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mb_after_step": last["peak_rss_mb_after_step"], "rss_mb_after_step": last["rss_mb_after_step"],
         "progress": last["progress"], "flow": last["flow"],
         "outputs": last["outputs"], "checks": last["checks"],
+        "helpers_peak_rss_mb": max(r.get("helpers_peak_rss_mb", 0.0) for r in runs),
     }
     entry["step_groups"] = group_steps(entry["steps"])
     failed = [k for k, ok in entry["checks"].items() if not ok]
@@ -1338,6 +1344,12 @@ def render_mixed(results: dict[str, Any]) -> list[str]:
                      f"{s['build_cpu_seconds']['median']:.1f} | {s['write_seconds']['median']:.1f} | "
                      f"{s['rows_per_second']:,} | {s['peak_rss_mb']:,.0f} | "
                      + " | ".join(f"{ph.get(p, 0):.1f}" for p in PHASES) + f" | {ok} |")
+    helped = [s for s in mixed if s.get("helpers_peak_rss_mb")]
+    if helped:
+        lines += ["", "The census files are parsed by helper processes, one per CPU, while the build reads the CSVs "
+                  "(journeys.census_apart); the build waits for them in `load_cin`. The largest helper's peak RSS: "
+                  + ", ".join(f"{s['helpers_peak_rss_mb']:,.0f} MB at {s['episode_rows']:,} episode rows" for s in helped)
+                  + " (the peak RSS column is the largest process's: the build's)."]
     lines += ["", "Row accounting (last run; report.json's per-input rows summed per table; the checks compare "
               "them with counts taken from the CSV lines and the XML's <Child>/<CINdetails> elements):", "",
               "| episode rows | table | files | read | used | superseded | ignored | quarantined |",

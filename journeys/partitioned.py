@@ -37,10 +37,10 @@ import pandas as pd
 
 from journeys.accounting import RowLedger
 from journeys.attributes import joined_attributes, journey_attributes
-from journeys.cin import CinCensus, CinStack, read_cin_census
+from journeys.cin import CinStack
+from journeys.census_apart import parse_or_error, raised
 from journeys.cin_source import CinInputs, keyed_cin, split_inputs
 from journeys.config import PathwayConfig
-from journeys.errors import JourneysError
 from journeys.issues import combine_issues, issue_frame, summarise_issues
 from journeys.parquet_out import write_parquet
 from journeys.pipeline import (BuildResult, CareDate, Progress, _concat, _quiet, build_from_tables,
@@ -175,32 +175,6 @@ def build_partition(folder: Path, rows: np.ndarray, starts: np.ndarray, layout: 
     return built
 
 
-@dataclass(frozen=True)
-class _Unreadable:
-    """A census file a worker could not read: the error, sent back as plain values (the exception itself
-    holds lxml's error log, which does not pickle, and Dask would report only that)."""
-
-    kind: type[JourneysError]
-    what: str
-    where: str | None
-    fix: str | None
-
-
-def _parse_census(path: Path) -> CinCensus | _Unreadable:
-    """read_cin_census on a worker, its JourneysError returned rather than raised."""
-    try:
-        return read_cin_census(path)
-    except JourneysError as error:
-        return _Unreadable(type(error), error.what, error.where, error.fix)
-
-
-def _raised(parsed: CinCensus | _Unreadable) -> CinCensus:
-    """The census, or the worker's error raised here as the embedded build raises it."""
-    if isinstance(parsed, _Unreadable):
-        raise parsed.kind(parsed.what, where=parsed.where, fix=parsed.fix)
-    return parsed
-
-
 def _on_this_machine(address: str) -> bool:
     """Whether a worker's address is this machine's loopback (a local cluster's workers)."""
     host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
@@ -261,8 +235,8 @@ def run_partitioned(inputs: Sequence[Path], config: PathwayConfig, *, client: Cl
     if census_files and all(_on_this_machine(worker) for worker in workers):
         # the census files are parsed by the workers while this process reads the rest (a remote cluster's
         # workers would see the children's ids, and may not see these files: there, this process parses them)
-        parsing = client.map(_parse_census, census_files, pure=False)
-        parse = lambda _paths: [_raised(r) for r in client.gather(parsing)]  # noqa: E731 - the futures' order
+        parsing = client.map(parse_or_error, census_files, pure=False)
+        parse = lambda _paths: [raised(r) for r in client.gather(parsing)]  # noqa: E731 - the futures' order
     ledger, tables, cin = read_inputs(inputs, config, return_year, progress, parse=parse)
     # only what the extract date is decided from (the frames' every column would be a copy of the whole input)
     dated = ["start", "end", "return_year"]

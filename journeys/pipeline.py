@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from journeys.accounting import RowLedger
 from journeys.codes import SEX
+from journeys.census_apart import parsing_apart
 from journeys.cin_source import CinInputs, Parse, cin_intervals, load_cin, split_inputs
 from journeys.config import PathwayConfig
 from journeys.front_door import front_door_intervals
@@ -115,13 +116,14 @@ def read_inputs(inputs: Sequence[Path], config: PathwayConfig, return_year: int 
     files are parsed, e.g. on a cluster's workers)."""
     ledger, tables = ledger or RowLedger(), CanonicalTables()
     cin_paths, table_paths = split_inputs(inputs)
-    for path in table_paths:
-        progress(f"Reading {path.name}")
-        for raw in read_tables(Path(path)):
-            canonicalise(raw, config, ledger, tables, return_year)
-    for path in cin_paths:
-        progress(f"Reading {path.name} (CIN census)")
-    return ledger, tables, (load_cin(cin_paths, ledger, parse) if cin_paths else None)
+    with parsing_apart(cin_paths if parse is None else []) as apart:  # the census parsed meanwhile, elsewhere
+        for path in table_paths:
+            progress(f"Reading {path.name}")
+            for raw in read_tables(Path(path)):
+                canonicalise(raw, config, ledger, tables, return_year)
+        for path in cin_paths:
+            progress(f"Reading {path.name} (CIN census)")
+        return ledger, tables, (load_cin(cin_paths, ledger, parse or apart) if cin_paths else None)
 
 
 @dataclass(frozen=True)
