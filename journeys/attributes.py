@@ -159,8 +159,9 @@ class _Grouped:
         # per journey: the latest journey of the child that started on or before each episode (a merge_asof by
         # child took 0.35 s at 10^6 episodes); its position among sorted keys rises with the episodes' order
         placed_at = np.searchsorted(journey_keys[by_journey], episode_keys[self.order], side="right") - 1
-        journey = by_journey[np.maximum(placed_at, 0)]
-        placed = (placed_at >= 0) & (journey_child[journey] == ordered_child)  # episodes before any journey: out
+        journey = by_journey[np.maximum(placed_at, 0)] if by_journey.size else np.zeros(placed_at.size, np.int64)
+        placed = (placed_at >= 0) & (journey_child[journey] == ordered_child) if by_journey.size \
+            else np.zeros(placed_at.size, dtype=bool)  # episodes before any journey (or of no journey): out
         self._placed = np.flatnonzero(placed)
         group = placed_at[self._placed]
         self._journey_starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size \
@@ -190,7 +191,8 @@ def journey_attributes(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataF
     journey_no, step = spells["journey_no"].to_numpy(), spells["step"].to_numpy()
     order = np.lexsort((step, journey_no, spell_child))  # stable: ties keep the spells' order
     ordered_child, ordered_no = spell_child[order], journey_no[order]
-    firsts = order[np.r_[True, (ordered_child[1:] != ordered_child[:-1]) | (ordered_no[1:] != ordered_no[:-1])]]
+    firsts = order[np.r_[True, (ordered_child[1:] != ordered_child[:-1]) | (ordered_no[1:] != ordered_no[:-1])]] \
+        if order.size else order  # no spells (every row quarantined or ignored): no journeys
     journeys = spells[JOURNEY_KEY + ["start"]].iloc[firsts].reset_index(drop=True)
     journey_child = spell_child[firsts]
     out = journeys.copy()

@@ -38,6 +38,18 @@ def test_one_row_per_journey_with_its_first_values() -> None:
     assert attrs["need_code"].tolist() == ["N5 Family dysfunction", "N1 Abuse or neglect", "N4 Family in acute stress"]
 
 
+def test_no_spells_give_no_journeys_with_the_same_columns() -> None:
+    """A build whose every row was quarantined or ignored has no spells: no journeys, not an error."""
+    spells, episodes = frames()
+    some = journey_attributes(episodes, spells)
+    none = journey_attributes(episodes.iloc[:0], spells.iloc[:0])
+    assert none.empty and none.columns.tolist() == some.columns.tolist()
+    assert none.dtypes.astype(str).tolist() == some.dtypes.astype(str).tolist()
+    assert none["sex"].cat.categories.tolist() == ["Female", "Male", "Not known"]
+    none_of_theirs = journey_attributes(episodes, spells.iloc[:0])  # episodes, but none made a spell
+    assert none_of_theirs.empty and none_of_theirs.columns.tolist() == some.columns.tolist()
+
+
 def test_selection_masks_whole_journeys() -> None:
     spells, episodes = frames()
     data = JourneyData(spells, journey_attributes(episodes, spells))
