@@ -26,6 +26,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -72,12 +73,21 @@ class Layout:
 
 def partition_of(person_id: pd.Series, authority: str, partitions: int) -> np.ndarray:
     """The partition of each row: a hash of authority and child id (a blank id hashes alike), so a child
-    never spans two.
+    never spans two. Keyed ids (UInt64, as `CanonicalTables.key_children` leaves them) hash as numbers.
 
     >>> partition_of(pd.Series(["A1", "A1", None]), "x", 4).tolist() == [partition_of(pd.Series(["A1"]), "x", 4)[0]] * 2 + [
     ...     partition_of(pd.Series([None]), "x", 4)[0]]
     True
     """
+    if pd.api.types.is_integer_dtype(person_id.dtype):  # keyed ids (what a build partitions), hashed as numbers:
+        # as text, 10^7 of them took 14 s to hash
+        salt = pd.util.hash_array(np.array([authority], dtype=object))[0]
+        numbers = person_id.to_numpy(dtype=np.uint64, na_value=0) ^ salt
+        part = (pd.util.hash_array(numbers) % np.uint64(partitions)).astype(np.int64)
+        missing = person_id.isna().to_numpy()
+        if missing.any():  # with the blank ids given as text
+            part[missing] = partition_of(pd.Series([None], dtype="str"), authority, partitions)[0]
+        return part
     text = (authority + "\x1f" + person_id.astype("str").fillna("")).to_numpy(dtype=object)
     return (pd.util.hash_array(text, categorize=True) % np.uint64(partitions)).astype(np.int64)
 
@@ -99,19 +109,27 @@ def write_partitions(tables: CanonicalTables, ledger: RowLedger, authority: str,
         path.mkdir(parents=True, exist_ok=True)
     rows = np.zeros((partitions, len(starts)), dtype=np.int64)
     sent = np.zeros(len(ledger.bucket), dtype=bool)
-    for kind in KINDS:
-        frames = getattr(tables, kind)
-        if not frames:
-            continue
-        frame = pd.concat(frames, ignore_index=True)
-        part = partition_of(frame["person_id"], authority, partitions)
-        ids = frame["row_id"].to_numpy(dtype=np.int64)
-        sent[ids] = True
-        table = np.searchsorted(starts, ids, side="right") - 1
-        for k in range(partitions):
-            mine = part == k
-            np.add.at(rows[k], table[mine], 1)
-            write_parquet(frame.loc[mine].reset_index(drop=True), out[k] / f"{kind}.parquet")
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="journeys-partitions") as writer:
+        written = []
+        for kind in KINDS:
+            frames = getattr(tables, kind)
+            if not frames:
+                continue
+            frame = pd.concat(frames, ignore_index=True)
+            part = partition_of(frame["person_id"], authority, partitions)
+            ids = frame["row_id"].to_numpy(dtype=np.int64)
+            sent[ids] = True
+            table = np.searchsorted(starts, ids, side="right") - 1
+            rows += np.bincount(part * len(starts) + table, minlength=rows.size).reshape(rows.shape)
+            # the rows in partition order once (stable: each keeps its order), then each partition a slice of them:
+            # selecting every column once per partition took a third of the Dask build's driver time at 10^7
+            order = np.argsort(part, kind="stable")
+            frame = frame.take(order).reset_index(drop=True)
+            bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+            written += [writer.submit(write_parquet, frame.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True),
+                                      out[k] / f"{kind}.parquet") for k in range(partitions)]  # Arrow writes without the GIL
+        for done in written:
+            done.result()
     if cin is not None:
         stack = cin.stack
         part = partition_of(stack.episodes["person_id"], authority, partitions)

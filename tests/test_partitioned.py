@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,6 +61,21 @@ def test_a_child_never_spans_two_partitions() -> None:
     assert part.min() >= 0 and part.max() < 3
     assert part[0] == part[2] and part[1] == part[6] and part[3] == part[5]
     assert (partition_of(ids, "northgate", 3) == part).all()  # the same every time
+
+
+def test_keyed_children_spread_over_the_partitions_and_stay_whole() -> None:
+    """Keyed ids (UInt64 numbers, as a build partitions them) hash as numbers: a child's rows together, the blank
+    ids together, the children spread evenly, and another authority's the same children spread otherwise."""
+    from journeys.pseudonymise import pseudonymise_keys
+
+    keyed = pseudonymise_keys(pd.Series([f"C{i}" for i in range(20_000)] * 2 + [None, None]), KEY)
+    part = partition_of(keyed, "northgate", 4)
+    assert (part[:20_000] == part[20_000:40_000]).all() and part[40_000] == part[40_001]
+    assert part[40_000] == partition_of(pd.Series([None], dtype="str"), "northgate", 4)[0]
+    shares = np.bincount(part[:20_000], minlength=4) / 20_000
+    assert shares.min() > 0.23 and shares.max() < 0.27
+    elsewhere = partition_of(keyed, "westmoor", 4)
+    assert 0.70 < (elsewhere[:20_000] != part[:20_000]).mean() < 0.80  # independent: 3 in 4 move
 
 
 def test_messy_returns_build_the_same_in_partitions(client: object, tmp_path: Path) -> None:
