@@ -17,8 +17,8 @@ For each plain size:
    and seed match);
 2. time what `journeys build --config pathway_configs/ssda903.yaml EPISODES HEADER --out DIR` does,
    in-process via `run_pipeline` (then, separately, writing the parquet outputs), each repeat in a
-   fresh subprocess whose peak RSS the parent reads with `os.wait4` (the per-child form of
-   `getrusage(RUSAGE_CHILDREN)`): the memory a user's `journeys build` would need;
+   fresh subprocess that reports its own peak RSS (the kernel's VmHWM; `os.wait4`'s ru_maxrss only
+   without /proc, as Linux carries a parent's peak into it): the memory a user's `journeys build` would need;
 3. attribute the build time to the phases the pipeline reports through its `progress` callback
    (Reading / Checking / Mapping / Building), and to its steps (by timing the functions
    `run_pipeline` calls; nothing in the library is changed);
@@ -450,9 +450,24 @@ class StepTimer:
         return timed
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far: the kernel's high-water mark of its own memory (VmHWM).
+
+    Not getrusage's ru_maxrss: Linux carries it over from the parent through fork and exec, so a worker
+    started by a parent holding 1.6 GB reported 1.6 GB (the mixed 10^5 build, after the 10^7 sizes)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far."""
-    return mb(maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    """This process's peak resident memory so far, MB (`peak_rss_bytes`)."""
+    return mb(peak_rss_bytes())
 
 
 def rss_now_mb() -> float | None:
@@ -502,7 +517,7 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
     stage_model = load_stage_model()
     config = load_config(CONFIG, stage_model)
     setup_seconds = time.perf_counter() - t_import
-    rss_setup = maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    rss_setup = peak_rss_bytes()
 
     steps = StepTimer(pipeline, extra=STEP_MODULES, summaries=FLOW)
     marks: list[tuple[float, str]] = []
@@ -524,7 +539,7 @@ def worker_build(job: dict[str, Any]) -> dict[str, Any]:
     t1, c1 = time.perf_counter(), time.process_time()
     if profiler is not None:
         profiler.disable()
-    rss_build = maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    rss_build = peak_rss_bytes()
 
     # the writes of `journeys build` (cli.cmd_build), timed apart
     out = Path(job["out"])
@@ -941,7 +956,11 @@ def run_worker(kind: str, job: dict[str, Any]) -> tuple[dict[str, Any], int]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"the {kind} worker failed (exit {proc.returncode}) for {job}")
-        return json.loads(out_path.read_text()), maxrss_bytes(usage.ru_maxrss)
+        result = json.loads(out_path.read_text())
+        # the worker's own high-water mark; os.wait4's ru_maxrss only where /proc is missing (it can be this
+        # process's peak, carried over into the child)
+        own = result.pop("worker_peak_rss_bytes", None)
+        return result, int(own) if own else maxrss_bytes(usage.ru_maxrss)
 
 
 def size_options(parser: argparse.ArgumentParser) -> None:
@@ -1352,9 +1371,10 @@ def render_mixed(results: dict[str, Any]) -> list[str]:
     helped = [s for s in mixed if s.get("helpers_peak_rss_mb")]
     if helped:
         lines += ["", "The census files are parsed by helper processes, one per CPU, while the build reads the CSVs "
-                  "(journeys.census_apart); the build waits for them in `load_cin`. The largest helper's peak RSS: "
+                  "(journeys.census_apart); the build waits for them in `load_cin`. The largest helper's peak RSS, at most: "
                   + ", ".join(f"{s['helpers_peak_rss_mb']:,.0f} MB at {s['episode_rows']:,} episode rows" for s in helped)
-                  + " (the peak RSS column is the largest process's: the build's)."]
+                  + " (getrusage's figure for the build's children, which counts the build's own memory when they "
+                  "started; the peak RSS column is the build process's own high-water mark)."]
     lines += ["", "Row accounting (last run; report.json's per-input rows summed per table; the checks compare "
               "them with counts taken from the CSV lines and the XML's <Child>/<CINdetails> elements):", "",
               "| episode rows | table | files | read | used | superseded | ignored | quarantined |",
@@ -1438,6 +1458,7 @@ def main(argv: list[str] | None = None) -> int:
             result = worker_parquet(job)
         else:
             result = worker_reference(job)
+        result["worker_peak_rss_bytes"] = peak_rss_bytes()  # the parent's ru_maxrss may be its own (peak_rss_bytes)
         args.result.write_text(json.dumps(result, indent=2, default=str))
         return 0
 

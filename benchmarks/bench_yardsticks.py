@@ -234,8 +234,13 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                              "children": meta["children"], "episodes_csv_mb": meta["episodes_csv_mb"]}
     R.FOLDER.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="yardstick-build-", dir=R.FOLDER) as tmp:
-        repeats = args.repeats or (2 if size <= 10**6 else 1)
-        runs = [timed_build(paths, Path(tmp) / f"run{i}") for i in range(repeats)]
+        repeats = args.repeats or (3 if size <= 10**6 else 1)
+        # each build back to back with a DuckDB query: this VM's speed drifts by a fifth within minutes, so the
+        # ratio is taken pair by pair (the median of the pairs' ratios), not from runs minutes apart
+        runs, duck_runs = [], []
+        for i in range(repeats):
+            runs.append(timed_build(paths, Path(tmp) / f"run{i}"))
+            duck_runs.append(run_worker("duckdb", job))
         pipeline = pipeline_counts(Path(tmp) / "run0")
         entry["journeys_build"] = {"seconds": B.median(s for s, _ in runs), "runs": [round(s, 2) for s, _ in runs],
                                    "peak_rss_mb": B.mb(max(r for _, r in runs))}
@@ -247,7 +252,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
           f"peak {entry['journeys_build']['peak_rss_mb']} MB")
     kinds = ["duckdb", "dfg"] + (["loop"] if size <= args.loop_max else [])
     for kind in kinds:
-        runs_k = [run_worker(kind, job) for _ in range(repeats if kind != "loop" else 1)]
+        runs_k = duck_runs if kind == "duckdb" else [run_worker(kind, job) for _ in range(repeats if kind != "loop" else 1)]
         result = dict(runs_k[-1][0])
         counts = Counter({(a, b): n for a, b, n in result.pop("counts")})
         result["seconds"] = B.median(r["seconds"] for r, _ in runs_k)
@@ -257,8 +262,9 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         entry[kind] = result
         B.log(f"  {kind}: {result['seconds']} s, peak {result['peak_rss_mb']} MB, "
               f"identical to the pipeline: {result['vs_pipeline']['identical']}")
-    build, duck = entry["journeys_build"]["seconds"], entry["duckdb"]["seconds"]
-    entry["build_vs_duckdb"] = round(build / duck, 2) if duck else None
+    pairs = [b / d for (b, _), (r, _) in zip(runs, duck_runs) if (d := r["seconds"])]
+    entry["build_vs_duckdb_pairs"] = [round(x, 2) for x in pairs]
+    entry["build_vs_duckdb"] = round(B.median(pairs), 2) if pairs else None
     return entry
 
 
@@ -292,9 +298,11 @@ def write_results(entries: list[dict[str, Any]]) -> None:
                 lines.append(f"| {e['episodes']:,} | {NAMES[kind]} | {r['seconds']} | {r['peak_rss_mb']:,} | "
                              f"{'yes' if r['vs_pipeline']['identical'] else 'NO'} | {note} |")
     lines += ["", f"Target (issue 5): `journeys build` end to end within {TARGET_VS_DUCKDB:.0f}x of the DuckDB query at "
-              "10^6 episodes:"]
+              "10^6 episodes. Each build runs back to back with a DuckDB query; the ratio is the median of the pairs' "
+              "ratios (listed):"]
     lines += [f"- {e['episodes']:,} episodes: {e['build_vs_duckdb']}x "
-              f"({'met' if e['build_vs_duckdb'] <= TARGET_VS_DUCKDB else 'not met'})" for e in entries]
+              f"({', '.join(map(str, e.get('build_vs_duckdb_pairs', [])))}; "
+              f"{'met' if e['build_vs_duckdb'] <= TARGET_VS_DUCKDB else 'not met'})" for e in entries]
     (RESULTS / "yardsticks.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
