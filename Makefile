@@ -47,7 +47,7 @@ bench: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_incremental.py
 	$(PY) benchmarks/bench_app.py
 
-## make bench with 10^7 episodes too (SSDA903 only): 27 to 32 minutes and 12 GB of memory here.
+## make bench with 10^7 episodes too (SSDA903 only): about 26 minutes from nothing and 12 GB of memory here.
 bench-full: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_build.py --full
 	$(PY) benchmarks/bench_yardsticks.py --full
