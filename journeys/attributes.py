@@ -159,9 +159,11 @@ class _Grouped:
         # per journey: the latest journey of the child that started on or before each episode (a merge_asof by
         # child took 0.35 s at 10^6 episodes); its position among sorted keys rises with the episodes' order
         placed_at = np.searchsorted(journey_keys[by_journey], episode_keys[self.order], side="right") - 1
-        journey = by_journey[np.maximum(placed_at, 0)] if by_journey.size else np.zeros(placed_at.size, np.int64)
-        placed = (placed_at >= 0) & (journey_child[journey] == ordered_child) if by_journey.size \
-            else np.zeros(placed_at.size, dtype=bool)  # episodes before any journey (or of no journey): out
+        if by_journey.size:
+            journey = by_journey[np.maximum(placed_at, 0)]
+            placed = (placed_at >= 0) & (journey_child[journey] == ordered_child)  # episodes before any journey: out
+        else:  # no journeys (no spells): no episode is placed
+            journey, placed = np.zeros(placed_at.size, np.int64), np.zeros(placed_at.size, bool)
         self._placed = np.flatnonzero(placed)
         group = placed_at[self._placed]
         self._journey_starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size \
