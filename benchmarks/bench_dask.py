@@ -14,6 +14,7 @@ differs). Timed from outside (wall seconds), with each phase read from the progr
 arrive (cluster start and reading, writing the partitions, building them, joining them and writing
 the outputs), and peak RSS of the largest process (os.wait4: the driver or a worker).
 
+Run by `make bench-full` (issue 5: `make bench` is 10^5 and 10^6 without pm4py and Dask), or alone.
 Results: `benchmarks/results/dask.json` and `dask.md`; the scaling note is in benchmarks/README.md.
 """
 
@@ -135,7 +136,7 @@ def write_results(entries: list[dict[str, Any]]) -> None:
              "episodes + CIN stage episodes); `journeys build` from the files in a fresh process, wall seconds (median "
              "of runs), peak RSS of the largest process. A local cluster on 127.0.0.1, four partitions per worker. "
              "Every Dask build's six output files are compared byte for byte with the embedded build's: the one "
-             "bench_yardsticks.py timed in the same `make bench` run where the inputs and code are the same (a 10^7 "
+             "bench_yardsticks.py timed in the same `make bench-full` run where the inputs and code are the same (a 10^7 "
              "build not run twice), else built here.", "",
              "| data | episodes | engine | seconds | start + read | write partitions | build partitions | "
              "join + write | peak RSS MB | identical files |", "|:--|---:|:--|---:|---:|---:|---:|---:|---:|:--|"]

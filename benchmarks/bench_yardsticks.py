@@ -7,10 +7,11 @@ bench_build.py makes (made here if missing), each in a fresh process whose peak 
 - **journeys build**: the CLI end to end, CSV in, parquet out (what a council runs);
 - **DuckDB, one query**: reads the same CSV and counts transitions per (from, to) stage pair with the
   config's rules written as SQL (the fastest single-engine query we could write: the yardstick);
-- **pm4py discover_dfg**: the directly-follows graph of the same episodes as an event log (case = a
-  journey, activity = its stage, with where the journey began and how it ended as first and last
-  events); timed alone, the event log made beforehand, once per size (discover_dfg timed as many times on it). Its edges without self-loops (consecutive
-  episodes in the same stage) are the transitions;
+- **pm4py discover_dfg** (with `--full` or `--pm4py`, so in `make bench-full`, not `make bench`): the
+  directly-follows graph of the same episodes as an event log (case = a journey, activity = its stage,
+  with where the journey began and how it ended as first and last events); timed alone, on an event
+  log made beforehand once per size. Its edges without self-loops (consecutive episodes in the same
+  stage) are the transitions;
 - **per-child Python loop** building a networkx graph (what a first version would do), up to `--loop-max`.
 
 Every count is checked equal to the pipeline's transitions.parquet, pair by pair. pm4py (AGPL) and DuckDB
@@ -255,7 +256,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                                     "date": dt.datetime.now().isoformat(timespec="seconds")})
     B.log(f"{B.label(size)}: journeys build {entry['journeys_build']['seconds']} s, "
           f"peak {entry['journeys_build']['peak_rss_mb']} MB")
-    kinds = ["duckdb", "dfg"] + (["loop"] if size <= args.loop_max else [])
+    kinds = ["duckdb"] + (["dfg"] if args.full or args.pm4py else []) + (["loop"] if size <= args.loop_max else [])
     for kind in kinds:
         # the loop runs once; discover_dfg `repeats` times in one process, on one event log
         runs_k = duck_runs if kind == "duckdb" else [run_worker(kind, {**job, "repeats": repeats if kind == "dfg" else 1})]
@@ -280,16 +281,21 @@ NAMES = {"duckdb": "DuckDB, one query (CSV in)", "dfg": "pm4py discover_dfg alon
 
 def write_results(entries: list[dict[str, Any]]) -> None:
     import duckdb
-    import pm4py
 
+    pm4py_version = None
+    if any("dfg" in e for e in entries):
+        import pm4py
+
+        pm4py_version = pm4py.__version__
     out = {"date": dt.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
            "cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__,
-           "pm4py": pm4py.__version__, "target_build_vs_duckdb": TARGET_VS_DUCKDB, "sizes": entries}
+           "pm4py": pm4py_version, "target_build_vs_duckdb": TARGET_VS_DUCKDB, "sizes": entries}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "yardsticks.json").write_text(json.dumps(out, indent=2))
     lines = [f"# Yardsticks for `journeys build` ({out['date']})", "",
-             f"{out['machine']}, {out['cpus']} CPUs, Python {out['python']}, DuckDB {out['duckdb']}, pm4py "
-             f"{out['pm4py']}. Synthetic SSDA903 episodes (bench_build.py's), seconds (median of runs) and peak RSS "
+             f"{out['machine']}, {out['cpus']} CPUs, Python {out['python']}, DuckDB {out['duckdb']}, "
+             + (f"pm4py {pm4py_version}" if pm4py_version else "pm4py not run (`make bench-full` or --pm4py runs it)")
+             + ". Synthetic SSDA903 episodes (bench_build.py's), seconds (median of runs) and peak RSS "
              "of a fresh process each. Every yardstick's transition counts are checked against the pipeline's, "
              "pair by pair.", "",
              "| episodes | what | seconds | peak RSS MB | identical to the pipeline | note |", "|---:|:--|---:|---:|:--|:--|"]
@@ -318,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     B.size_options(parser)
     parser.add_argument("--repeats", type=int, help="timed runs of each (default 3 up to 1e6, 1 at 1e7; the loop runs once)")
+    parser.add_argument("--pm4py", action="store_true",
+                        help="also time pm4py's discover_dfg at every size (on with --full: `make bench-full` adds pm4py "
+                             "and Dask to `make bench`, as issue 5 has it)")
     parser.add_argument("--loop-max", type=B.parse_size, default=10**5, help="run the per-child loop up to this size")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
