@@ -6,8 +6,9 @@ SSDA903 CSV, the CLI runs in a fresh process, as a council or a national body wo
 
 - the embedded build (`journeys build`): the one bench_yardsticks.py timed and kept
   (benchmarks/reference_builds.py) when the inputs and every module are the same, else run here and kept;
-- the Dask engine on a local cluster of 1 worker process, then 2 (`--engine dask --workers N`); at 10^7 only 2
-  (`--full-workers`: one worker there took three minutes of `make bench-full`'s thirty).
+- the Dask engine on a local cluster of 1 worker process, then 2 (`--engine dask --workers N`); at 10^7, and the
+  mixed data's 10^6, only 2 (`--full-workers`: one worker there took three minutes, and one, of
+  `make bench-full`'s thirty).
 
 Each Dask build's output files are compared byte for byte with the embedded build's (exit 1 if any
 differs). Timed from outside (wall seconds), with each phase read from the progress lines as they
@@ -99,7 +100,8 @@ def bench_size(size: int, args: argparse.Namespace, mixed: bool = False) -> dict
                   f"({timing['date']}; same inputs and code)")
         else:
             embedded = Path(tmp) / "embedded"
-        workers = args.workers if size < B.FULL_SIZE else args.full_workers
+        # the largest sizes with the larger cluster only: the scaling from 1 to 2 workers is measured below them
+        workers = args.full_workers if size >= B.FULL_SIZE or (mixed and size >= 10**6) else args.workers
         cases = ([] if reference else [("embedded", [])]) + [
             (f"dask, {w} worker{'s' if w > 1 else ''}", ["--engine", "dask", "--workers", str(w)]) for w in workers]
         for name, extra in cases:
@@ -158,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each engine (default 1)")
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="local cluster sizes (default: 1 2)")
     parser.add_argument("--full-workers", nargs="+", type=int, default=[2],
-                        help="local cluster sizes at 10^7 episodes (default: 2; one worker took 3 minutes there, and "
-                             "the scaling from 1 to 2 is measured at the smaller sizes)")
+                        help="local cluster sizes at 10^7 episodes and 10^6 mixed rows (default: 2; one worker took 3 "
+                             "minutes and 1 minute there, and the scaling from 1 to 2 is measured at the smaller sizes)")
     parser.add_argument("--mixed-sizes", nargs="*", type=B.parse_size, metavar="N",
                         help="episode rows of the mixed SSDA903 + CIN census data (default: 1e5, and 1e6 with --full)")
     args = parser.parse_args(argv)
