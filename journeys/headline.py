@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -89,45 +89,45 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: 
         from journeys.perturb import record_keys
 
         keys = record_keys(spells["person_id"], None, secret)  # children, not journeys, are counted here
-    care = _care_rows(spells, in_care, is_open, model, last).assign(key=lambda c: keys[c["row"].to_numpy()])
-    during = care[care["end"] >= first]
-    at_end = during[_covers(during, last)]
+    child, earlier = _child_ids(spells, earlier_care)
+    start, end = spells["start"].to_numpy(), spells["end"].to_numpy()
+    care = _rows(np.flatnonzero(in_care & (start <= np.datetime64(last))), child=child, key=keys, start=start,
+                 end=end, open=is_open, journey_no=spells["journey_no"].to_numpy(), step=spells["step"].to_numpy(),
+                 moves=spells["moves"].to_numpy(dtype=np.int64), left_truncated=spells["left_truncated"].to_numpy(bool),
+                 next_care=spells["next_stage"].isin(care_stages(model)).to_numpy())
+    during = _where(care, care["end"] >= np.datetime64(first))
+    at_end = _where(during, _covers(during, last))
     starts = _starts(care, during, first)
-    if earlier_care is not None and len(starts):
-        at = starts["row"].to_numpy()
-        mine = pd.MultiIndex.from_arrays([spells["authority"].to_numpy()[at], spells["person_id"].to_numpy()[at]])
-        before = pd.MultiIndex.from_arrays([earlier_care["authority"].to_numpy(), earlier_care["person_id"].to_numpy()])
-        starts = starts.assign(re_entry=starts["re_entry"].to_numpy() | mine.isin(before))
+    if earlier is not None and len(starts["row"]):
+        starts["re_entry"] = starts["re_entry"] | np.isin(starts["child"], earlier)
     ceased = _last_ceasings(during, spells, model, last)
-    places = during["moves"].to_numpy(dtype=np.int64) + 1
-    placements = pd.Series(places).groupby(during["child"].to_numpy()).sum()
-    stable_ids = placements.index[placements.to_numpy() >= 3]
+    children, placed = np.unique(during["child"], return_inverse=True)
+    stable_ids = children[np.bincount(placed, weights=during["moves"] + 1, minlength=children.size) >= 3]
     fy = year_label(year)
     looked_after = _n(at_end)
     rows: list[tuple[str, str, tuple[int, int]]] = [
         ("looked_after_31_march", f"Children looked after on 31 March {year}", looked_after),
         ("started_in_year", f"Children who started to be looked after in {fy}", _n(starts)),
         ("re_entries_in_year", f"Children who started to be looked after in {fy} after an earlier period "
-                               "of care (re-entry)", _n(starts[starts["re_entry"]])),
+                               "of care (re-entry)", _n(_where(starts, starts["re_entry"]))),
         ("ceased_in_year", f"Children who ceased to be looked after in {fy}", _n(ceased)),
     ]
     for reason in [*model.of_kind("outcome"), CONTINUED_SUPPORT]:
         if (ceased["reason"] == reason).any():
             name = CONTINUED_SUPPORT_LABEL if reason == CONTINUED_SUPPORT else model.get(reason).label
             rows.append((f"ceased_{reason}", f"Ceased to be looked after in {fy}: {name}",
-                         _n(ceased[ceased["reason"] == reason])))
+                         _n(_where(ceased, ceased["reason"] == reason))))
     rows += [
         ("looked_after_during_year", f"Children looked after at any time in {fy}", _n(during)),
         ("three_plus_placements", f"Children looked after on 31 March {year} with 3 or more placements in {fy}",
-         _n(at_end[at_end["child"].isin(stable_ids)])),
+         _n(_where(at_end, np.isin(at_end["child"], stable_ids)))),
     ]
     front_door = in_need_stages(model)
     if stage_in(front_door).any() if in_need_data is None else in_need_data:
         cin = stage_in([s for s in front_door if s not in FRONT_DOOR_ONLY])
-        covered = cin & _covers(spells.assign(open=is_open), last).to_numpy()
-        front = spells.loc[covered, ["authority", "person_id", "stage"]].assign(key=keys[covered])
-        authority, person = pd.factorize(front["authority"])[0], pd.factorize(front["person_id"])[0]
-        front = front.assign(child=authority.astype(np.int64) * (int(person.max(initial=0)) + 1) + person)
+        every = {"start": start, "end": end, "open": is_open}
+        front = _rows(np.flatnonzero(cin & _covers(every, last)), child=child, key=keys,
+                      protection=stage_in([_CP_STAGE]))
         in_need = _n(front)
         rows += [
             ("children_in_need_31_march", f"Children in need on 31 March {year} (including children looked after)",
@@ -135,7 +135,7 @@ def headline_counts(spells: pd.DataFrame, model: StageModel, year: int, secret: 
             ("children_in_need_not_looked_after_31_march",
              f"Children in need on 31 March {year} who were not looked after", in_need),
             ("on_cp_plan_31_march", f"Children on a child protection plan on 31 March {year}",
-             _n(front[front["stage"] == _CP_STAGE])),
+             _n(_where(front, front["protection"]))),
         ]
     out = pd.DataFrame({"measure": pd.array([r[0] for r in rows], dtype="str"),
                         "label": pd.array([r[1] for r in rows], dtype="str"),
@@ -224,58 +224,102 @@ def _stage_lookup(spells: pd.DataFrame) -> Callable[[list[str]], np.ndarray]:
     return lambda ids: np.append(np.isin(names, ids), False)[codes]
 
 
-def _care_rows(spells: pd.DataFrame, in_care: np.ndarray, is_open: np.ndarray, model: StageModel,
-               last: pd.Timestamp) -> pd.DataFrame:
-    """In-care spells started by `last` as numbers: an int64 `child` per (authority, person_id), the
-    spell's position `row` in spells, whether the next stage is care (`next_care`) or `open`."""
-    care_ids = care_stages(model)
-    keep = np.flatnonzero(in_care & (spells["start"] <= last).to_numpy())
-    authority, _ = pd.factorize(spells["authority"].iloc[keep])
-    person, people = pd.factorize(spells["person_id"].iloc[keep])
-    frame = {"child": authority.astype(np.int64) * max(len(people), 1) + person, "row": keep}
-    for column in ("journey_no", "step", "start", "end", "moves", "left_truncated"):
-        frame[column] = spells[column].to_numpy()[keep]
-    frame["next_care"] = spells["next_stage"].isin(care_ids).to_numpy()[keep]
-    frame["open"] = is_open[keep]
-    return pd.DataFrame(frame)
+#: Rows of spells as numpy columns: the headline counts make a few dozen selections of a year's spells, and
+#: as DataFrames their fixed cost (about 40 ms a call even for no spells) was most of the Overview's time.
+_Rows = dict[str, np.ndarray]
 
 
-def _covers(spells: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
+def _rows(at: np.ndarray, **columns: np.ndarray) -> _Rows:
+    """The spells at positions `at` (kept as `row`), with the given whole-table columns taken there."""
+    return {"row": at} | {name: values[at] for name, values in columns.items()}
+
+
+def _where(rows: _Rows, mask: np.ndarray) -> _Rows:
+    return {name: values[mask] for name, values in rows.items()}
+
+
+def _child_ids(spells: pd.DataFrame, earlier: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One int64 per child (authority, person_id) for every spell, and for the children of `earlier` (columns
+    authority, person_id) in the same numbering (None without it)."""
+    frames = [spells] if earlier is None else [spells, earlier]
+    authority, _ = _codes_together([f["authority"] for f in frames])
+    person, people = _codes_together([f["person_id"] for f in frames])
+    child = authority.astype(np.int64) * max(people, 1) + person
+    return child[: len(spells)], None if earlier is None else child[len(spells):]
+
+
+def _codes_together(columns: list[pd.Series]) -> tuple[np.ndarray, int]:
+    """The columns' values coded in one numbering (one array for them all) and how many distinct values there
+    are. Columns of different dtypes (the app's categorical authority beside text) are coded apart and their
+    distinct values matched: stacked, the categorical became text row by row (30 ms a call at 10^6)."""
+    if len({str(c.dtype) for c in columns}) == 1:
+        codes, distinct = pd.factorize(pd.concat(columns, ignore_index=True))
+        return codes, len(distinct)
+    coded = [pd.factorize(c) for c in columns]
+    distinct = pd.Index(np.concatenate([np.asarray(values, dtype=object) for _, values in coded])).unique()
+    return np.concatenate([np.append(distinct.get_indexer(np.asarray(values, dtype=object)), -1)[codes]
+                           for codes, values in coded]), len(distinct)
+
+
+def _covers(rows: Mapping[str, np.ndarray], day: pd.Timestamp) -> np.ndarray:
     """Spells the child is in at the end of `day`: started by then, and left after it or still open."""
-    return (spells["start"] <= day) & ((spells["end"] > day) | (spells["open"] & (spells["end"] >= day)))
+    when = np.datetime64(day)
+    return (rows["start"] <= when) & ((rows["end"] > when) | (rows["open"] & (rows["end"] >= when)))
 
 
-def _n(rows: pd.DataFrame) -> tuple[int, int]:
+def _n(rows: _Rows) -> tuple[int, int]:
     """Distinct children among the rows, and the sum of their record keys (zeros unless a viewer's)."""
-    children, first = np.unique(rows["child"].to_numpy(), return_index=True)
-    return children.size, int(rows["key"].to_numpy()[first].sum())
+    children, first = np.unique(rows["child"], return_index=True)
+    return children.size, int(rows["key"][first].sum())
 
 
-def _starts(care: pd.DataFrame, during: pd.DataFrame, first: pd.Timestamp) -> pd.DataFrame:
+def _starts(care: _Rows, during: _Rows, first: pd.Timestamp) -> _Rows:
     """In-care spells starting a period of care in the year, with `re_entry` (an earlier care spell).
 
     A care spell just before one starting in the year ends in the year, so `during` holds it.
     """
-    cand = during[during["start"] >= first]
-    keys = ["child", "journey_no", "step"]
-    cand = cand.merge(during[keys].assign(step=during["step"] + 1, _care_before=True), how="left", on=keys)
-    from_outside = np.where(cand["step"] == 1, ~cand["left_truncated"].astype(bool), cand["_care_before"].isna())
-    cand = cand[from_outside]
-    earliest = care.groupby("child")["start"].min()
-    return cand.assign(re_entry=earliest.reindex(cand["child"]).to_numpy() < cand["start"].to_numpy())
+    # a spell follows care where the child's same journey has a care spell one step before it
+    order = np.lexsort((during["step"], during["journey_no"], during["child"]))
+    child, journey, step = during["child"][order], during["journey_no"][order], during["step"][order]
+    follows = np.zeros(order.size, dtype=bool)
+    follows[1:] = (child[1:] == child[:-1]) & (journey[1:] == journey[:-1]) & (step[1:] == step[:-1] + 1)
+    after_care = np.empty(order.size, dtype=bool)
+    after_care[order] = follows
+    from_outside = np.where(during["step"] == 1, ~during["left_truncated"], ~after_care)
+    cand = _where(during, (during["start"] >= np.datetime64(first)) & from_outside)
+    # re-entry: the child has a care spell starting before this one (the earliest start per child)
+    by_child = np.lexsort((care["start"], care["child"]))
+    ordered = care["child"][by_child]
+    heads = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if ordered.size else np.zeros(0, dtype=np.int64)
+    earliest = care["start"][by_child][heads]
+    at = np.searchsorted(ordered[heads], cand["child"])  # every candidate's child is among care's
+    cand["re_entry"] = earliest[at] < cand["start"] if at.size else np.zeros(0, dtype=bool)
+    return cand
 
 
-def _last_ceasings(during: pd.DataFrame, spells: pd.DataFrame, model: StageModel, last: pd.Timestamp) -> pd.DataFrame:
-    """Each child's last ceasing in the year, with the `reason` it ended with."""
-    leaving = during[~during["next_care"] & ~during["open"] & (during["end"] <= last)]
-    leaving = leaving.sort_values("end", kind="stable").drop_duplicates("child", keep="last")
+def _last_ceasings(during: _Rows, spells: pd.DataFrame, model: StageModel, last: pd.Timestamp) -> _Rows:
+    """Each child's last ceasing in the year (latest end; on a tie, the later spell), with the `reason` it
+    ended with."""
+    leaving = _where(during, ~during["next_care"] & ~during["open"] & (during["end"] <= np.datetime64(last)))
+    order = np.lexsort((leaving["row"], leaving["end"], leaving["child"]))
+    ordered = leaving["child"][order]
+    tails = order[np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])] if order.size else order
+    leaving = _where(leaving, tails)
     outcomes = model.of_kind("outcome")
     care_outcomes = [o for o in outcomes if model.get(o).group != "front_door_outcome"]
     named = {o: o for o in care_outcomes} | {model.get(o).label.lower(): o for o in care_outcomes}
-    next_stage = spells["next_stage"].iloc[leaving["row"]].astype("str").reset_index(drop=True)
-    detail = spells["exit_detail"].iloc[leaving["row"]].astype("str").str.strip().str.lower().map(named)
-    reason = next_stage.where(next_stage.isin(outcomes), detail.reset_index(drop=True).fillna(CONTINUED_SUPPORT))
-    return leaving.assign(reason=reason.astype("str").to_numpy())
+    next_stage = _text_at(spells["next_stage"], leaving["row"], lambda v: v)
+    detail = _text_at(spells["exit_detail"], leaving["row"], lambda v: named.get(v.strip().lower(), CONTINUED_SUPPORT),
+                      CONTINUED_SUPPORT)
+    leaving["reason"] = np.where(np.isin(next_stage, outcomes), next_stage, detail)
+    return leaving
+
+
+def _text_at(values: pd.Series, rows: np.ndarray, name: Callable[[str], str], missing: str = "") -> np.ndarray:
+    """`name` of each value at `rows` as text (`missing` where there is none), worked out per distinct value."""
+    codes, distinct = pd.factorize(values.iloc[rows])
+    named = np.array([name(str(v)) for v in distinct] + [missing], dtype=object)
+    return named[codes]  # a missing value's code, -1, takes the last
 
 
 def _population(population: pd.DataFrame | None, authorities: Sequence[str], year: int) -> float | None:

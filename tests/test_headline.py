@@ -120,6 +120,36 @@ def test_ceasing_counts_each_child_once_by_the_last_reason_in_the_year() -> None
     assert got["looked_after_31_march"] == 2  # k and l
 
 
+def test_ceasings_on_the_same_day_take_the_later_spell() -> None:
+    # two care spells of one child end on the same day (a data fault the build reports): the later row's reason
+    frame = spells(
+        spell("m", FOSTER, "2023-05-01", "2023-09-01", "returned_home"),
+        spell("m", FOSTER, "2023-06-01", "2023-09-01", "adopted", journey=2),
+    )
+    got = counts(frame)
+    assert got["ceased_in_year"] == 1 and got["ceased_adopted"] == 1 and "ceased_returned_home" not in got
+
+
+def test_the_apps_categorical_columns_and_earlier_care_count_as_text_does() -> None:
+    # the app passes a year of spells (authority and stages categorical) and, as text, who was in care before it
+    frame = spells(
+        spell("b", FOSTER, "2021-05-01", "2022-06-01", "returned_home"),
+        spell("b", FOSTER, "2023-09-01", EXTRACT, "open", journey=2),  # back in the year: a re-entry
+        spell("b", FOSTER, "2023-10-01", EXTRACT, "open", authority="other"),  # the same id elsewhere: a first start
+        spell("c", FOSTER, "2023-07-01", EXTRACT, "open"),
+    )
+    year = frame[frame["end"] >= pd.Timestamp("2023-04-01")].reset_index(drop=True)
+    # an authority not in the year first, so that coding each column on its own would number them differently
+    earlier = pd.DataFrame({"authority": pd.array(["zz", "la"], dtype="str"),
+                            "person_id": pd.array(["c", "b"], dtype="str")})
+    app = year.astype({"authority": "category", "stage": "category", "next_stage": "category"})
+    expected = headline_counts(frame, MODEL, YEAR)
+    assert dict(zip(expected["measure"], expected["count"]))["re_entries_in_year"] == 1
+    for spells_given in (year, app):
+        got = headline_counts(spells_given, MODEL, YEAR, earlier_care=earlier, in_need_data=False)
+        pd.testing.assert_frame_equal(got, expected)
+
+
 def test_joined_up_care_ending_while_the_journey_goes_on() -> None:
     frame = spells(
         spell("e", "referral", "2023-04-10", "2023-04-20", "assessment"),
