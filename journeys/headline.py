@@ -9,7 +9,7 @@ import pandas as pd
 
 from journeys.flows import year_label
 from journeys.stages import OPEN, StageModel
-from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, safe_share, suppress_series
+from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, suppress_series
 
 CARE_GROUP = "in_care"
 #: Front-door stages that are not child-in-need episodes in the CIN census sense.
@@ -179,31 +179,36 @@ def headline_figures(spells: pd.DataFrame, model: StageModel, year: int, populat
         from journeys.perturb import perturb_counts
 
         table["count"] = perturb_counts(table["count"].to_numpy(), table["cell_key"].to_numpy())
-    counts = pd.Series(table["count"].to_numpy(), index=table["measure"].to_numpy())
-    hidden = pd.Series((counts >= 1) & (counts <= threshold), index=counts.index)
-    reasons = counts[counts.index.str.startswith("ceased_") & (counts.index != "ceased_in_year")]
-    parts = counts.reindex(["looked_after_31_march", "children_in_need_not_looked_after_31_march"]).dropna()
+    # a table of about fifteen figures, worked out in numpy and Python: as Series, each figure looked up cost
+    # pandas' overhead (about 25 ms a call)
+    measures = table["measure"].to_numpy(dtype=object)
+    values = table["count"].to_numpy(dtype=np.int64)
+    at = {m: i for i, m in enumerate(measures)}
+    hidden = (values >= 1) & (values <= threshold)
+    reasons = [i for i, m in enumerate(measures) if m.startswith("ceased_") and m != "ceased_in_year"]
+    parts = [at[m] for m in ("looked_after_31_march", "children_in_need_not_looked_after_31_march") if m in at]
     for part, total in ((reasons, "ceased_in_year"), (parts, "children_in_need_31_march")):
-        if total in counts.index and len(part) > 0:
-            controlled = suppress_series(part.astype(np.int64), threshold=threshold)
-            hidden[part.index] |= controlled.hidden_mask().iloc[:, 0].to_numpy()
-            hidden[total] |= controlled.grand_total is None
+        if total in at and part:
+            controlled = suppress_series(pd.Series(values[part], index=measures[part]), threshold=threshold)
+            hidden[part] |= controlled.hidden_mask().iloc[:, 0].to_numpy()
+            hidden[at[total]] |= controlled.grand_total is None
     if protect is not None:
-        hidden = protect(counts, hidden)
-    published = counts.astype("Int64").mask(hidden)
+        index = pd.Index(measures)
+        hidden = protect(pd.Series(values, index=index), pd.Series(hidden, index=index)).reindex(index) \
+            .to_numpy(dtype=bool)
     pop = _population(population, list(spells["authority"].unique()) if authorities is None else authorities, year)
-    rates = safe_share(published, pop, scale=10_000)
-    rate_text = np.where(~counts.index.isin(_RATED) | (pop is None), "",
-                         np.where(hidden, SUPPRESSED, rates.map(lambda v: f"{v:.1f}")))
-    share_text = pd.Series("", index=counts.index, dtype="str")
+    rate_text = ["" if m not in _RATED or pop is None else SUPPRESSED if h else f"{v / pop * 10_000:.1f}"
+                 for m, v, h in zip(measures, values, hidden)]
+    share_text = [""] * len(measures)
     for num, den in _SHARES.items():
-        if num in counts.index and den in counts.index:
-            share = safe_share(published[[num]], published[den])[num]
-            share_text[num] = SUPPRESSED if hidden[num] or hidden[den] else ("" if pd.isna(share) else f"{share:.0%}")
+        if num in at and den in at:
+            i, j = at[num], at[den]
+            share_text[i] = SUPPRESSED if hidden[i] or hidden[j] else \
+                "" if values[j] == 0 else f"{values[i] / values[j]:.0%}"
     return pd.DataFrame({
         "measure": table["measure"], "label": table["label"],
-        "count": pd.array([SUPPRESSED if h else str(c) for c, h in zip(counts, hidden)], dtype="str"),
-        "rate_per_10000": pd.array(rate_text, dtype="str"), "share": pd.array(share_text.to_numpy(), dtype="str"),
+        "count": pd.array([SUPPRESSED if h else str(c) for c, h in zip(values, hidden)], dtype="str"),
+        "rate_per_10000": pd.array(rate_text, dtype="str"), "share": pd.array(share_text, dtype="str"),
     })
 
 
