@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from journeys.audit import audit_hidden
-from journeys.derived import safe_median_duration
+from journeys.derived import MIN_GROUP_FOR_DURATIONS
 from journeys.stages import BEFORE_DATA, ENTRY, OPEN, StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable, proposed_table
 
@@ -172,14 +172,21 @@ def step_counts(paths: pd.DataFrame) -> pd.DataFrame:
 
 
 def _medians(spells: pd.DataFrame, chosen: _Chosen, links: _Links, depth: int) -> pd.DataFrame:
-    """Median weeks in each (step, stage) node, NaN for groups under 10 (safe_median_duration)."""
+    """Median weeks in each (step, stage) node, NaN for groups under 10 (as safe_median_duration: whole days,
+    then whole weeks of the median), from one sort rather than a grouped median (a few ms of pandas a call)."""
     inside = chosen.pos <= depth
     rows = chosen.rows[inside]
-    days = (spells["end"].to_numpy()[rows] - spells["start"].to_numpy()[rows]) / np.timedelta64(1, "D")
-    groups = [pd.Series(chosen.pos[inside], name="step"), pd.Series(links.stage[inside], name="code")]
-    stats = safe_median_duration(pd.Series(np.floor(days)), groups)
-    stats["stage"] = links.vocab.take(stats["code"].to_numpy()).to_numpy()
-    return stats[["step", "stage", "median"]].rename(columns={"median": "median_weeks"})
+    days = np.floor((spells["end"].to_numpy()[rows] - spells["start"].to_numpy()[rows]) / np.timedelta64(1, "D"))
+    step, code = chosen.pos[inside], links.stage[inside]
+    order = np.lexsort((days, code, step))
+    step, code, days = step[order], code[order], days[order]
+    heads = np.flatnonzero(np.r_[True, (step[1:] != step[:-1]) | (code[1:] != code[:-1])]) if order.size \
+        else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[heads, order.size])
+    middle = (days[heads + (sizes - 1) // 2] + days[heads + sizes // 2]) / 2
+    weeks = np.where(sizes >= MIN_GROUP_FOR_DURATIONS, np.floor(middle / 7), np.nan)
+    return pd.DataFrame({"step": step[heads], "stage": links.vocab.take(code[heads]).to_numpy(),
+                         "median_weeks": weeks.astype("float64")})
 
 
 def _check_depth(depth: int) -> None:
@@ -260,13 +267,24 @@ def _margins(exact: dict[int, pd.DataFrame], tables: dict[int, SuppressedTable])
 
 
 def _nodes(margins: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
-    """One row per node in column order; a total is hidden if any table showing it hides it."""
-    nodes = margins.groupby(["step", "stage"], sort=False).agg(exact=("exact", "max"), hidden=("hidden", "any"))
-    nodes = nodes.reset_index()
-    nodes["order"] = nodes["stage"].map(rank).fillna(len(rank))
-    nodes = nodes.sort_values(["step", "order", "stage"], kind="stable").reset_index(drop=True)
-    nodes["node"] = nodes["step"].astype("str") + ":" + nodes["stage"]
-    return nodes
+    """One row per node in column order (stage-model rank, then name); a total is hidden if any table showing it
+    hides it."""
+    step = margins["step"].to_numpy(np.int64)
+    codes, names = pd.factorize(margins["stage"].to_numpy(dtype=object))
+    by_rank = np.array([rank.get(n, len(rank)) for n in names], dtype=np.int64)
+    by_name = np.argsort(np.argsort(np.asarray(names, dtype=str), kind="stable"), kind="stable")
+    order = np.lexsort((by_name[codes], by_rank[codes], step))
+    step, codes = step[order], codes[order]
+    heads = np.flatnonzero(np.r_[True, (step[1:] != step[:-1]) | (codes[1:] != codes[:-1])]) if order.size \
+        else np.zeros(0, dtype=np.int64)
+    stage = np.asarray(names, dtype=object)[codes[heads]]
+    return pd.DataFrame({
+        "step": step[heads], "stage": pd.array(stage, dtype="str"),
+        "exact": np.maximum.reduceat(margins["exact"].to_numpy()[order], heads) if heads.size else np.zeros(0, np.int64),
+        "hidden": np.logical_or.reduceat(margins["hidden"].to_numpy(bool)[order], heads) if heads.size
+        else np.zeros(0, bool),
+        "node": pd.array([f"{a}:{b}" for a, b in zip(step[heads].tolist(), stage)], dtype="str"),
+    })
 
 
 def _audit_jointly(links: pd.DataFrame, nodes: pd.DataFrame, journeys: int, journeys_hidden: bool,
