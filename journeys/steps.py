@@ -9,18 +9,18 @@ counts twice.
 Disclosure control: the links from column k to column k + 1 form a two-way table (rows: column k's
 nodes, columns: column k + 1's nodes, ends included). Each table's small counts are first hidden
 with partners along its lines (`suppress.proposed_table`, the line heuristic without LPs: the joint
-audit below is what makes them safe, and auditing each table alone first only cost LPs). A node
-total appears in two tables (the column margin of table k - 1 and the row margin of table k); it is
-published only where every table that shows it publishes it, and the number of journeys (the grand
-total of tables 0 and 1) likewise. Linked tables suppressed one by one leak: a total one table
-hides can be the sum of published links in the other (on the sample authorities this left a count
-of 1 to 5 within the threshold in most quarters). So all step tables are then audited together with
-the same LP test (`audit.audit_hidden`: every link, node total and journey count hidden keeps max -
-min > threshold given everything published here), hiding one more entry at a time until all pass.
-Remaining limits: the audit covers this view only, not other outputs that share these counts
-(quarterly flows, other periods, depths or filters: differencing between views is for perturbation,
-DESIGN 6); a drawn "c" link says the count is at least 1, as "c" does in any table that publishes
-zeros.
+audit, journeys.step_audit, is what makes them safe, and auditing each table alone first only cost
+LPs). A node total appears in two tables (the column margin of table k - 1 and the row margin of
+table k); it is published only where every table that shows it publishes it, and the number of
+journeys (the grand total of tables 0 and 1) likewise. Linked tables suppressed one by one leak: a
+total one table hides can be the sum of published links in the other (on the sample authorities this
+left a count of 1 to 5 within the threshold in most quarters). So all step tables are then audited
+together with the same LP test (`audit.audit_hidden`: every link, node total and journey count
+hidden keeps max - min > threshold given everything published here), hiding one more entry at a time
+until all pass. Remaining limits: the audit covers this view only, not other outputs that share
+these counts (quarterly flows, other periods, depths or filters: differencing between views is for
+perturbation, DESIGN 6); a drawn "c" link says the count is at least 1, as "c" does in any table
+that publishes zeros.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from journeys.audit import audit_hidden
 from journeys.derived import MIN_GROUP_FOR_DURATIONS
 from journeys.stages import BEFORE_DATA, ENTRY, OPEN, StageModel
+from journeys.step_audit import audit_step_tables
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, SuppressedTable, proposed_table
 
 MORE_MOVES = "more_moves"  # the node that folds a journey's steps beyond the chosen depth
@@ -287,62 +287,6 @@ def _nodes(margins: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
     })
 
 
-def _audit_jointly(links: pd.DataFrame, nodes: pd.DataFrame, journeys: int, journeys_hidden: bool,
-                   threshold: int) -> np.ndarray:
-    """Hide more until every hidden link, total and the journey count stays uncertain across all step tables.
-
-    Entries: links, then node totals, then the number of journeys. Lines: each node's in-links and
-    out-links add up to its total; column 0's totals add up to the journeys. Returns the new hidden mask.
-    """
-    n_links, n_nodes = len(links), len(nodes)
-    where = pd.Series(np.arange(n_links, n_links + n_nodes), index=nodes["node"].to_numpy())
-    ends = {"in": where.reindex(links["target"].to_numpy()).to_numpy(),
-            "out": where.reindex(links["source"].to_numpy()).to_numpy()}
-    values = np.concatenate([links["exact"].to_numpy(np.int64), nodes["exact"].to_numpy(np.int64), [journeys]])
-    hidden = np.concatenate([links["hidden"].to_numpy(bool), nodes["hidden"].to_numpy(bool), [journeys_hidden]])
-    lines: list[tuple[np.ndarray, int]] = [(np.flatnonzero(ends[side] == n), int(n))
-                                          for n in where.to_numpy() for side in ("in", "out")]
-    lines = [line for line in lines if line[0].size]
-    lines.append((where[nodes["step"].to_numpy() == 0].to_numpy(), values.size - 1))
-    lines_of: list[list[int]] = [[] for _ in range(values.size)]
-    for number, (members, total) in enumerate(lines):  # the graph's nodes and links, not children
-        for entry in [*members.tolist(), total]:
-            lines_of[entry].append(number)
-    passed: set[int] = set()
-    stuck, before = 0, -1
-    while failing := audit_hidden(values, hidden, lines, threshold, passed, first_only=True):
-        stuck = stuck + 1 if failing[0] == before else 0
-        before = failing[0]
-        hidden[_partners(failing[0], values, hidden, lines, lines_of, n_links, 2 ** max(stuck - 2, 0))] = True
-    return hidden
-
-
-def _partners(entry: int, values: np.ndarray, hidden: np.ndarray, lines: list[tuple[np.ndarray, int]],
-              lines_of: list[list[int]], n_links: int, count: int = 1) -> list[int]:
-    """The `count` published non-zero entries to hide for a failing one, from the lines around its hidden neighbours.
-
-    Prefer one that opens no new line, then a link over a total, then the smallest; ties by position.
-    The caller doubles `count` each time the same entry fails again, so a stubborn entry costs a
-    few audits, not one per published entry (a narrow filter took 45 rounds, 250 ms, before).
-    """
-    todo, seen, near = [entry], {entry}, set()
-    while todo:  # the hidden entries linked to this one, and every line they sit in
-        for number in lines_of[todo.pop()]:
-            if number not in near:
-                near.add(number)
-                for member in [*lines[number][0].tolist(), lines[number][1]]:
-                    if hidden[member] and member not in seen:
-                        seen.add(member)
-                        todo.append(member)
-    pool = {m for n in near for m in [*lines[n][0].tolist(), lines[n][1]] if not hidden[m] and values[m] > 0}
-    pool = pool or {int(m) for m in np.flatnonzero(~hidden & (values > 0))}
-
-    def opens(member: int) -> bool:
-        return any(not hidden[lines[n][0]].any() and not hidden[lines[n][1]] for n in lines_of[member])
-
-    return sorted(pool, key=lambda m: (opens(m), m >= n_links, int(values[m]), m))[:count]
-
-
 def _counts_shown(exact: np.ndarray, hidden: np.ndarray) -> tuple[pd.arrays.IntegerArray, pd.Series]:
     """Counts as published: Int64 with <NA> where hidden, and their text ("c" where hidden)."""
     shown = pd.arrays.IntegerArray(exact.astype(np.int64), hidden.astype(bool))
@@ -383,7 +327,7 @@ def step_flows(spells: pd.DataFrame, model: StageModel, start: pd.Timestamp, end
     drawn = _table_links(exact, tables)
     nodes = _nodes(_margins(exact, tables), rank)
     total = int(exact[0].to_numpy().sum())
-    hidden = _audit_jointly(drawn, nodes, total, any(tables[k].grand_total is None for k in (0, 1) if k in tables),
+    hidden = audit_step_tables(drawn, nodes, total, any(tables[k].grand_total is None for k in (0, 1) if k in tables),
                             threshold)
     count, display = _counts_shown(drawn["exact"].to_numpy(), hidden[: len(drawn)])
     drawn = drawn.assign(count=count, display=display, suppressed=hidden[: len(drawn)])
