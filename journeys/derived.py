@@ -3,36 +3,31 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 #: DESIGN 6: durations and survival curves only for groups of at least this many.
 MIN_GROUP_FOR_DURATIONS = 10
 _UNIT_DAYS = {"weeks": 7, "months": 365.25 / 12}
 
 
-def safe_median_duration(days: pd.Series, by: pd.Series | list[pd.Series] | None = None, *,
-                         unit: str = "weeks", min_group: int = MIN_GROUP_FOR_DURATIONS) -> pd.DataFrame:
-    """Median time per group in whole weeks or months, published only for groups of `min_group` or more.
+def safe_median_duration(days: np.ndarray, *keys: np.ndarray, unit: str = "weeks",
+                         min_group: int = MIN_GROUP_FOR_DURATIONS) -> tuple[list[np.ndarray], np.ndarray]:
+    """Median time per group of equal `keys`, in whole weeks or months, published only for groups of `min_group`
+    or more: (each key's value per group, the medians), groups in key order, NaN where a group is too small,
+    so one child's time is never shown. One sort, no grouped aggregate: a view asks for it on every filter change.
 
-    Returns one row per group with `n` (the group's size, itself still to be suppressed like any
-    count) and `median` (NaN where the group is too small), so one child's time is never shown.
-
-    >>> days = pd.Series([7, 14, 21] * 4 + [700])
-    >>> groups = pd.Series(["a"] * 12 + ["b"])
-    >>> safe_median_duration(days, groups).to_dict("list")
-    {'group': ['a', 'b'], 'n': [12, 1], 'median': [2.0, nan]}
+    >>> groups, median = safe_median_duration(np.array([7, 14, 21] * 4 + [700]), np.array([0] * 12 + [1]))
+    >>> groups[0].tolist(), median.tolist()
+    ([0, 1], [2.0, nan])
     """
     if unit not in _UNIT_DAYS:
         raise ValueError(f"unit must be one of {', '.join(_UNIT_DAYS)}")
-    values = pd.to_numeric(days, errors="coerce").astype("float64")
-    frame = pd.DataFrame({"days": values.to_numpy()})
-    keys = [by] if isinstance(by, pd.Series) else (by or [])
-    names = [k.name if k.name is not None else "group" for k in keys]
-    for name, key in zip(names, keys):
-        frame[name] = key.to_numpy()
-    if not names:
-        frame["group"], names = "all", ["group"]
-    stats = frame.groupby(names, sort=True, dropna=False)["days"].agg(n="count", median="median").reset_index()
-    stats["median"] = np.floor(stats["median"] / _UNIT_DAYS[unit]).where(stats["n"] >= min_group)
-    stats["n"] = stats["n"].astype("int64")
-    return stats
+    order = np.lexsort((days, *reversed(keys)))
+    days, keys = np.asarray(days, dtype=np.float64)[order], tuple(k[order] for k in keys)
+    changed = np.zeros(order.size, dtype=bool)
+    changed[:1] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    heads = np.flatnonzero(changed)
+    sizes = np.diff(np.append(heads, order.size))
+    middle = (days[heads + (sizes - 1) // 2] + days[heads + sizes // 2]) / 2
+    return [k[heads] for k in keys], np.where(sizes >= min_group, np.floor(middle / _UNIT_DAYS[unit]), np.nan)
