@@ -26,6 +26,20 @@ def text_column(values: Sequence[str | None], which: np.ndarray, missing: str | 
     return pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
+def group_starts(first: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Where each run of equal rows begins, in arrays already sorted by these keys: a row begins one where any
+    key differs from the row before it.
+
+    >>> group_starts(np.array([1, 1, 2, 2]), np.array([5, 6, 6, 6])).tolist()
+    [0, 1, 2]
+    """
+    changed = np.zeros(first.size, dtype=bool)
+    changed[:1] = True
+    for key in (first, *more):
+        changed[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(changed)
+
+
 def positions(values: pd.Series, index: pd.Index) -> np.ndarray:
     """Each value's position in `index` (-1 where it is not there or missing), each distinct value looked up
     once: for columns that repeat a few values (file names), 7x quicker than `index.get_indexer(values)`.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from journeys.columns import group_starts
+
 #: DESIGN 6: durations and survival curves only for groups of at least this many.
 MIN_GROUP_FOR_DURATIONS = 10
 _UNIT_DAYS = {"weeks": 7, "months": 365.25 / 12}
@@ -11,7 +13,7 @@ _UNIT_DAYS = {"weeks": 7, "months": 365.25 / 12}
 
 def safe_median_duration(days: np.ndarray, *keys: np.ndarray, unit: str = "weeks",
                          min_group: int = MIN_GROUP_FOR_DURATIONS) -> tuple[list[np.ndarray], np.ndarray]:
-    """Median time per group of equal `keys`, in whole weeks or months, published only for groups of `min_group`
+    """Median time per group of equal `keys` (one or more), in whole weeks or months, published only for groups of `min_group`
     or more: (each key's value per group, the medians), groups in key order, NaN where a group is too small,
     so one child's time is never shown. One sort, no grouped aggregate: a view asks for it on every filter change.
 
@@ -23,11 +25,7 @@ def safe_median_duration(days: np.ndarray, *keys: np.ndarray, unit: str = "weeks
         raise ValueError(f"unit must be one of {', '.join(_UNIT_DAYS)}")
     order = np.lexsort((days, *reversed(keys)))
     days, keys = np.asarray(days, dtype=np.float64)[order], tuple(k[order] for k in keys)
-    changed = np.zeros(order.size, dtype=bool)
-    changed[:1] = True
-    for key in keys:
-        changed[1:] |= key[1:] != key[:-1]
-    heads = np.flatnonzero(changed)
+    heads = group_starts(*keys)
     sizes = np.diff(np.append(heads, order.size))
     middle = (days[heads + (sizes - 1) // 2] + days[heads + sizes // 2]) / 2
     return [k[heads] for k in keys], np.where(sizes >= min_group, np.floor(middle / _UNIT_DAYS[unit]), np.nan)

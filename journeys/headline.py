@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from journeys.columns import group_starts
 from journeys.flows import year_label
 from journeys.stages import OPEN, StageModel
 from journeys.suppress import DEFAULT_THRESHOLD, SUPPRESSED, DisclosureError, suppress_series
@@ -295,7 +296,7 @@ def _starts(care: _Rows, during: _Rows, first: pd.Timestamp) -> _Rows:
     # re-entry: the child has a care spell starting before this one (the earliest start per child)
     by_child = np.lexsort((care["start"], care["child"]))
     ordered = care["child"][by_child]
-    heads = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if ordered.size else np.zeros(0, dtype=np.int64)
+    heads = group_starts(ordered)
     earliest = care["start"][by_child][heads]
     at = np.searchsorted(ordered[heads], cand["child"])  # every candidate's child is among care's
     cand["re_entry"] = earliest[at] < cand["start"] if at.size else np.zeros(0, dtype=bool)
@@ -308,8 +309,8 @@ def _last_ceasings(during: _Rows, spells: pd.DataFrame, model: StageModel, last:
     leaving = _where(during, ~during["next_care"] & ~during["open"] & (during["end"] <= np.datetime64(last)))
     order = np.lexsort((leaving["row"], leaving["end"], leaving["child"]))
     ordered = leaving["child"][order]
-    tails = order[np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])] if order.size else order
-    leaving = _where(leaving, tails)
+    starts = group_starts(ordered)
+    leaving = _where(leaving, order[np.append(starts[1:], ordered.size)[: starts.size] - 1])  # each child's last
     outcomes = model.of_kind("outcome")
     care_outcomes = [o for o in outcomes if model.get(o).group != "front_door_outcome"]
     named = {o: o for o in care_outcomes} | {model.get(o).label.lower(): o for o in care_outcomes}

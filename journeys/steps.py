@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from journeys.columns import group_starts
 from journeys.derived import safe_median_duration
 from journeys.stages import BEFORE_DATA, ENTRY, OPEN, StageModel
 from journeys.step_audit import audit_step_tables
@@ -266,8 +267,7 @@ def _nodes(margins: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
     by_name = np.argsort(np.argsort(np.asarray(names, dtype=str), kind="stable"), kind="stable")
     order = np.lexsort((by_name[codes], by_rank[codes], step))
     step, codes = step[order], codes[order]
-    heads = np.flatnonzero(np.r_[True, (step[1:] != step[:-1]) | (codes[1:] != codes[:-1])]) if order.size \
-        else np.zeros(0, dtype=np.int64)
+    heads = group_starts(step, codes)
     stage = np.asarray(names, dtype=object)[codes[heads]]
     return pd.DataFrame({
         "step": step[heads], "stage": pd.array(stage, dtype="str"),
